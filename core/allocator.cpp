@@ -1,0 +1,67 @@
+#include "core/allocator.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "core/error.h"
+
+namespace sono {
+
+namespace {
+
+class CpuAllocator final : public Allocator {
+ public:
+  void* allocate(size_t bytes) override {
+    if (bytes == 0) return nullptr;
+    // 64-byte alignment so vector loads never split cache lines.
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded);
+    if (!p) throw Error(str_cat("cpu allocator: out of memory allocating ", bytes, " bytes"));
+    return p;
+  }
+  void deallocate(void* ptr, size_t) override { std::free(ptr); }
+  Device device() const override { return Device::cpu(); }
+};
+
+Allocator& (*g_cuda_factory)(int) = nullptr;
+void (*g_cuda_copy)(void*, Device, const void*, Device, size_t) = nullptr;
+
+[[noreturn]] void no_cuda(const char* what) {
+  throw Error(str_cat(what, ": this build of Sono has no CUDA backend (configure with -DSONO_CUDA=ON "
+                            "on a machine with nvcc to get one)"));
+}
+
+}  // namespace
+
+Allocator& allocator_for(Device d) {
+  static CpuAllocator cpu;
+  if (d.is_cpu()) return cpu;
+  if (!g_cuda_factory) no_cuda(str_cat("allocate on ", d.str()).c_str());
+  return g_cuda_factory(d.index);
+}
+
+void register_cuda_allocator_factory(Allocator& (*factory)(int)) { g_cuda_factory = factory; }
+void register_cuda_copy(void (*copy)(void*, Device, const void*, Device, size_t)) { g_cuda_copy = copy; }
+
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_dev.is_cpu() && src_dev.is_cpu()) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+  if (!g_cuda_copy) no_cuda(str_cat("copy ", src_dev.str(), " -> ", dst_dev.str()).c_str());
+  g_cuda_copy(dst, dst_dev, src, src_dev, bytes);
+}
+
+Storage::Storage(size_t bytes, Device d) : bytes_(bytes), device_(d) {
+  allocator_ = &allocator_for(d);
+  data_ = allocator_->allocate(bytes);
+}
+
+Storage::~Storage() {
+  if (data_) allocator_->deallocate(data_, bytes_);
+}
+
+}  // namespace sono

@@ -1,0 +1,47 @@
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include "core/device.h"
+
+namespace sono {
+
+// Device memory provider. The CPU allocator is built in; the CUDA backend
+// registers a caching allocator for cuda devices at start-up.
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* ptr, size_t bytes) = 0;
+  virtual Device device() const = 0;
+};
+
+// The allocator for a device; throws a clear error for cuda devices in a
+// build without CUDA or when the device does not exist.
+Allocator& allocator_for(Device d);
+void register_cuda_allocator_factory(Allocator& (*factory)(int device_index));
+
+// Copies bytes between any two devices (host<->device, device<->device).
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
+void register_cuda_copy(void (*copy)(void*, Device, const void*, Device, size_t));
+
+// Reference-counted block of memory; tensors and views share one Storage.
+class Storage {
+ public:
+  Storage(size_t bytes, Device d);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+  Device device_;
+  Allocator* allocator_ = nullptr;
+};
+
+}  // namespace sono

@@ -1,0 +1,100 @@
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "core/macros.h"
+
+namespace sono {
+
+enum class DType : uint8_t { F32, F64, BF16, I64, I32, U8 };
+
+// bfloat16 as raw bits. Conversion rounds to nearest even, like PyTorch, so a
+// bf16 tensor written by Sono reads back bit-identical in PyTorch.
+struct BFloat16 {
+  uint16_t bits = 0;
+  BFloat16() = default;
+  SONO_HD explicit BFloat16(float f) : bits(from_float(f)) {}
+  SONO_HD operator float() const { return to_float(bits); }
+
+  SONO_HD static uint16_t from_float(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) return uint16_t((u >> 16) | 0x40);  // quiet NaN
+    uint32_t rounding_bias = 0x7fffu + ((u >> 16) & 1u);
+    return uint16_t((u + rounding_bias) >> 16);
+  }
+  SONO_HD static float to_float(uint16_t b) {
+    uint32_t u = uint32_t(b) << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+  }
+};
+
+inline size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32: return 4;
+    case DType::F64: return 8;
+    case DType::BF16: return 2;
+    case DType::I64: return 8;
+    case DType::I32: return 4;
+    case DType::U8: return 1;
+  }
+  return 0;
+}
+
+inline const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::F64: return "f64";
+    case DType::BF16: return "bf16";
+    case DType::I64: return "i64";
+    case DType::I32: return "i32";
+    case DType::U8: return "u8";
+  }
+  return "?";
+}
+
+inline bool is_floating(DType t) { return t == DType::F32 || t == DType::F64 || t == DType::BF16; }
+
+template <class T> struct dtype_of;
+template <> struct dtype_of<float> { static constexpr DType value = DType::F32; };
+template <> struct dtype_of<double> { static constexpr DType value = DType::F64; };
+template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::BF16; };
+template <> struct dtype_of<int64_t> { static constexpr DType value = DType::I64; };
+template <> struct dtype_of<int32_t> { static constexpr DType value = DType::I32; };
+template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::U8; };
+
+// Kernel instantiation over dtypes: dispatch_float(dt, "op", [&](auto tag) {
+//   using scalar_t = SONO_TYPE(tag); ... }) calls the lambda with the C++
+// type of dt (a function, not a macro, so OpenMP pragmas work inside).
+template <class T> struct type_tag { using type = T; };
+#define SONO_TYPE(tag) typename decltype(tag)::type
+
+template <class F>
+decltype(auto) dispatch_all(DType t, const char* op, F&& f) {
+  switch (t) {
+    case DType::F32: return f(type_tag<float>{});
+    case DType::F64: return f(type_tag<double>{});
+    case DType::BF16: return f(type_tag<BFloat16>{});
+    case DType::I64: return f(type_tag<int64_t>{});
+    case DType::I32: return f(type_tag<int32_t>{});
+    case DType::U8: return f(type_tag<uint8_t>{});
+  }
+  throw Error(std::string(op) + ": unsupported dtype");
+}
+
+// Float kernels: f32 for training, f64 for gradient checks.
+template <class F>
+decltype(auto) dispatch_float(DType t, const char* op, F&& f) {
+  switch (t) {
+    case DType::F32: return f(type_tag<float>{});
+    case DType::F64: return f(type_tag<double>{});
+    default: break;
+  }
+  throw Error(std::string(op) + ": expected dtype f32 or f64, got " + dtype_name(t));
+}
+
+}  // namespace sono

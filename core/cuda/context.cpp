@@ -1,0 +1,85 @@
+#include "core/cuda/context.h"
+
+#include <mutex>
+#include <vector>
+
+#include "core/allocator.h"
+#include "core/cuda/check.h"
+#include "core/cuda/runtime.h"
+
+namespace sono::cuda {
+
+namespace {
+
+struct Context {
+  std::mutex mutex;  // guards the lazily created handles and the workspace
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+};
+
+// Contexts are created with their stream on first use and never destroyed,
+// for the reason given for the allocators in allocator.cpp.
+Context& context(int device) {
+  static std::mutex mutex;
+  static std::vector<Context*> contexts;
+  check_device(device);
+  std::lock_guard<std::mutex> lock(mutex);
+  if (contexts.empty()) contexts.resize(size_t(device_count()), nullptr);
+  Context*& c = contexts[size_t(device)];
+  if (!c) {
+    auto* fresh = new Context;
+    DeviceGuard guard(device);
+    SONO_CUDA_CHECK(cudaStreamCreateWithFlags(&fresh->stream, cudaStreamDefault));
+    c = fresh;
+  }
+  return *c;
+}
+
+}  // namespace
+
+cudaStream_t current_stream(int device) { return context(device).stream; }
+
+cublasHandle_t cublas_handle(int device) {
+  Context& c = context(device);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (!c.cublas) {
+    DeviceGuard guard(device);
+    SONO_CUBLAS_CHECK(cublasCreate(&c.cublas));
+    SONO_CUBLAS_CHECK(cublasSetStream(c.cublas, c.stream));
+  }
+  return c.cublas;
+}
+
+cudnnHandle_t cudnn_handle(int device) {
+  Context& c = context(device);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (!c.cudnn) {
+    DeviceGuard guard(device);
+    SONO_CUDNN_CHECK(cudnnCreate(&c.cudnn));
+    SONO_CUDNN_CHECK(cudnnSetStream(c.cudnn, c.stream));
+  }
+  return c.cudnn;
+}
+
+void* workspace(int device, size_t bytes) {
+  Allocator& alloc = allocator_for(Device::cuda(device));
+  Context& c = context(device);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (bytes > c.workspace_bytes) {
+    // Freeing first lets the allocator reuse or release the old block; work
+    // still queued on the stream finishes before the new owner's work runs.
+    alloc.deallocate(c.workspace, c.workspace_bytes);
+    c.workspace = nullptr;
+    c.workspace_bytes = 0;
+    c.workspace = alloc.allocate(bytes);
+    c.workspace_bytes = bytes;
+  }
+  return c.workspace;
+}
+
+void synchronize(int device) { SONO_CUDA_CHECK(cudaStreamSynchronize(current_stream(device))); }
+
+}  // namespace sono::cuda

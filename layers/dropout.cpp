@@ -1,0 +1,58 @@
+#include "layers/dropout.h"
+
+#include "ops/dropout.h"
+
+namespace sono::nn {
+
+namespace {
+Shape mask_shape(const Tensor& x, MaskKind kind) {
+  if (kind == MaskKind::Element) return x.shape();
+  Shape s(x.shape().size(), 1);
+  s[0] = x.size(0);
+  if (kind == MaskKind::Plane) s[1] = x.size(1);
+  return s;
+}
+
+void check_probability(double p, const char* op) {
+  SONO_CHECK(p >= 0.0 && p < 1.0, op, "drop probability must be in [0, 1), got ", p);
+}
+}  // namespace
+
+Tensor random_mask(const Module& owner, const Tensor& x, double p, MaskKind kind) {
+  const char* op = owner.type_name().c_str();
+  SONO_CHECK(x.defined() && x.dim() >= (kind == MaskKind::Element ? 1 : 2), op, "input for '", owner.name(),
+             "' must have a batch", kind == MaskKind::Plane ? " and a channel" : "", " dimension, got ",
+             describe(x));
+  RandomContext* ctx = owner.random_context();
+  SONO_CHECK(ctx != nullptr, op, "module '", owner.name(),
+             "' needs random numbers in training mode but has no RandomContext (Module::set_random_context)");
+  if (ctx->mask_source) {
+    const Shape shape = mask_shape(x, kind);
+    Tensor mask = ctx->mask_source(owner.name(), shape);
+    SONO_CHECK(mask.defined() && mask.shape() == shape, op, "mask_source for '", owner.name(), "' returned ",
+               describe(mask), ", expected shape ", shape_str(shape));
+    return apply_mask(x, mask.to(x.device()).to(x.dtype()), 1.0 / (1.0 - p));
+  }
+  switch (kind) {
+    case MaskKind::Element: return dropout(x, p, true, ctx->generator);
+    case MaskKind::Plane: return dropout2d(x, p, true, ctx->generator);
+    case MaskKind::Sample: return drop_connect(x, p, true, ctx->generator);
+  }
+  return x;
+}
+
+Dropout::Dropout(double p) : UnaryModule("Dropout"), p_(p) { check_probability(p, "Dropout"); }
+
+Tensor Dropout::forward(const Tensor& x) {
+  if (!is_training() || p_ == 0.0) return x;
+  return random_mask(*this, x, p_, MaskKind::Element);
+}
+
+Dropout2d::Dropout2d(double p) : UnaryModule("Dropout2d"), p_(p) { check_probability(p, "Dropout2d"); }
+
+Tensor Dropout2d::forward(const Tensor& x) {
+  if (!is_training() || p_ == 0.0) return x;
+  return random_mask(*this, x, p_, MaskKind::Plane);
+}
+
+}  // namespace sono::nn

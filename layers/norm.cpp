@@ -1,0 +1,55 @@
+#include "layers/norm.h"
+
+#include "core/autograd.h"
+#include "ops/norm.h"
+
+namespace sono::nn {
+
+BatchNorm2d::BatchNorm2d(int64_t num_features, double eps, double momentum)
+    : UnaryModule("BatchNorm2d"), num_features_(num_features), eps_(eps), momentum_(momentum) {
+  SONO_CHECK(num_features > 0, "BatchNorm2d", "invalid num_features ", num_features);
+  weight_ = register_parameter("weight", Tensor::zeros({num_features}));
+  bias_ = register_parameter("bias", Tensor::zeros({num_features}));
+  running_mean_ = register_buffer("running_mean", Tensor::zeros({num_features}));
+  running_var_ = register_buffer("running_var", Tensor::zeros({num_features}));
+  num_batches_tracked_ = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::I64));
+  reset_parameters();
+}
+
+void BatchNorm2d::reset_parameters() {
+  NoGradGuard ng;
+  weight_.fill_(1.0);
+  bias_.fill_(0.0);
+  running_mean_.fill_(0.0);
+  running_var_.fill_(1.0);
+  num_batches_tracked_.fill_(0.0);
+  batches_tracked_ = 0;
+}
+
+void BatchNorm2d::on_state_loaded() { batches_tracked_ = int64_t(num_batches_tracked_.item()); }
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  SONO_CHECK(x.defined() && x.dim() == 4, "BatchNorm2d", "expected a 4-d input for '", name(), "', got ",
+             describe(x));
+  if (is_training()) num_batches_tracked_.fill_(double(++batches_tracked_));
+  return batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_);
+}
+
+GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, double eps)
+    : UnaryModule("GroupNorm"), num_groups_(num_groups), num_channels_(num_channels), eps_(eps) {
+  SONO_CHECK(num_groups > 0 && num_channels > 0 && num_channels % num_groups == 0, "GroupNorm",
+             num_channels, " channels cannot be split into ", num_groups, " groups");
+  weight_ = register_parameter("weight", Tensor::zeros({num_channels}));
+  bias_ = register_parameter("bias", Tensor::zeros({num_channels}));
+  reset_parameters();
+}
+
+void GroupNorm::reset_parameters() {
+  NoGradGuard ng;
+  weight_.fill_(1.0);
+  bias_.fill_(0.0);
+}
+
+Tensor GroupNorm::forward(const Tensor& x) { return group_norm(x, num_groups_, weight_, bias_, eps_); }
+
+}  // namespace sono::nn

@@ -1,0 +1,51 @@
+#pragma once
+#include "layers/module.h"
+
+namespace sono::nn {
+
+// nn.BatchNorm2d (affine, tracking running stats). momentum in PyTorch's
+// convention: running = (1 - momentum) * running + momentum * batch.
+// Buffers: running_mean (0), running_var (1), num_batches_tracked (i64 scalar).
+class BatchNorm2d : public UnaryModule {
+ public:
+  explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1);
+  Tensor forward(const Tensor& x) override;
+  void reset_parameters();  // weight 1, bias 0, running stats 0/1, counter 0
+  void on_state_loaded() override;
+
+  int64_t num_features() const { return num_features_; }
+  double eps() const { return eps_; }
+  double momentum() const { return momentum_; }
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+  const Tensor& running_mean() const { return running_mean_; }
+  const Tensor& running_var() const { return running_var_; }
+  const Tensor& num_batches_tracked() const { return num_batches_tracked_; }
+
+ private:
+  int64_t num_features_;
+  double eps_, momentum_;
+  Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;
+  // Host copy of num_batches_tracked: incrementing writes it with fill_, so a
+  // CUDA model never synchronises to read the counter. Refreshed on load.
+  int64_t batches_tracked_ = 0;
+};
+
+// nn.GroupNorm (affine): weight 1, bias 0 per channel.
+class GroupNorm : public UnaryModule {
+ public:
+  GroupNorm(int64_t num_groups, int64_t num_channels, double eps = 1e-5);
+  Tensor forward(const Tensor& x) override;
+  void reset_parameters();
+
+  int64_t num_groups() const { return num_groups_; }
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+
+ private:
+  int64_t num_groups_, num_channels_;
+  double eps_;
+  Tensor weight_, bias_;
+};
+
+}  // namespace sono::nn

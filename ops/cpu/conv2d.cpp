@@ -1,0 +1,58 @@
+// CPU conv2d: picks the direct depthwise kernel or the GEMM path (im2col, or
+// the input itself for a 1x1 stride-1 unpadded conv).
+#include "ops/conv2d.h"
+#include "ops/cpu/conv2d_paths.h"
+#include "ops/cpu/gemm.h"
+
+namespace sono::cpu {
+
+namespace {
+
+conv::Geometry geometry(const Tensor& x, const Tensor& weight, const Conv2dOptions& opt, const Shape& out) {
+  return {x.size(0),      x.size(1),      x.size(2),     x.size(3),    weight.size(0), weight.size(2),
+          weight.size(3), out[2],         out[3],        opt.stride_h, opt.stride_w,   opt.pad_top,
+          opt.pad_left,   opt.dilation_h, opt.dilation_w, opt.groups};
+}
+
+// Optional tensors (bias, gradients not asked for) map to null pointers.
+template <class T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                    const Conv2dOptions& opt) {
+  const conv::Geometry g = geometry(x, weight, opt, y.shape());
+  dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
+    using scalar_t = SONO_TYPE(tag);
+    const scalar_t* b = data_or_null<scalar_t>(bias);
+    if (g.depthwise())
+      conv::depthwise_forward(g, x.data<scalar_t>(), weight.data<scalar_t>(), b, y.data<scalar_t>());
+    else
+      conv::gemm_conv_forward(g, x.data<scalar_t>(), weight.data<scalar_t>(), b, y.data<scalar_t>());
+  });
+}
+
+void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, const Tensor& gx, const Tensor& gw,
+                     const Tensor& gb, const Conv2dOptions& opt) {
+  const conv::Geometry g = geometry(x.defined() ? x : gx, weight, opt, gy.shape());
+  dispatch_float(gy.dtype(), "conv2d_backward", [&](auto tag) {
+    using scalar_t = SONO_TYPE(tag);
+    const scalar_t* xp = data_or_null<scalar_t>(x);
+    const scalar_t* wp = weight.data<scalar_t>();
+    const scalar_t* gyp = gy.data<scalar_t>();
+    scalar_t* gxp = data_or_null<scalar_t>(gx);
+    scalar_t* gwp = data_or_null<scalar_t>(gw);
+    if (g.depthwise()) {
+      if (gxp) conv::depthwise_backward_input(g, gyp, wp, gxp);
+      if (gwp) conv::depthwise_backward_weight(g, xp, gyp, gwp);
+    } else if (gxp || gwp) {
+      conv::gemm_conv_backward(g, xp, wp, gyp, gxp, gwp);
+    }
+    if (gb.defined()) bias_grad(gyp, g.n, g.cout, g.ho * g.wo, gb.data<scalar_t>());
+  });
+}
+
+}  // namespace sono::cpu

@@ -1,0 +1,17 @@
+#include "ops/dropout.h"
+
+namespace sono::cpu {
+
+void dropout_mask(MaskRule rule, double p, double scale, uint64_t seed, uint64_t offset, const Tensor& mask) {
+  dispatch_float(mask.dtype(), "dropout_mask", [&](auto tag) {
+    using scalar_t = SONO_TYPE(tag);
+    scalar_t* m = mask.data<scalar_t>();
+    const scalar_t keep = scalar_t(scale);
+    const int64_t n = mask.numel();
+#pragma omp parallel for if (n > 8192)
+    for (int64_t i = 0; i < n; ++i)
+      m[i] = mask_keep(rule, philox_uniform(seed, offset + uint64_t(i)), p) ? keep : scalar_t(0);
+  });
+}
+
+}  // namespace sono::cpu

@@ -1,0 +1,148 @@
+// SMP multiclass Dice on logits [B, C, H*W]: one pass for the per-class sums
+// (forward), one pass for the gradient through the softmax (backward).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "ops/loss.h"
+#include "ops/math.h"
+
+namespace sono::cpu {
+
+namespace {
+
+// Pixels processed together: the per-pixel softmax state lives in stack arrays.
+constexpr int64_t kSoftmaxBlock = 256;
+
+// lse[k] = log sum_c exp(z[c * stride + k]) for the n <= kSoftmaxBlock pixels
+// at z, with the max subtracted first as PyTorch's log_softmax does.
+template <class scalar_t>
+void block_log_sum_exp(const scalar_t* z, int64_t classes, int64_t stride, int64_t n, scalar_t* lse) {
+  scalar_t m[kSoftmaxBlock];
+  double s[kSoftmaxBlock];
+  std::copy(z, z + n, m);
+  for (int64_t c = 1; c < classes; ++c) {
+    const scalar_t* zc = z + c * stride;
+#pragma omp simd
+    for (int64_t k = 0; k < n; ++k) m[k] = std::max(m[k], zc[k]);
+  }
+  std::fill(s, s + n, 0.0);
+  for (int64_t c = 0; c < classes; ++c) {
+    const scalar_t* zc = z + c * stride;
+#pragma omp simd
+    for (int64_t k = 0; k < n; ++k) s[k] += double(std::exp(zc[k] - m[k]));
+  }
+  for (int64_t k = 0; k < n; ++k) lse[k] = scalar_t(double(m[k]) + std::log(s[k]));
+}
+
+// Blocks are pixel runs inside one image. Each block yields its own partial
+// class sums, added in block order afterwards, so the loss does not depend on
+// the number of threads.
+struct Blocks {
+  int64_t batch, classes, pixels, per_image, count;
+  Blocks(const Tensor& logits)
+      : batch(logits.size(0)), classes(logits.size(1)), pixels(logits.numel() / (batch * classes)),
+        per_image((pixels + kSoftmaxBlock - 1) / kSoftmaxBlock), count(batch * per_image) {}
+  int64_t image(int64_t blk) const { return blk / per_image; }
+  int64_t first_pixel(int64_t blk) const { return (blk % per_image) * kSoftmaxBlock; }
+  int64_t size(int64_t blk) const { return std::min(kSoftmaxBlock, pixels - first_pixel(blk)); }
+  bool parallel() const { return count > 1 && batch * classes * pixels > 32768; }
+};
+
+}  // namespace
+
+void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth, double eps, const Tensor& stats,
+                       const Tensor& loss) {
+  const Blocks bl(logits);
+  const int64_t C = bl.classes, hw = bl.pixels;
+  std::vector<double> partial(size_t(bl.count * C * 3));
+  dispatch_float(logits.dtype(), "dice_loss", [&](auto tag) {
+    using scalar_t = SONO_TYPE(tag);
+    const scalar_t* z = logits.data<scalar_t>();
+    const int64_t* y = target.data<int64_t>();
+#pragma omp parallel for if (bl.parallel())
+    for (int64_t blk = 0; blk < bl.count; ++blk) {
+      const int64_t b = bl.image(blk), k0 = bl.first_pixel(blk), n = bl.size(blk);
+      const scalar_t* zb = z + b * C * hw + k0;
+      const int64_t* yb = y + b * hw + k0;
+      scalar_t lse[kSoftmaxBlock];
+      block_log_sum_exp(zb, C, hw, n, lse);
+      double* part = &partial[size_t(blk * C * 3)];
+      for (int64_t c = 0; c < C; ++c) {
+        const scalar_t* zc = zb + c * hw;
+        double spt = 0, sp = 0, st = 0;
+#pragma omp simd reduction(+ : spt, sp, st)
+        for (int64_t k = 0; k < n; ++k) {
+          const double p = double(std::exp(zc[k] - lse[k]));
+          const bool hit = yb[k] == c;
+          sp += p;
+          spt += hit ? p : 0.0;
+          st += hit ? 1.0 : 0.0;
+        }
+        part[3 * c] = spt;
+        part[3 * c + 1] = sp;
+        part[3 * c + 2] = st;
+      }
+    }
+    double* s = stats.data<double>();
+    std::fill(s, s + C * 3, 0.0);
+    for (int64_t blk = 0; blk < bl.count; ++blk)
+      for (int64_t i = 0; i < C * 3; ++i) s[i] += partial[size_t(blk * C * 3 + i)];
+    double total = 0;
+    for (int64_t c = 0; c < C; ++c) total += math::dice_class_loss(s[3 * c], s[3 * c + 1], s[3 * c + 2], smooth, eps);
+    loss.data<scalar_t>()[0] = scalar_t(total / double(C));
+  });
+}
+
+// loss = (1/C) sum_c l_c(I_c, Sp_c), so dloss/dp_ck = G_ck = a_c t_ck + b_c with
+// a_c = dl_c/dI / C and b_c = dl_c/dSp / C; through the softmax
+// dloss/dz_jk = p_jk (G_jk - sum_i p_ik G_ik), where t is one-hot at y_k.
+void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor& stats, double smooth, double eps,
+                        const Tensor& grad_loss, const Tensor& grad_logits) {
+  const Blocks bl(logits);
+  const int64_t C = bl.classes, hw = bl.pixels;
+  const double* s = stats.data<double>();
+  const double scale = grad_loss.item() / double(C);
+  std::vector<double> a(static_cast<size_t>(C)), bc(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    math::dice_class_loss_grad(s[3 * c], s[3 * c + 1], s[3 * c + 2], smooth, eps, &a[size_t(c)], &bc[size_t(c)]);
+    a[size_t(c)] *= scale;
+    bc[size_t(c)] *= scale;
+  }
+  dispatch_float(logits.dtype(), "dice_loss_backward", [&](auto tag) {
+    using scalar_t = SONO_TYPE(tag);
+    const scalar_t* z = logits.data<scalar_t>();
+    const int64_t* y = target.data<int64_t>();
+    scalar_t* g = grad_logits.data<scalar_t>();
+#pragma omp parallel for if (bl.parallel())
+    for (int64_t blk = 0; blk < bl.count; ++blk) {
+      const int64_t b = bl.image(blk), k0 = bl.first_pixel(blk), n = bl.size(blk);
+      const int64_t offset = b * C * hw + k0;
+      const int64_t* yb = y + b * hw + k0;
+      scalar_t lse[kSoftmaxBlock];
+      double weighted[kSoftmaxBlock];  // sum_i p_ik G_ik
+      block_log_sum_exp(z + offset, C, hw, n, lse);
+      std::fill(weighted, weighted + n, 0.0);
+      for (int64_t c = 0; c < C; ++c) {
+        const scalar_t* zc = z + offset + c * hw;
+        scalar_t* gc = g + offset + c * hw;  // holds p until the second sweep
+        const double ac = a[size_t(c)], bcc = bc[size_t(c)];
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k) {
+          const scalar_t p = std::exp(zc[k] - lse[k]);
+          gc[k] = p;
+          weighted[k] += double(p) * (bcc + (yb[k] == c ? ac : 0.0));
+        }
+      }
+      for (int64_t c = 0; c < C; ++c) {
+        scalar_t* gc = g + offset + c * hw;
+        const double ac = a[size_t(c)], bcc = bc[size_t(c)];
+#pragma omp simd
+        for (int64_t k = 0; k < n; ++k)
+          gc[k] = scalar_t(double(gc[k]) * (bcc + (yb[k] == c ? ac : 0.0) - weighted[k]));
+      }
+    }
+  });
+}
+
+}  // namespace sono::cpu

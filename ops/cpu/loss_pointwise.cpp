@@ -1,0 +1,93 @@
+// MSE, BCE-with-logits and L1: mean over all elements of f(x, t).
+#include <algorithm>
+#include <vector>
+
+#include "ops/loss.h"
+#include "ops/math.h"
+
+namespace sono::cpu {
+
+namespace {
+
+// Per kind: the element term f and its partial derivatives.
+struct Mse {
+  template <class T> static T f(T x, T t) { return math::squared_error(x, t); }
+  template <class T> static T dx(T x, T t) { return math::squared_error_grad(x, t); }
+  template <class T> static T dt(T x, T t) { return -math::squared_error_grad(x, t); }
+};
+struct BceWithLogits {
+  template <class T> static T f(T x, T t) { return math::bce_with_logits(x, t); }
+  template <class T> static T dx(T x, T t) { return math::bce_with_logits_grad(x, t); }
+  template <class T> static T dt(T x, T t) { return math::bce_with_logits_grad_target(x, t); }
+};
+struct L1 {
+  template <class T> static T f(T x, T t) { return math::absolute_error(x, t); }
+  template <class T> static T dx(T x, T t) { return math::absolute_error_grad(x, t); }
+  template <class T> static T dt(T x, T t) { return -math::absolute_error_grad(x, t); }
+};
+
+template <class F>
+void with_terms(PointwiseLoss kind, F&& f) {
+  switch (kind) {
+    case PointwiseLoss::MSE: return f(Mse{});
+    case PointwiseLoss::BCEWithLogits: return f(BceWithLogits{});
+    case PointwiseLoss::L1: return f(L1{});
+  }
+}
+
+constexpr int64_t kChunk = 8192;
+constexpr int64_t kParallelMin = 32768;
+
+}  // namespace
+
+void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& loss) {
+  const int64_t n = input.numel();
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  // Partial sums per fixed chunk, added in order: thread-count independent.
+  std::vector<double> partial(static_cast<size_t>(chunks));
+  dispatch_float(input.dtype(), "pointwise_loss", [&](auto tag) {
+    using scalar_t = SONO_TYPE(tag);
+    const scalar_t* x = input.data<scalar_t>();
+    const scalar_t* t = target.data<scalar_t>();
+    with_terms(kind, [&](auto terms) {
+      using Terms = decltype(terms);
+#pragma omp parallel for if (n > kParallelMin)
+      for (int64_t ci = 0; ci < chunks; ++ci) {
+        const int64_t end = std::min(n, (ci + 1) * kChunk);
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int64_t i = ci * kChunk; i < end; ++i) s += double(Terms::f(x[i], t[i]));
+        partial[size_t(ci)] = s;
+      }
+    });
+    double total = 0;
+    for (double v : partial) total += v;
+    loss.data<scalar_t>()[0] = scalar_t(total / double(n));
+  });
+}
+
+void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& grad_loss,
+                             const Tensor& grad_input, const Tensor& grad_target) {
+  const int64_t n = input.numel();
+  dispatch_float(input.dtype(), "pointwise_loss_backward", [&](auto tag) {
+    using scalar_t = SONO_TYPE(tag);
+    const scalar_t* x = input.data<scalar_t>();
+    const scalar_t* t = target.data<scalar_t>();
+    const scalar_t scale = scalar_t(grad_loss.item() / double(n));
+    with_terms(kind, [&](auto terms) {
+      using Terms = decltype(terms);
+      if (grad_input.defined()) {
+        scalar_t* gx = grad_input.data<scalar_t>();
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) gx[i] = scale * Terms::dx(x[i], t[i]);
+      }
+      if (grad_target.defined()) {
+        scalar_t* gt = grad_target.data<scalar_t>();
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) gt[i] = scale * Terms::dt(x[i], t[i]);
+      }
+    });
+  });
+}
+
+}  // namespace sono::cpu

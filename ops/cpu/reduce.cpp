@@ -1,0 +1,96 @@
+#include <algorithm>
+#include <vector>
+
+#include "ops/reduce.h"
+
+namespace sono::cpu {
+
+namespace {
+
+constexpr int64_t kParallelMin = 32768;
+constexpr int64_t kBlock = 256;     // inner positions handled together (vectorized)
+constexpr int64_t kChunk = 16384;  // elements of one partial sum of a long row
+
+template <class T>
+double row_sum(const T* p, int64_t n) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t k = 0; k < n; ++k) s += double(p[k]);
+  return s;
+}
+
+// Sum of a long row from fixed-size partial sums added in order, so the
+// result does not depend on the number of threads.
+template <class T>
+double long_row_sum(const T* p, int64_t n) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> part(size_t(chunks));
+#pragma omp parallel for
+  for (int64_t c = 0; c < chunks; ++c) part[size_t(c)] = row_sum(p + c * kChunk, std::min(kChunk, n - c * kChunk));
+  double s = 0;
+  for (double v : part) s += v;
+  return s;
+}
+
+}  // namespace
+
+void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double scale, const Tensor& out) {
+  dispatch_float(x.dtype(), "sum", [&](auto tag) {
+    using scalar_t = SONO_TYPE(tag);
+    const scalar_t* px = x.data<scalar_t>();
+    scalar_t* po = out.data<scalar_t>();
+    if (inner == 1) {
+      if (outer >= 16 || r <= 4 * kChunk) {
+#pragma omp parallel for if (outer * r > kParallelMin)
+        for (int64_t o = 0; o < outer; ++o) po[o] = scalar_t(row_sum(px + o * r, r) * scale);
+      } else {
+        for (int64_t o = 0; o < outer; ++o) po[o] = scalar_t(long_row_sum(px + o * r, r) * scale);
+      }
+      return;
+    }
+    const int64_t blocks = (inner + kBlock - 1) / kBlock;
+#pragma omp parallel for if (outer * r * inner > kParallelMin)
+    for (int64_t t = 0; t < outer * blocks; ++t) {
+      const int64_t o = t / blocks, i0 = (t % blocks) * kBlock, len = std::min(kBlock, inner - i0);
+      double acc[kBlock] = {};
+      for (int64_t k = 0; k < r; ++k) {
+        const scalar_t* row = px + (o * r + k) * inner + i0;
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) acc[i] += double(row[i]);
+      }
+      scalar_t* dst = po + o * inner + i0;
+      for (int64_t i = 0; i < len; ++i) dst[i] = scalar_t(acc[i] * scale);
+    }
+  });
+}
+
+void argmax_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, const Tensor& out) {
+  dispatch_float(x.dtype(), "argmax", [&](auto tag) {
+    using scalar_t = SONO_TYPE(tag);
+    const scalar_t* px = x.data<scalar_t>();
+    int64_t* po = out.data<int64_t>();
+    const int64_t blocks = (inner + kBlock - 1) / kBlock;
+#pragma omp parallel for if (outer * r * inner > kParallelMin)
+    for (int64_t t = 0; t < outer * blocks; ++t) {
+      const int64_t o = t / blocks, i0 = (t % blocks) * kBlock, len = std::min(kBlock, inner - i0);
+      scalar_t best[kBlock];
+      int64_t idx[kBlock] = {};
+      const scalar_t* first = px + o * r * inner + i0;
+      for (int64_t i = 0; i < len; ++i) best[i] = first[i];
+      for (int64_t k = 1; k < r; ++k) {
+        const scalar_t* row = first + k * inner;
+        for (int64_t i = 0; i < len; ++i) {
+          const scalar_t v = row[i];
+          // strictly greater keeps the first maximum; the first NaN wins and stays
+          if (v > best[i] || (v != v && best[i] == best[i])) {
+            best[i] = v;
+            idx[i] = k;
+          }
+        }
+      }
+      std::copy(idx, idx + len, po + o * inner + i0);
+    }
+  });
+}
+
+}  // namespace sono::cpu

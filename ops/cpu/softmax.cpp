@@ -1,0 +1,102 @@
+#include <algorithm>
+#include <cmath>
+
+#include "ops/softmax.h"
+
+namespace sono::cpu {
+
+namespace {
+
+constexpr int64_t kParallelMin = 16384;
+constexpr int64_t kBlock = 256;  // inner positions handled together (vectorized over)
+
+// Calls f(base, len) in parallel for every block of up to kBlock inner
+// positions of every outer index; element k of position i is base + k*inner + i.
+template <class F>
+void for_each_block(int64_t outer, int64_t n, int64_t inner, F&& f) {
+  const int64_t blocks = (inner + kBlock - 1) / kBlock;
+#pragma omp parallel for if (outer * n * inner > kParallelMin)
+  for (int64_t t = 0; t < outer * blocks; ++t) {
+    const int64_t o = t / blocks, i0 = (t % blocks) * kBlock;
+    f(o * n * inner + i0, std::min(kBlock, inner - i0));
+  }
+}
+
+}  // namespace
+
+void softmax_forward(bool is_log, const Tensor& x, int64_t outer, int64_t n, int64_t inner, const Tensor& y) {
+  dispatch_float(x.dtype(), "softmax", [&](auto tag) {
+    using scalar_t = SONO_TYPE(tag);
+    const scalar_t* px = x.data<scalar_t>();
+    scalar_t* py = y.data<scalar_t>();
+    for_each_block(outer, n, inner, [&](int64_t base, int64_t len) {
+      scalar_t mx[kBlock];
+      double sum[kBlock] = {};
+      for (int64_t i = 0; i < len; ++i) mx[i] = px[base + i];
+      for (int64_t k = 1; k < n; ++k) {
+        const scalar_t* row = px + base + k * inner;
+        for (int64_t i = 0; i < len; ++i) mx[i] = std::max(mx[i], row[i]);
+      }
+      // max-subtracted, so exp never overflows
+      for (int64_t k = 0; k < n; ++k) {
+        const scalar_t* row = px + base + k * inner;
+        scalar_t* out = py + base + k * inner;
+        for (int64_t i = 0; i < len; ++i) {
+          scalar_t e = std::exp(row[i] - mx[i]);
+          out[i] = e;
+          sum[i] += double(e);
+        }
+      }
+      if (is_log) {
+        scalar_t lse[kBlock];
+        for (int64_t i = 0; i < len; ++i) lse[i] = scalar_t(std::log(sum[i]));
+        for (int64_t k = 0; k < n; ++k) {
+          const scalar_t* row = px + base + k * inner;
+          scalar_t* out = py + base + k * inner;
+#pragma omp simd
+          for (int64_t i = 0; i < len; ++i) out[i] = (row[i] - mx[i]) - lse[i];
+        }
+      } else {
+        scalar_t inv[kBlock];
+        for (int64_t i = 0; i < len; ++i) inv[i] = scalar_t(1.0 / sum[i]);
+        for (int64_t k = 0; k < n; ++k) {
+          scalar_t* out = py + base + k * inner;
+#pragma omp simd
+          for (int64_t i = 0; i < len; ++i) out[i] *= inv[i];
+        }
+      }
+    });
+  });
+}
+
+void softmax_backward(bool is_log, const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner,
+                      const Tensor& gx) {
+  dispatch_float(y.dtype(), "softmax_backward", [&](auto tag) {
+    using scalar_t = SONO_TYPE(tag);
+    const scalar_t* py = y.data<scalar_t>();
+    const scalar_t* pg = gy.data<scalar_t>();
+    scalar_t* pgx = gx.data<scalar_t>();
+    for_each_block(outer, n, inner, [&](int64_t base, int64_t len) {
+      // softmax: sum(gy * y); log_softmax: sum(gy)
+      double acc[kBlock] = {};
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t off = base + k * inner;
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) acc[i] += is_log ? double(pg[off + i]) : double(pg[off + i] * py[off + i]);
+      }
+      scalar_t s[kBlock];
+      for (int64_t i = 0; i < len; ++i) s[i] = scalar_t(acc[i]);
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t off = base + k * inner;
+        if (is_log) {
+          for (int64_t i = 0; i < len; ++i) pgx[off + i] = pg[off + i] - std::exp(py[off + i]) * s[i];
+        } else {
+#pragma omp simd
+          for (int64_t i = 0; i < len; ++i) pgx[off + i] = py[off + i] * (pg[off + i] - s[i]);
+        }
+      }
+    });
+  });
+}
+
+}  // namespace sono::cpu

@@ -1,0 +1,66 @@
+#pragma once
+// The training losses, each returning a scalar (shape []) tensor.
+#include "core/tensor.h"
+
+namespace sono {
+
+// SMP 0.5.0 DiceLoss(mode='multiclass', from_logits=True), MODEL_SPEC 5.1:
+// logits [B, C, H, W], target i64 [B, H, W] in [0, C). Softmax over C; per
+// class sums over batch and pixels; score = (I + smooth) / max(I + fp/2 + fn/2 + smooth, eps);
+// classes absent from the whole batch's target contribute 0; mean over all C.
+Tensor dice_loss(const Tensor& logits, const Tensor& target, double smooth = 0.0, double eps = 1e-7);
+
+// Mean over the batch of -log_softmax(logits)[target]: logits [B, C], target i64 [B].
+Tensor cross_entropy(const Tensor& logits, const Tensor& target);
+
+// Mean of (input - target)^2 over all elements; equal shapes.
+Tensor mse_loss(const Tensor& input, const Tensor& target);
+
+// Mean over all elements of BCEWithLogits (PyTorch's stable form); equal shapes.
+Tensor bce_with_logits(const Tensor& input, const Tensor& target);
+
+// Mean of |input - target| over all elements; equal shapes.
+Tensor l1_loss(const Tensor& input, const Tensor& target);
+
+// The element-wise losses share one kernel pair.
+enum class PointwiseLoss { MSE, BCEWithLogits, L1 };
+
+// ---- backends: tensors contiguous and on one device, shapes and dtypes
+// checked by the caller; `loss` and `grad_loss` are shape-[] tensors of the
+// input's dtype; class targets are i64 and already checked to lie in [0, C).
+namespace cpu {
+// Smallest and largest value of an i64 class-index tensor (to name a bad class).
+void class_index_range(const Tensor& target, int64_t* min, int64_t* max);
+// stats: f64 [C, 3] receiving per class {sum p*t, sum p, sum t} over batch and
+// pixels, which is all the backward needs besides logits and target.
+void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth, double eps, const Tensor& stats,
+                       const Tensor& loss);
+void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor& stats, double smooth, double eps,
+                        const Tensor& grad_loss, const Tensor& grad_logits);
+void cross_entropy_forward(const Tensor& logits, const Tensor& target, const Tensor& loss);
+void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& grad_loss,
+                            const Tensor& grad_logits);
+void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& loss);
+// grad_input or grad_target is undefined when that gradient is not needed.
+void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& grad_loss,
+                             const Tensor& grad_input, const Tensor& grad_target);
+}  // namespace cpu
+// CUDA kernels (ops/cuda/loss*.cu) are not written yet: the ops dispatch with
+// SONO_DISPATCH_CPU_ONLY until they are.
+#if SONO_WITH_CUDA
+namespace cuda {
+void class_index_range(const Tensor& target, int64_t* min, int64_t* max);
+void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth, double eps, const Tensor& stats,
+                       const Tensor& loss);
+void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor& stats, double smooth, double eps,
+                        const Tensor& grad_loss, const Tensor& grad_logits);
+void cross_entropy_forward(const Tensor& logits, const Tensor& target, const Tensor& loss);
+void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& grad_loss,
+                            const Tensor& grad_logits);
+void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& loss);
+void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& grad_loss,
+                             const Tensor& grad_input, const Tensor& grad_target);
+}  // namespace cuda
+#endif
+
+}  // namespace sono

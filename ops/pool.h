@@ -1,0 +1,21 @@
+#pragma once
+#include "core/tensor.h"
+
+namespace sono {
+
+// Mean over H and W: x [N, C, H, W] -> [N, C, 1, 1] (adaptive_avg_pool2d(1)).
+Tensor global_avg_pool2d(const Tensor& x);
+
+// ---- backends: x, gx contiguous [N, C, H, W]; y, gy contiguous [N, C, 1, 1] --
+namespace cpu {
+void global_avg_pool2d_forward(const Tensor& x, const Tensor& y);
+void global_avg_pool2d_backward(const Tensor& gy, const Tensor& gx);
+}  // namespace cpu
+#if SONO_WITH_CUDA
+namespace cuda {
+void global_avg_pool2d_forward(const Tensor& x, const Tensor& y);
+void global_avg_pool2d_backward(const Tensor& gy, const Tensor& gx);
+}  // namespace cuda
+#endif
+
+}  // namespace sono

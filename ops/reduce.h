@@ -1,0 +1,32 @@
+#pragma once
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sono {
+
+Tensor sum(const Tensor& x);  // all elements -> shape []
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+// Index of the maximum along dim (first on ties), i64, not differentiable.
+Tensor argmax(const Tensor& x, int64_t dim);
+
+// ---- backends: x contiguous, seen as [outer, r, inner]; reduces the middle
+// dim into out, contiguous [outer, inner] --------------------------------------
+namespace cpu {
+// out = scale * sum over r (accumulated in f64).
+void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double scale, const Tensor& out);
+// out (i64) = index of the first maximum over r; NaN counts as the maximum, like PyTorch.
+void argmax_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, const Tensor& out);
+}  // namespace cpu
+// CUDA kernels (ops/cuda/reduce.cu) are not written yet: the ops dispatch with
+// SONO_DISPATCH_CPU_ONLY until they are.
+#if SONO_WITH_CUDA
+namespace cuda {
+void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double scale, const Tensor& out);
+void argmax_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, const Tensor& out);
+}  // namespace cuda
+#endif
+
+}  // namespace sono

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up, builds (CPU backend) and runs every test. The README's test command.
+#   tools/test.sh [ctest args...]
+# Environment: SONO_BUILD_DIR (default build), SONO_JOBS (default: cores).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${SONO_BUILD_DIR:-$repo/build}"
+jobs="${SONO_JOBS:-$(nproc)}"
+
+"$repo/tools/setup.sh" --ref
+cmake -S "$repo" -B "$build" -DSONO_CUDA=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j "$jobs"
+
+# Fixtures produced by the PyTorch reference for the parity tests; the tests
+# find them through SONO_REF_FIXTURES (they are generated, never committed).
+export SONO_REF_FIXTURES="${SONO_REF_FIXTURES:-$build/ref_fixtures}"
+"$repo/tools/reference/make_fixtures.sh" "$SONO_REF_FIXTURES"
+
+cd "$build"
+ctest --output-on-failure -j "$jobs" "$@"

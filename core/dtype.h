@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/macros.h"
@@ -32,6 +33,15 @@ struct BFloat16 {
     return f;
   }
 };
+
+// Value conversion between the six dtypes, shared by both backends: a
+// static_cast, except that bf16 converts through float.
+template <class To, class From>
+SONO_HD To scalar_cast(From v) {
+  if constexpr (std::is_same_v<To, BFloat16>) return BFloat16(float(v));
+  else if constexpr (std::is_same_v<From, BFloat16>) return To(float(v));
+  else return static_cast<To>(v);
+}
 
 inline size_t dtype_size(DType t) {
   switch (t) {

@@ -3,7 +3,7 @@
 namespace sono::kernels {
 
 namespace {
-[[noreturn]] void no_cuda(const char* op, const Tensor& t) {
+[[noreturn, maybe_unused]] void no_cuda(const char* op, const Tensor& t) {
   throw Error(str_cat(op, ": ", t.describe(), " is on a cuda device but this build has no CUDA backend"));
 }
 }  // namespace

@@ -5,15 +5,6 @@
 
 namespace sono::kernels::cpu {
 
-namespace {
-template <class To, class From>
-inline To convert(From v) {
-  if constexpr (std::is_same_v<To, BFloat16>) return BFloat16(float(v));
-  else if constexpr (std::is_same_v<From, BFloat16>) return To(float(v));
-  else return static_cast<To>(v);
-}
-}  // namespace
-
 void copy(const Tensor& dst, const Tensor& src) {
   dispatch_all(dst.dtype(), "copy", [&](auto dtag) {
     using D = SONO_TYPE(dtag);
@@ -24,11 +15,11 @@ void copy(const Tensor& dst, const Tensor& src) {
       if (dst.is_contiguous() && src.is_contiguous()) {
         const int64_t n = dst.numel();
 #pragma omp parallel for if (n > (1 << 16))
-        for (int64_t i = 0; i < n; ++i) d[i] = convert<D>(s[i]);
+        for (int64_t i = 0; i < n; ++i) d[i] = scalar_cast<D>(s[i]);
         return;
       }
       for_each_offset<2>(dst.shape(), {&dst.strides(), &src.strides()},
-                         [&](const std::array<int64_t, 2>& o) { d[o[0]] = convert<D>(s[o[1]]); });
+                         [&](const std::array<int64_t, 2>& o) { d[o[0]] = scalar_cast<D>(s[o[1]]); });
     });
   });
 }
@@ -36,7 +27,7 @@ void copy(const Tensor& dst, const Tensor& src) {
 void fill(const Tensor& dst, double value) {
   dispatch_all(dst.dtype(), "fill", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
-    scalar_t v = convert<scalar_t>(value);
+    scalar_t v = scalar_cast<scalar_t>(value);
     scalar_t* d = static_cast<scalar_t*>(dst.raw_data());
     for_each_offset<1>(dst.shape(), {&dst.strides()}, [&](const std::array<int64_t, 1>& o) { d[o[0]] = v; });
   });
@@ -59,15 +50,44 @@ void axpy(const Tensor& dst, const Tensor& src, double alpha) {
   });
 }
 
+// Each output element sums its own set of source elements (the broadcast
+// dims), so outputs are independent: parallel over outputs, a serial f64
+// sum inside, with the innermost reduced dim as the tight loop.
 void sum_to_shape(const Tensor& dst, const Tensor& src) {
   dispatch_float(src.dtype(), "sum_to_shape", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
-    fill(dst, 0.0);
-    scalar_t* d = static_cast<scalar_t*>(dst.raw_data());
-    const scalar_t* s = static_cast<const scalar_t*>(src.raw_data());
-    Shape ds = broadcast_strides(dst.shape(), dst.strides(), src.shape());
-    for_each_offset<2>(src.shape(), {&ds, &src.strides()},
-                       [&](const std::array<int64_t, 2>& o) { d[o[0]] += s[o[1]]; });
+    const Shape& ss = src.shape();
+    const Shape dstrides = broadcast_strides(dst.shape(), dst.strides(), ss);
+    Shape kept, kept_src_st, kept_dst_st, red, red_st;
+    for (size_t d = 0; d < ss.size(); ++d) {
+      if (ss[d] == 1) continue;
+      if (dstrides[d] == 0) red.push_back(ss[d]), red_st.push_back(src.strides()[d]);
+      else kept.push_back(ss[d]), kept_src_st.push_back(src.strides()[d]), kept_dst_st.push_back(dstrides[d]);
+    }
+    scalar_t* out = static_cast<scalar_t*>(dst.raw_data());
+    const scalar_t* in = static_cast<const scalar_t*>(src.raw_data());
+    const int64_t n_out = shape_numel(kept), n_red = shape_numel(red);
+    const int64_t inner = red.empty() ? 1 : red.back(), inner_st = red.empty() ? 0 : red_st.back();
+#pragma omp parallel for if (n_out * n_red > (1 << 16))
+    for (int64_t o = 0; o < n_out; ++o) {
+      int64_t src_off = 0, dst_off = 0, rem = o;
+      for (size_t k = kept.size(); k-- > 0;) {
+        int64_t idx = rem % kept[k];
+        rem /= kept[k];
+        src_off += idx * kept_src_st[k];
+        dst_off += idx * kept_dst_st[k];
+      }
+      double acc = 0;
+      for (int64_t r = 0; r < n_red; r += inner) {
+        int64_t off = src_off, rr = r / inner;
+        for (size_t k = red.size() - (red.empty() ? 0 : 1); k-- > 0;) {
+          off += (rr % red[k]) * red_st[k];
+          rr /= red[k];
+        }
+        for (int64_t i = 0; i < inner; ++i) acc += double(in[off + i * inner_st]);
+      }
+      out[dst_off] = scalar_t(acc);
+    }
   });
 }
 

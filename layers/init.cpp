@@ -12,7 +12,7 @@ void uniform_(const Tensor& t, double lo, double hi, Generator& gen) {
              describe(t));
   const int64_t n = t.numel();
   const uint64_t base = gen.take(uint64_t(n));
-  std::vector<double> v(size_t(n));
+  std::vector<double> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[size_t(i)] = lo + (hi - lo) * double(philox_uniform(gen.seed, base + uint64_t(i)));
   NoGradGuard ng;
   t.copy_(Tensor::from_vector(v, t.shape()));

@@ -143,7 +143,8 @@ class ModuleList : public Base {
 // nn.Sequential: forward runs the children in order.
 class Sequential : public ModuleList<UnaryModule, UnaryModule> {
  public:
-  Sequential() : ModuleList<UnaryModule, UnaryModule>("Sequential") {}
+  explicit Sequential(std::string type_name = "Sequential")
+      : ModuleList<UnaryModule, UnaryModule>(std::move(type_name)) {}
   Tensor forward(const Tensor& x) override;
 };
 

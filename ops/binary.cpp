@@ -78,7 +78,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_result(a, b, name);
   Tensor ac = a.contiguous(), bc = b.contiguous();
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  SONO_DISPATCH_CPU_ONLY(a, name, binary_forward, op, ac, bc, out);
+  SONO_DISPATCH_DEVICE(a, name, binary_forward, op, ac, bc, out);
   if (autograd::needs_grad({&a, &b})) {
     // mul and div read the other operand for each gradient; save only those needed.
     bool reads = op == BinaryOp::Mul || op == BinaryOp::Div;
@@ -103,7 +103,7 @@ Tensor affine(const Tensor& x, double alpha, double beta, const char* op) {
   check_float(x, op, "input");
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  SONO_DISPATCH_CPU_ONLY(x, op, affine_forward, xc, alpha, beta, out);
+  SONO_DISPATCH_DEVICE(x, op, affine_forward, xc, alpha, beta, out);
   if (autograd::needs_grad({&x})) autograd::record(out, std::make_shared<AffineBackward>(alpha), {x});
   return out;
 }

@@ -53,8 +53,7 @@ void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor&
 // out = alpha * x + beta; x and out contiguous with equal shapes.
 void affine_forward(const Tensor& x, double alpha, double beta, const Tensor& out);
 }  // namespace cpu
-// CUDA kernels (ops/cuda/binary.cu) are not written yet: the ops dispatch with
-// SONO_DISPATCH_CPU_ONLY until they are.
+// CUDA kernels: ops/cuda/binary.cu.
 #if SONO_WITH_CUDA
 namespace cuda {
 void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);

@@ -59,7 +59,7 @@ struct Conv2dBackward final : Node {
     Tensor gx = next[0] ? Tensor::empty(x_shape, weight.dtype(), weight.device()) : Tensor();
     Tensor gw = next[1] ? Tensor::empty(weight.shape(), weight.dtype(), weight.device()) : Tensor();
     Tensor gb = next[2] ? Tensor::empty({weight.size(0)}, weight.dtype(), weight.device()) : Tensor();
-    SONO_DISPATCH_CPU_ONLY(gy, kOp, conv2d_backward, x, weight, gy, gx, gw, gb, opt);
+    SONO_DISPATCH_DEVICE(gy, kOp, conv2d_backward, x, weight, gy, gx, gw, gb, opt);
     return {gx, gw, gb};
   }
   void release_saved() override { x = weight = Tensor(); }
@@ -72,7 +72,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight_in, const Tensor& bias_i
   Tensor x = input.contiguous(), weight = weight_in.contiguous();
   Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
-  SONO_DISPATCH_CPU_ONLY(x, kOp, conv2d_forward, x, weight, bias, y, opt);
+  SONO_DISPATCH_DEVICE(x, kOp, conv2d_forward, x, weight, bias, y, opt);
   if (autograd::needs_grad({&input, &weight_in, &bias_in}))
     autograd::record(y,
                      std::make_shared<Conv2dBackward>(weight_in.requires_grad() ? saved(x) : Tensor(), saved(weight),

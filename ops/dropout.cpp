@@ -23,7 +23,7 @@ Tensor random_mask_op(const char* op, MaskRule rule, const Tensor& x, double p, 
   for (int64_t d = 0; d < mask_dims; ++d) mask_shape[size_t(d)] = x.shape()[size_t(d)];
   Tensor mask = Tensor::empty(mask_shape, x.dtype(), x.device());
   const uint64_t offset = gen.take(uint64_t(mask.numel()));
-  SONO_DISPATCH_CPU_ONLY(x, op, dropout_mask, rule, p, 1.0 / (1.0 - p), gen.seed, offset, mask);
+  SONO_DISPATCH_DEVICE(x, op, dropout_mask, rule, p, 1.0 / (1.0 - p), gen.seed, offset, mask);
   return mul(x, mask);
 }
 

@@ -23,9 +23,9 @@ Tensor drop_connect(const Tensor& x, double p, bool training, Generator& gen);
 Tensor apply_mask(const Tensor& x, const Tensor& mask, double scale);
 
 // ---- backends ------------------------------------------------------------------
-// How a uniform u of the stream decides "keep" for drop probability p. Both
-// rules are evaluated in float whatever the tensor dtype, so f32 and f64 runs
-// (and the CPU and CUDA kernels, which call these) draw the same mask.
+// How a uniform u of the stream decides "keep" for drop probability p. The
+// rules never depend on the tensor dtype, so f32 and f64 runs (and the CPU and
+// CUDA kernels, which both call mask_keep) draw the same mask.
 enum class MaskRule {
   Bernoulli,  // dropout, dropout2d: keep iff u >= p
   Floor,      // drop_connect: keep iff floor((1 - p) + u) == 1, in float like lukemelas' f32 tensors
@@ -39,8 +39,7 @@ namespace cpu {
 // mask (contiguous, float dtype) element i = mask_keep(rule, philox_uniform(seed, offset + i), p) ? scale : 0.
 void dropout_mask(MaskRule rule, double p, double scale, uint64_t seed, uint64_t offset, const Tensor& mask);
 }  // namespace cpu
-// The CUDA kernel (ops/cuda/dropout.cu) is not written yet: the ops dispatch
-// with SONO_DISPATCH_CPU_ONLY until it is.
+// The CUDA kernel (ops/cuda/dropout.cu) draws the same masks bit for bit.
 #if SONO_WITH_CUDA
 namespace cuda {
 void dropout_mask(MaskRule rule, double p, double scale, uint64_t seed, uint64_t offset, const Tensor& mask);

@@ -14,8 +14,8 @@ struct GatherCellsBackward final : Node {
   const char* name() const override { return "GatherCellsBackward"; }
   std::vector<Tensor> apply(const Tensor& g) override {
     Tensor gx = Tensor::zeros(x_shape, g.dtype(), g.device());
-    SONO_DISPATCH_CPU_ONLY(g, "gather_cells", gather_cells_backward, g, rows, cols, gx);
-    return {gx, Tensor(), Tensor()};
+    SONO_DISPATCH_DEVICE(g, "gather_cells", gather_cells_backward, g, rows, cols, gx);
+    return {gx};
   }
   void release_saved() override { rows = cols = Tensor(); }
 };
@@ -61,9 +61,9 @@ Tensor gather_cells(const Tensor& x, const Tensor& rows, const Tensor& cols) {
   check_cell_index(cols, x, "col", x.size(3));
   Tensor r = rows.contiguous(), c = cols.contiguous();
   Tensor out = Tensor::empty({x.size(0), x.size(1)}, x.dtype(), x.device());
-  SONO_DISPATCH_CPU_ONLY(x, op, gather_cells_forward, x, r, c, out);
+  SONO_DISPATCH_DEVICE(x, op, gather_cells_forward, x, r, c, out);
   if (autograd::needs_grad({&x}))
-    autograd::record(out, std::make_shared<GatherCellsBackward>(x.shape(), saved(r), saved(c)), {x, rows, cols});
+    autograd::record(out, std::make_shared<GatherCellsBackward>(x.shape(), saved(r), saved(c)), {x});
   return out;
 }
 

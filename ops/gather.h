@@ -19,8 +19,7 @@ void gather_cells_forward(const Tensor& x, const Tensor& rows, const Tensor& col
 // gx (already zero) [b, c, rows[b], cols[b]] = gy[b, c]
 void gather_cells_backward(const Tensor& gy, const Tensor& rows, const Tensor& cols, const Tensor& gx);
 }  // namespace cpu
-// CUDA kernels (ops/cuda/gather.cu) are not written yet: gather_cells
-// dispatches with SONO_DISPATCH_CPU_ONLY until they are (concat is device-agnostic).
+// CUDA kernels: ops/cuda/gather.cu (concat is device-agnostic).
 #if SONO_WITH_CUDA
 namespace cuda {
 void gather_cells_forward(const Tensor& x, const Tensor& rows, const Tensor& cols, const Tensor& out);

@@ -36,7 +36,7 @@ struct LinearBackward final : Node {
     Tensor gx = next[0] ? Tensor::empty(x_shape, weight.dtype(), weight.device()) : Tensor();
     Tensor gw = next[1] ? Tensor::empty(weight.shape(), weight.dtype(), weight.device()) : Tensor();
     Tensor gb = next[2] ? Tensor::empty({weight.size(0)}, weight.dtype(), weight.device()) : Tensor();
-    SONO_DISPATCH_CPU_ONLY(gy, kOp, linear_backward, x, weight, gy, gx, gw, gb);
+    SONO_DISPATCH_DEVICE(gy, kOp, linear_backward, x, weight, gy, gx, gw, gb);
     return {gx, gw, gb};
   }
   void release_saved() override { x = weight = Tensor(); }
@@ -49,7 +49,7 @@ Tensor linear(const Tensor& input, const Tensor& weight_in, const Tensor& bias_i
   Tensor x = input.contiguous(), weight = weight_in.contiguous();
   Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
   Tensor y = Tensor::empty({x.size(0), weight.size(0)}, x.dtype(), x.device());
-  SONO_DISPATCH_CPU_ONLY(x, kOp, linear_forward, x, weight, bias, y);
+  SONO_DISPATCH_DEVICE(x, kOp, linear_forward, x, weight, bias, y);
   if (autograd::needs_grad({&input, &weight_in, &bias_in}))
     autograd::record(
         y, std::make_shared<LinearBackward>(weight_in.requires_grad() ? saved(x) : Tensor(), saved(weight), x.shape()),

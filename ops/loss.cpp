@@ -27,7 +27,7 @@ void check_class_target(const char* op, const Tensor& logits, const Tensor& targ
              logits.describe(), ": expected target shape ", shape_str(expected));
   const int64_t classes = logits.size(1);
   int64_t lo = 0, hi = 0;
-  SONO_DISPATCH_CPU_ONLY(target, op, class_index_range, contiguous_target, &lo, &hi);
+  SONO_DISPATCH_DEVICE(target, op, class_index_range, contiguous_target, &lo, &hi);
   const int64_t bad = lo < 0 ? lo : hi;
   SONO_CHECK(lo >= 0 && hi < classes, op, "target ", target.describe(), " holds class ", bad,
              ", outside [0, ", classes, ") for logits ", logits.describe());
@@ -41,8 +41,8 @@ struct DiceLossBackward final : Node {
   const char* name() const override { return "DiceLossBackward"; }
   std::vector<Tensor> apply(const Tensor& grad_loss) override {
     Tensor g = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-    SONO_DISPATCH_CPU_ONLY(logits, "dice_loss", dice_loss_backward, logits, target, stats, smooth, eps,
-                           grad_loss.contiguous(), g);
+    SONO_DISPATCH_DEVICE(logits, "dice_loss", dice_loss_backward, logits, target, stats, smooth, eps,
+                         grad_loss.contiguous(), g);
     return {g, Tensor()};
   }
   void release_saved() override { logits = target = stats = Tensor(); }
@@ -54,8 +54,8 @@ struct CrossEntropyBackward final : Node {
   const char* name() const override { return "CrossEntropyBackward"; }
   std::vector<Tensor> apply(const Tensor& grad_loss) override {
     Tensor g = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-    SONO_DISPATCH_CPU_ONLY(logits, "cross_entropy", cross_entropy_backward, logits, target, grad_loss.contiguous(),
-                           g);
+    SONO_DISPATCH_DEVICE(logits, "cross_entropy", cross_entropy_backward, logits, target, grad_loss.contiguous(),
+                         g);
     return {g, Tensor()};
   }
   void release_saved() override { logits = target = Tensor(); }
@@ -80,8 +80,8 @@ struct PointwiseLossBackward final : Node {
       return next[i] ? Tensor::empty(input.shape(), input.dtype(), input.device()) : Tensor();
     };
     Tensor gx = grad_if_needed(0), gt = grad_if_needed(1);
-    SONO_DISPATCH_CPU_ONLY(input, op_name(kind), pointwise_loss_backward, kind, input, target,
-                           grad_loss.contiguous(), gx, gt);
+    SONO_DISPATCH_DEVICE(input, op_name(kind), pointwise_loss_backward, kind, input, target,
+                         grad_loss.contiguous(), gx, gt);
     return {gx, gt};
   }
   void release_saved() override { input = target = Tensor(); }
@@ -98,7 +98,7 @@ Tensor pointwise_loss(PointwiseLoss kind, const Tensor& input, const Tensor& tar
              " must have the same shape");
   Tensor x = input.contiguous(), t = target.contiguous();
   Tensor loss = Tensor::empty({}, x.dtype(), x.device());
-  SONO_DISPATCH_CPU_ONLY(x, op, pointwise_loss_forward, kind, x, t, loss);
+  SONO_DISPATCH_DEVICE(x, op, pointwise_loss_forward, kind, x, t, loss);
   if (autograd::needs_grad({&input, &target}))
     autograd::record(loss, std::make_shared<PointwiseLossBackward>(kind, saved(x), saved(t)), {input, target});
   return loss;
@@ -113,7 +113,7 @@ Tensor dice_loss(const Tensor& logits, const Tensor& target, double smooth, doub
   check_class_target(op, logits, target, y);
   Tensor stats = Tensor::empty({logits.size(1), 3}, DType::F64, z.device());
   Tensor loss = Tensor::empty({}, z.dtype(), z.device());
-  SONO_DISPATCH_CPU_ONLY(z, op, dice_loss_forward, z, y, smooth, eps, stats, loss);
+  SONO_DISPATCH_DEVICE(z, op, dice_loss_forward, z, y, smooth, eps, stats, loss);
   if (autograd::needs_grad({&logits}))
     autograd::record(loss, std::make_shared<DiceLossBackward>(saved(z), saved(y), stats, smooth, eps),
                      {logits, target});
@@ -126,7 +126,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
   Tensor z = logits.contiguous(), y = target.defined() ? target.contiguous() : target;
   check_class_target(op, logits, target, y);
   Tensor loss = Tensor::empty({}, z.dtype(), z.device());
-  SONO_DISPATCH_CPU_ONLY(z, op, cross_entropy_forward, z, y, loss);
+  SONO_DISPATCH_DEVICE(z, op, cross_entropy_forward, z, y, loss);
   if (autograd::needs_grad({&logits}))
     autograd::record(loss, std::make_shared<CrossEntropyBackward>(saved(z), saved(y)), {logits, target});
   return loss;

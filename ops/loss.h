@@ -45,8 +45,7 @@ void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tenso
 void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& grad_loss,
                              const Tensor& grad_input, const Tensor& grad_target);
 }  // namespace cpu
-// CUDA kernels (ops/cuda/loss*.cu) are not written yet: the ops dispatch with
-// SONO_DISPATCH_CPU_ONLY until they are.
+// CUDA kernels: ops/cuda/loss_*.cu (same arithmetic, deterministic reductions).
 #if SONO_WITH_CUDA
 namespace cuda {
 void class_index_range(const Tensor& target, int64_t* min, int64_t* max);

@@ -42,8 +42,8 @@ struct BatchNormBackward final : Node {
   std::vector<Tensor> apply(const Tensor& gy) override {
     Tensor g = gy.contiguous();
     Tensor gx = input_grad_if(next[0], x), gw = channel_grad_if(next[1], x), gb = channel_grad_if(next[2], x);
-    SONO_DISPATCH_CPU_ONLY(x, "batch_norm", batch_norm_backward, x, weight, save_mean, save_invstd, g, training, gx,
-                           gw, gb);
+    SONO_DISPATCH_DEVICE(x, "batch_norm", batch_norm_backward, x, weight, save_mean, save_invstd, g, training, gx,
+                         gw, gb);
     return {gx, gw, gb};
   }
   void release_saved() override { x = weight = save_mean = save_invstd = Tensor(); }
@@ -58,8 +58,8 @@ struct GroupNormBackward final : Node {
   std::vector<Tensor> apply(const Tensor& gy) override {
     Tensor g = gy.contiguous();
     Tensor gx = input_grad_if(next[0], x), gw = channel_grad_if(next[1], x), gb = channel_grad_if(next[2], x);
-    SONO_DISPATCH_CPU_ONLY(x, "group_norm", group_norm_backward, x, weight, save_mean, save_invstd, groups, g, gx, gw,
-                           gb);
+    SONO_DISPATCH_DEVICE(x, "group_norm", group_norm_backward, x, weight, save_mean, save_invstd, groups, g, gx, gw,
+                         gb);
     return {gx, gw, gb};
   }
   void release_saved() override { x = weight = save_mean = save_invstd = Tensor(); }
@@ -84,8 +84,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor save_mean = Tensor::empty({x.size(1)}, x.dtype(), x.device());
   Tensor save_invstd = Tensor::empty({x.size(1)}, x.dtype(), x.device());
-  SONO_DISPATCH_CPU_ONLY(x, op, batch_norm_forward, x, w, b, rm, rv, training, momentum, eps, y, save_mean,
-                         save_invstd);
+  SONO_DISPATCH_DEVICE(x, op, batch_norm_forward, x, w, b, rm, rv, training, momentum, eps, y, save_mean,
+                       save_invstd);
   // The running statistics are buffers updated in place (never recorded); a
   // non-contiguous one was updated through a contiguous copy, written back here.
   if (training && rm.defined() && !running_mean.is_contiguous()) running_mean.copy_(rm);
@@ -109,7 +109,7 @@ Tensor group_norm(const Tensor& input, int64_t groups, const Tensor& weight, con
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor save_mean = Tensor::empty({x.size(0), groups}, x.dtype(), x.device());
   Tensor save_invstd = Tensor::empty({x.size(0), groups}, x.dtype(), x.device());
-  SONO_DISPATCH_CPU_ONLY(x, op, group_norm_forward, x, w, b, groups, eps, y, save_mean, save_invstd);
+  SONO_DISPATCH_DEVICE(x, op, group_norm_forward, x, w, b, groups, eps, y, save_mean, save_invstd);
 
   if (autograd::needs_grad({&input, &weight, &bias}))
     autograd::record(y, std::make_shared<GroupNormBackward>(saved(x), saved(w), save_mean, save_invstd, groups),

@@ -14,7 +14,7 @@ struct GlobalAvgPool2dBackward final : Node {
   std::vector<Tensor> apply(const Tensor& gy) override {
     Tensor g = gy.contiguous();
     Tensor gx = Tensor::empty(in_shape, g.dtype(), g.device());
-    SONO_DISPATCH_CPU_ONLY(g, "global_avg_pool2d", global_avg_pool2d_backward, g, gx);
+    SONO_DISPATCH_DEVICE(g, "global_avg_pool2d", global_avg_pool2d_backward, g, gx);
     return {gx};
   }
 };
@@ -28,7 +28,7 @@ Tensor global_avg_pool2d(const Tensor& input) {
   SONO_CHECK(input.dim() == 4, op, "expected an NCHW input, got ", input.describe());
   Tensor x = input.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), 1, 1}, x.dtype(), x.device());
-  SONO_DISPATCH_CPU_ONLY(x, op, global_avg_pool2d_forward, x, y);
+  SONO_DISPATCH_DEVICE(x, op, global_avg_pool2d_forward, x, y);
   if (autograd::needs_grad({&input}))
     autograd::record(y, std::make_shared<GlobalAvgPool2dBackward>(x.shape()), {input});
   return y;

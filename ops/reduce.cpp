@@ -88,7 +88,7 @@ Tensor reduce_sum(const Tensor& x, const std::vector<bool>& reduced, bool keepdi
     }
     j = last_reduced();
     Tensor next = Tensor::empty({outer * inner}, x.dtype(), x.device());
-    SONO_DISPATCH_CPU_ONLY(x, op, sum_middle, cur, outer, r, inner, j < 0 ? scale : 1.0, next);
+    SONO_DISPATCH_DEVICE(x, op, sum_middle, cur, outer, r, inner, j < 0 ? scale : 1.0, next);
     cur = next;
   } while (j >= 0);
 
@@ -123,7 +123,7 @@ Tensor argmax(const Tensor& x, int64_t dim) {
   }
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty(out_shape, DType::I64, x.device());
-  SONO_DISPATCH_CPU_ONLY(x, "argmax", argmax_middle, xc, outer, x.shape()[size_t(d)], inner, out);
+  SONO_DISPATCH_DEVICE(x, "argmax", argmax_middle, xc, outer, x.shape()[size_t(d)], inner, out);
   return out;
 }
 

@@ -20,8 +20,7 @@ void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double
 // out (i64) = index of the first maximum over r; NaN counts as the maximum, like PyTorch.
 void argmax_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, const Tensor& out);
 }  // namespace cpu
-// CUDA kernels (ops/cuda/reduce.cu) are not written yet: the ops dispatch with
-// SONO_DISPATCH_CPU_ONLY until they are.
+// CUDA kernels: ops/cuda/reduce.cu.
 #if SONO_WITH_CUDA
 namespace cuda {
 void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double scale, const Tensor& out);

@@ -34,7 +34,7 @@ struct SoftmaxBackward final : Node {
   std::vector<Tensor> apply(const Tensor& gy) override {
     Tensor g = gy.contiguous();
     Tensor gx = Tensor::empty(y.shape(), y.dtype(), y.device());
-    SONO_DISPATCH_CPU_ONLY(y, name(), softmax_backward, log, y, g, geo.outer, geo.n, geo.inner, gx);
+    SONO_DISPATCH_DEVICE(y, name(), softmax_backward, log, y, g, geo.outer, geo.n, geo.inner, gx);
     return {gx};
   }
   void release_saved() override { y = Tensor(); }
@@ -47,7 +47,7 @@ Tensor softmax_impl(bool log, const Tensor& input, int64_t dim) {
   const Geometry geo = geometry(input, dim, op);
   Tensor x = input.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  SONO_DISPATCH_CPU_ONLY(x, op, softmax_forward, log, x, geo.outer, geo.n, geo.inner, y);
+  SONO_DISPATCH_DEVICE(x, op, softmax_forward, log, x, geo.outer, geo.n, geo.inner, y);
   if (autograd::needs_grad({&input})) autograd::record(y, std::make_shared<SoftmaxBackward>(log, geo, saved(y)), {input});
   return y;
 }

@@ -15,8 +15,7 @@ void softmax_forward(bool log, const Tensor& x, int64_t outer, int64_t n, int64_
 void softmax_backward(bool log, const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner,
                       const Tensor& gx);
 }  // namespace cpu
-// CUDA kernels (ops/cuda/softmax.cu) are not written yet: the ops dispatch with
-// SONO_DISPATCH_CPU_ONLY until they are.
+// CUDA kernels: ops/cuda/softmax.cu.
 #if SONO_WITH_CUDA
 namespace cuda {
 void softmax_forward(bool log, const Tensor& x, int64_t outer, int64_t n, int64_t inner, const Tensor& y);

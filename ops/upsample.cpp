@@ -20,7 +20,7 @@ struct UpsampleNearest2xBackward final : Node {
   std::vector<Tensor> apply(const Tensor& gy) override {
     Tensor g = gy.contiguous();
     Tensor gx = Tensor::empty(in_shape, g.dtype(), g.device());
-    SONO_DISPATCH_CPU_ONLY(g, "upsample_nearest2x", upsample_nearest2x_backward, g, gx);
+    SONO_DISPATCH_DEVICE(g, "upsample_nearest2x", upsample_nearest2x_backward, g, gx);
     return {gx};
   }
 };
@@ -33,7 +33,7 @@ struct UpsampleBilinear2dBackward final : Node {
   std::vector<Tensor> apply(const Tensor& gy) override {
     Tensor g = gy.contiguous();
     Tensor gx = Tensor::empty(in_shape, g.dtype(), g.device());
-    SONO_DISPATCH_CPU_ONLY(g, "upsample_bilinear2d", upsample_bilinear2d_backward, g, gx, align_corners);
+    SONO_DISPATCH_DEVICE(g, "upsample_bilinear2d", upsample_bilinear2d_backward, g, gx, align_corners);
     return {gx};
   }
 };
@@ -45,7 +45,7 @@ Tensor upsample_nearest2x(const Tensor& input) {
   check_nchw(input, op);
   Tensor x = input.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), 2 * x.size(2), 2 * x.size(3)}, x.dtype(), x.device());
-  SONO_DISPATCH_CPU_ONLY(x, op, upsample_nearest2x_forward, x, y);
+  SONO_DISPATCH_DEVICE(x, op, upsample_nearest2x_forward, x, y);
   if (autograd::needs_grad({&input}))
     autograd::record(y, std::make_shared<UpsampleNearest2xBackward>(x.shape()), {input});
   return y;
@@ -58,7 +58,7 @@ Tensor upsample_bilinear2d(const Tensor& input, int64_t out_h, int64_t out_w, bo
              " must be positive");
   Tensor x = input.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), out_h, out_w}, x.dtype(), x.device());
-  SONO_DISPATCH_CPU_ONLY(x, op, upsample_bilinear2d_forward, x, y, align_corners);
+  SONO_DISPATCH_DEVICE(x, op, upsample_bilinear2d_forward, x, y, align_corners);
   if (autograd::needs_grad({&input}))
     autograd::record(y, std::make_shared<UpsampleBilinear2dBackward>(x.shape(), align_corners), {input});
   return y;

@@ -17,6 +17,9 @@ AdamW::AdamW(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {
 }
 
 void AdamW::step() {
+#if SONO_WITH_CUDA
+  std::vector<cuda::AdamWItem> on_gpu;  // updated together in one launch after the loop
+#endif
   for (const auto& group : groups_) {
     for (const Tensor& p : group.params) {
       Tensor g = p.grad();
@@ -36,14 +39,24 @@ void AdamW::step() {
                         group.weight_decay, st.step);
       } else {
 #if SONO_WITH_CUDA
-        cuda::adamw_step(p, g, st.exp_avg, st.exp_avg_sq, group.lr, group.beta1, group.beta2, group.eps,
-                         group.weight_decay, st.step);
+        on_gpu.push_back(cuda::AdamWItem{p, g, st.exp_avg, st.exp_avg_sq, group.lr, group.beta1, group.beta2,
+                                         group.eps, group.weight_decay, st.step});
 #else
         throw Error("AdamW: parameter " + p.describe() + " is on a cuda device but this build has no CUDA backend");
 #endif
       }
     }
   }
+#if SONO_WITH_CUDA
+  // Parameters on several GPUs: one launch per device.
+  while (!on_gpu.empty()) {
+    const Device d = on_gpu.front().p.device();
+    std::vector<cuda::AdamWItem> here, rest;
+    for (auto& item : on_gpu) (item.p.device() == d ? here : rest).push_back(std::move(item));
+    cuda::adamw_step_multi(here);
+    on_gpu = std::move(rest);
+  }
+#endif
 }
 
 void AdamW::zero_grad() {

@@ -55,7 +55,18 @@ void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor&
 namespace cuda {
 void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, double lr, double beta1,
                 double beta2, double eps, double wd, int64_t step);
-}
+// One parameter of a fused update: contiguous f32 tensors of equal shape and
+// the hyper-parameters of its group; `step` is its own step count (already
+// advanced).
+struct AdamWItem {
+  Tensor p, g, m, v;
+  double lr, beta1, beta2, eps, weight_decay;
+  int64_t step;
+};
+// Updates every item (all on one cuda device) in a single kernel launch;
+// each element gets exactly adamw_step's update.
+void adamw_step_multi(const std::vector<AdamWItem>& items);
+}  // namespace cuda
 #endif
 
 }  // namespace sono

@@ -9,7 +9,7 @@
 #
 #   tools/setup_reference.sh           install (quick no-op when already done)
 #   SONO_REF_VENV=DIR tools/setup_reference.sh   venv elsewhere (default <repo>/.venv-ref)
-#   tools/setup_reference.sh --force   reinstall the pip part even if stamped
+#   tools/setup_reference.sh --force   delete and recreate the venv
 #
 # Afterwards run the scripts with "$SONO_REF_VENV/bin/python".
 set -euo pipefail
@@ -74,6 +74,7 @@ if [ $force -eq 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_text" ] 
    && [ -x "$venv/bin/python" ]; then
   echo "setup_reference: $venv up to date"
 else
+  [ $force -eq 1 ] && rm -rf "$venv"
   [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
   # Constraints keep pip from "upgrading" the Debian torch/torchvision to the
   # multi-GB PyPI wheels: they can only be satisfied by what is installed.

@@ -20,7 +20,7 @@ namespace sono::kernels::cuda {
 using sono::cuda::kBlockSize;
 using sono::cuda::make_indexer;
 using sono::cuda::parallel_for;
-using sono::cuda::scalar_cast;
+using sono::scalar_cast;
 using sono::cuda::StridedIndexer;
 
 namespace {

@@ -41,15 +41,6 @@ void parallel_for(int device, int64_t n, const F& f) {
   SONO_CUDA_CHECK_LAUNCH();
 }
 
-// Value conversion between the six dtypes, as static_cast except through
-// float for bf16 (the same rule as the CPU kernels).
-template <class To, class From>
-SONO_HD To scalar_cast(From v) {
-  if constexpr (std::is_same_v<To, BFloat16>) return BFloat16(float(v));
-  else if constexpr (std::is_same_v<From, BFloat16>) return To(float(v));
-  else return static_cast<To>(v);
-}
-
 // N operands sharing one shape, each with its own strides (in elements).
 // Element `linear` (row-major over the shape) sits at offsets out[k].
 template <int N>

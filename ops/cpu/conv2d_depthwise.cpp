@@ -25,47 +25,86 @@ Plane plane_of(const Geometry& g) { return {g.h, g.w, g.ho, g.wo, g.kh, g.kw, g.
 // segments of wq elements, element j of phase p being padded column j*sw + p.
 struct Layout {
   int64_t hp, wq, row;
+  std::vector<int64_t> taps;  // taps[kj]: where tap column kj of output column 0 sits in a row
   explicit Layout(const Plane& q)
       : hp((q.ho - 1) * q.sh + (q.kh - 1) * q.dh + 1),
         wq(ceil_div((q.wo - 1) * q.sw + (q.kw - 1) * q.dw + 1, q.sw)),
-        row(q.sw * wq) {}
-  int64_t size() const { return hp * row; }
-  // Where tap column kj of output column 0 sits within a row.
-  int64_t tap(const Plane& q, int64_t kj) const {
-    int64_t c = kj * q.dw;
-    return (c % q.sw) * wq + c / q.sw;
+        row(q.sw * wq) {
+    for (int64_t kj = 0; kj < q.kw; ++kj) taps.push_back(kj * q.dw % q.sw * wq + kj * q.dw / q.sw);
   }
+  int64_t size() const { return hp * row; }
+  int64_t tap(int64_t kj) const { return taps[size_t(kj)]; }
 };
 
-// Valid element range [lo, hi) of phase p: those whose source column lies in [0, w).
-void phase_range(const Plane& q, const Layout& l, int64_t p, int64_t& lo, int64_t& hi) {
-  lo = std::max<int64_t>(0, ceil_div(q.pl - p, q.sw));
-  hi = std::min<int64_t>(l.wq, ceil_div(q.w + q.pl - p, q.sw));
-  hi = std::max(hi, lo);
+// Padded row c <- input row column c - pl (zero outside the input), c in [0, len).
+template <class T>
+void pad_row(const Plane& q, int64_t len, const T* src, T* row) {
+  const int64_t lo = std::clamp<int64_t>(q.pl, 0, len), hi = std::clamp<int64_t>(q.w + q.pl, lo, len);
+  std::fill(row, row + lo, T(0));
+  std::copy(src + (lo - q.pl), src + (hi - q.pl), row + lo);
+  std::fill(row + hi, row + len, T(0));
+}
+
+// Inverse of pad_row: input columns the padded row does not cover get 0.
+template <class T>
+void unpad_row(const Plane& q, int64_t len, const T* row, T* dst) {
+  const int64_t lo = std::clamp<int64_t>(-q.pl, 0, q.w), hi = std::clamp<int64_t>(len - q.pl, lo, q.w);
+  std::fill(dst, dst + lo, T(0));
+  std::copy(row + (lo + q.pl), row + (hi + q.pl), dst + lo);
+  std::fill(dst + hi, dst + q.w, T(0));
+}
+
+// row [s * wq] -> phases [s][wq] and back. Stride 2 gets its own loop, which
+// the compiler vectorizes as an interleaved access group.
+template <class T>
+void split_phases(const T* row, int64_t s, int64_t wq, T* out) {
+  if (s == 2) {
+    T* odd = out + wq;
+#pragma omp simd
+    for (int64_t j = 0; j < wq; ++j) {
+      out[j] = row[2 * j];
+      odd[j] = row[2 * j + 1];
+    }
+    return;
+  }
+  for (int64_t p = 0; p < s; ++p)
+    for (int64_t j = 0; j < wq; ++j) out[p * wq + j] = row[j * s + p];
 }
 
 template <class T>
-void pad_plane(const Plane& q, const Layout& l, const T* x, T* pad) {
-  for (int64_t r = 0; r < l.hp; ++r) {
-    T* dst = pad + r * l.row;
-    int64_t ih = r - q.pt;
-    if (ih < 0 || ih >= q.h) {
-      std::fill(dst, dst + l.row, T(0));
-      continue;
+void merge_phases(const T* in, int64_t s, int64_t wq, T* row) {
+  if (s == 2) {
+    const T* odd = in + wq;
+#pragma omp simd
+    for (int64_t j = 0; j < wq; ++j) {
+      row[2 * j] = in[j];
+      row[2 * j + 1] = odd[j];
     }
-    const T* src = x + ih * q.w;
-    for (int64_t p = 0; p < q.sw; ++p) {
-      T* d = dst + p * l.wq;
-      int64_t lo, hi;
-      phase_range(q, l, p, lo, hi);
-      std::fill(d, d + lo, T(0));
-      const int64_t iw0 = p - q.pl;  // input column of element 0; an index, may be negative
-      if (q.sw == 1) {
-        std::copy(src + lo + iw0, src + hi + iw0, d + lo);
-      } else {
-        for (int64_t j = lo; j < hi; ++j) d[j] = src[j * q.sw + iw0];
-      }
-      std::fill(d + hi, d + l.wq, T(0));
+    return;
+  }
+  for (int64_t p = 0; p < s; ++p)
+    for (int64_t j = 0; j < wq; ++j) row[j * s + p] = in[p * wq + j];
+}
+
+// x [h, w] -> the padded, phase-split window, writing only the cells an
+// input pixel lands on (and, at stride > 1, whole rows). The rest of the
+// window is padding and must already be zero: scratch starts zeroed and only
+// pad_plane writes to a window, always at the same cells, so the zeros of the
+// first plane serve every later one. This keeps small planes (8x8 at 5x5)
+// from paying for their borders again and again.
+template <class T>
+void pad_plane(const Plane& q, const Layout& l, const T* x, T* pad, T* stage) {
+  const int64_t r0 = std::max<int64_t>(q.pt, 0), r1 = std::min<int64_t>(q.h + q.pt, l.hp);
+  const int64_t lo = std::clamp<int64_t>(q.pl, 0, l.row), hi = std::clamp<int64_t>(q.w + q.pl, lo, l.row);
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* src = x + (r - q.pt) * q.w;
+    if (q.sw == 1) {
+      T* dst = pad + r * l.row;
+#pragma omp simd
+      for (int64_t c = lo; c < hi; ++c) dst[c] = src[c - q.pl];
+    } else {
+      pad_row(q, l.row, src, stage);
+      split_phases(stage, q.sw, l.wq, pad + r * l.row);
     }
   }
 }
@@ -73,66 +112,145 @@ void pad_plane(const Plane& q, const Layout& l, const T* x, T* pad) {
 // Inverse of pad_plane for gradients: the padded entries are dropped and input
 // pixels no tap reached get 0.
 template <class T>
-void unpad_plane(const Plane& q, const Layout& l, const T* pad, T* x) {
+void unpad_plane(const Plane& q, const Layout& l, const T* pad, T* x, T* stage) {
   for (int64_t ih = 0; ih < q.h; ++ih) {
     T* dst = x + ih * q.w;
-    std::fill(dst, dst + q.w, T(0));
-    int64_t r = ih + q.pt;
-    if (r < 0 || r >= l.hp) continue;
-    for (int64_t p = 0; p < q.sw; ++p) {
-      const T* s = pad + r * l.row + p * l.wq;
-      int64_t lo, hi;
-      phase_range(q, l, p, lo, hi);
-      const int64_t iw0 = p - q.pl;
-      for (int64_t j = lo; j < hi; ++j) dst[j * q.sw + iw0] = s[j];
+    const int64_t r = ih + q.pt;
+    if (r < 0 || r >= l.hp) {
+      std::fill(dst, dst + q.w, T(0));
+    } else if (q.sw == 1) {
+      unpad_row(q, l.row, pad + r * l.row, dst);
+    } else {
+      merge_phases(pad + r * l.row, q.sw, l.wq, stage);
+      unpad_row(q, l.row, stage, dst);
     }
   }
 }
 
-// out = bias + sum over taps of w[tap] * (shifted padded rows). With K known
-// at compile time all K*K taps of one output element accumulate in a register.
-template <class T, int K>
-void correlate_fixed(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, T* out) {
-  int64_t off[K];
-  for (int kj = 0; kj < K; ++kj) off[kj] = l.tap(q, kj);
-  T wk[K * K];
-  for (int t = 0; t < K * K; ++t) wk[t] = w[t];
-  for (int64_t oh = 0; oh < q.ho; ++oh) {
-    const T* rows[K];
-    for (int ki = 0; ki < K; ++ki) rows[ki] = pad + (oh * q.sh + ki * q.dh) * l.row;
-    T* o = out + oh * q.wo;
-#pragma omp simd
-    for (int64_t ow = 0; ow < q.wo; ++ow) {
-      T acc = bias;
-      for (int ki = 0; ki < K; ++ki)
-        for (int kj = 0; kj < K; ++kj) acc += wk[ki * K + kj] * rows[ki][off[kj] + ow];
-      o[ow] = acc;
-    }
-  }
-}
-
+// One 256-bit register of T through GCC vector extensions, so one kernel
+// serves f32 (8 lanes) and f64 (4 lanes).
 template <class T>
-void correlate_any(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, T* out) {
+struct Simd {
+  static constexpr int64_t kLanes = 32 / int64_t(sizeof(T));
+  typedef T vec __attribute__((vector_size(32)));
+  static vec load(const T* p) {
+    vec v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+  static void store(T* p, const vec& v) { std::memcpy(p, &v, sizeof v); }
+  static vec broadcast(T x) {
+    vec v;
+    for (int64_t i = 0; i < kLanes; ++i) v[i] = x;
+    return v;
+  }
+};
+
+// Output rows [oh0, oh0 + R) x columns [ow0, ow0 + lanes) of the correlation:
+// R accumulators share each tap's weight broadcast. KH/KW > 0 fix the kernel
+// size at compile time (fully unrolled taps); 0 reads it from q.
+template <class T, int R, int KH, int KW>
+inline void correlate_block(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, int64_t oh0,
+                            int64_t ow0, T* out) {
+  using S = Simd<T>;
+  using vec = typename S::vec;
+  const int64_t kh = KH ? KH : q.kh, kw = KW ? KW : q.kw;
+  const int64_t rstep = q.sh * l.row, kstep = q.dh * l.row;
+  vec acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = S::broadcast(bias);
+  const T* base = pad + oh0 * rstep + ow0;
+  for (int64_t ki = 0; ki < kh; ++ki) {
+    for (int64_t kj = 0; kj < kw; ++kj) {
+      const vec wv = S::broadcast(w[ki * kw + kj]);
+      const T* src = base + ki * kstep + l.tap(kj);
+      for (int r = 0; r < R; ++r) acc[r] += wv * S::load(src + r * rstep);
+    }
+  }
+  for (int r = 0; r < R; ++r) S::store(out + (oh0 + r) * q.wo + ow0, acc[r]);
+}
+
+// Row-at-a-time fallback for outputs narrower than one vector.
+template <class T>
+void correlate_narrow(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, T* out) {
   for (int64_t oh = 0; oh < q.ho; ++oh) {
     T* o = out + oh * q.wo;
     std::fill(o, o + q.wo, bias);
     for (int64_t ki = 0; ki < q.kh; ++ki) {
       const T* row = pad + (oh * q.sh + ki * q.dh) * l.row;
       for (int64_t kj = 0; kj < q.kw; ++kj) {
-        const T* s = row + l.tap(q, kj);
+        const T* src = row + l.tap(kj);
         const T wv = w[ki * q.kw + kj];
-#pragma omp simd
-        for (int64_t ow = 0; ow < q.wo; ++ow) o[ow] += wv * s[ow];
+        for (int64_t ow = 0; ow < q.wo; ++ow) o[ow] += wv * src[ow];
       }
     }
   }
 }
 
+// out = bias + sum over taps of w[tap] * (shifted window rows), in blocks of
+// 4 rows x one vector. A ragged right edge recomputes the last full vector
+// (same values), so no scalar tail is needed.
+template <class T, int KH, int KW>
+void correlate_tiled(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, T* out) {
+  constexpr int64_t V = Simd<T>::kLanes;
+  constexpr int R = 4;
+  for (int64_t oh0 = 0; oh0 < q.ho;) {
+    const bool full = oh0 + R <= q.ho;
+    for (int64_t ow0 = 0; ow0 < q.wo; ow0 += V) {
+      const int64_t o = std::min(ow0, q.wo - V);
+      if (full)
+        correlate_block<T, R, KH, KW>(q, l, pad, w, bias, oh0, o, out);
+      else
+        correlate_block<T, 1, KH, KW>(q, l, pad, w, bias, oh0, o, out);
+    }
+    oh0 += full ? R : 1;
+  }
+}
+
 template <class T>
 void correlate(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, T* out) {
-  if (q.kh == 3 && q.kw == 3) return correlate_fixed<T, 3>(q, l, pad, w, bias, out);
-  if (q.kh == 5 && q.kw == 5) return correlate_fixed<T, 5>(q, l, pad, w, bias, out);
-  correlate_any(q, l, pad, w, bias, out);
+  if (q.wo < Simd<T>::kLanes) return correlate_narrow(q, l, pad, w, bias, out);
+  if (q.kh == 3 && q.kw == 3) return correlate_tiled<T, 3, 3>(q, l, pad, w, bias, out);
+  if (q.kh == 5 && q.kw == 5) return correlate_tiled<T, 5, 5>(q, l, pad, w, bias, out);
+  correlate_tiled<T, 0, 0>(q, l, pad, w, bias, out);
+}
+
+// gw [kh, kw] += sum over (oh, ow) of gy * (window under each tap). One pass
+// per kernel row and block of up to kTapBlock tap columns, whose partial sums
+// stay in vector registers (one gy load feeds the whole block); columns past
+// the last full vector go through a scalar tail.
+template <class T>
+void accumulate_weight_grad(const Plane& q, const Layout& l, const T* pad, const T* gy, T* gw) {
+  using S = Simd<T>;
+  using vec = typename S::vec;
+  constexpr int64_t V = S::kLanes;
+  constexpr int kTapBlock = 5;
+  const int64_t wv = q.wo - q.wo % V;
+  for (int64_t ki = 0; ki < q.kh; ++ki) {
+    for (int64_t kj0 = 0; kj0 < q.kw; kj0 += kTapBlock) {
+      const int nb = int(std::min<int64_t>(kTapBlock, q.kw - kj0));
+      vec acc[kTapBlock];
+      T tail[kTapBlock];
+      for (int j = 0; j < kTapBlock; ++j) acc[j] = S::broadcast(T(0)), tail[j] = T(0);
+      for (int64_t oh = 0; oh < q.ho; ++oh) {
+        const T* gr = gy + oh * q.wo;
+        const T* row = pad + (oh * q.sh + ki * q.dh) * l.row;
+        const T* src[kTapBlock];
+        for (int j = 0; j < nb; ++j) src[j] = row + l.tap(kj0 + j);
+        for (int64_t ow0 = 0; ow0 < wv; ow0 += V) {
+          const vec gv = S::load(gr + ow0);
+          for (int j = 0; j < kTapBlock; ++j)
+            if (j < nb) acc[j] += gv * S::load(src[j] + ow0);
+        }
+        for (int64_t ow = wv; ow < q.wo; ++ow)
+          for (int j = 0; j < nb; ++j) tail[j] += gr[ow] * src[j][ow];
+      }
+      for (int j = 0; j < nb; ++j) {
+        T sum = tail[j];
+        for (int64_t v = 0; v < V; ++v) sum += acc[j][v];
+        gw[ki * q.kw + kj0 + j] += sum;
+      }
+    }
+  }
 }
 
 // Transpose of correlate (bias aside): pad += w[tap] * gy scattered to every tap.
@@ -144,7 +262,7 @@ void scatter(const Plane& q, const Layout& l, const T* gy, const T* w, T* pad) {
     for (int64_t ki = 0; ki < q.kh; ++ki) {
       T* row = pad + (oh * q.sh + ki * q.dh) * l.row;
       for (int64_t kj = 0; kj < q.kw; ++kj) {
-        T* d = row + l.tap(q, kj);
+        T* d = row + l.tap(kj);
         const T wv = w[ki * q.kw + kj];
 #pragma omp simd
         for (int64_t ow = 0; ow < q.wo; ++ow) d[ow] += wv * g[ow];
@@ -153,10 +271,16 @@ void scatter(const Plane& q, const Layout& l, const T* gy, const T* w, T* pad) {
   }
 }
 
-// Runs body(plane index, per-thread scratch) over all n*c planes in parallel.
+// Below this many multiply-adds a parallel region costs more than it saves.
+constexpr int64_t kParallelWork = 1 << 16;
+
+// Runs body(plane index, per-thread scratch) over `planes` planes, in
+// parallel when the call does at least kParallelWork multiply-adds. Each
+// thread's scratch starts zeroed (pad_plane relies on it).
 template <class T, class F>
-void for_each_plane(int64_t planes, int64_t scratch_size, F body) {
-#pragma omp parallel
+void for_each_plane(const Geometry& g, int64_t planes, int64_t scratch_size, F body) {
+  const int64_t work = g.n * g.cin * g.ho * g.wo * g.kh * g.kw;
+#pragma omp parallel if (work >= kParallelWork)
   {
     std::vector<T> scratch(static_cast<size_t>(scratch_size));
 #pragma omp for schedule(static)
@@ -170,9 +294,9 @@ template <class T>
 void depthwise_forward(const Geometry& g, const T* x, const T* w, const T* bias, T* y) {
   const Plane q = plane_of(g);
   const Layout l(q);
-  for_each_plane<T>(g.n * g.cin, l.size(), [&](int64_t i, T* pad) {
+  for_each_plane<T>(g, g.n * g.cin, l.size() + l.row, [&](int64_t i, T* pad) {
     const int64_t c = i % g.cin;
-    pad_plane(q, l, x + i * g.h * g.w, pad);
+    pad_plane(q, l, x + i * g.h * g.w, pad, pad + l.size());
     correlate(q, l, pad, w + c * g.kh * g.kw, bias ? bias[c] : T(0), y + i * g.ho * g.wo);
   });
 }
@@ -180,28 +304,26 @@ void depthwise_forward(const Geometry& g, const T* x, const T* w, const T* bias,
 template <class T>
 void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx) {
   const Plane q = plane_of(g);
+  const int64_t kk = g.kh * g.kw;
   if (g.sh == 1 && g.sw == 1) {
     // At stride 1 the transpose is itself a correlation: gy, padded by the
     // kernel extent minus the forward pad, read by the flipped kernel.
     const Plane t{g.ho, g.wo, g.h, g.w, g.kh, g.kw, 1, 1, g.dh, g.dw, (g.kh - 1) * g.dh - g.pt,
                   (g.kw - 1) * g.dw - g.pl};
     const Layout l(t);
-    const int64_t kk = g.kh * g.kw;
-    for_each_plane<T>(g.n * g.cin, l.size() + kk, [&](int64_t i, T* scratch) {
-      const int64_t c = i % g.cin;
-      T* flipped = scratch + l.size();
-      const T* wc = w + c * kk;
+    for_each_plane<T>(g, g.n * g.cin, l.size() + l.row + kk, [&](int64_t i, T* pad) {
+      T* flipped = pad + l.size() + l.row;
+      const T* wc = w + i % g.cin * kk;
       for (int64_t k = 0; k < kk; ++k) flipped[k] = wc[kk - 1 - k];
-      pad_plane(t, l, gy + i * g.ho * g.wo, scratch);
-      correlate(t, l, scratch, flipped, T(0), gx + i * g.h * g.w);
+      pad_plane(t, l, gy + i * g.ho * g.wo, pad, pad + l.size());
+      correlate(t, l, pad, flipped, T(0), gx + i * g.h * g.w);
     });
     return;
   }
   const Layout l(q);
-  for_each_plane<T>(g.n * g.cin, l.size(), [&](int64_t i, T* pad) {
-    const int64_t c = i % g.cin;
-    scatter(q, l, gy + i * g.ho * g.wo, w + c * g.kh * g.kw, pad);
-    unpad_plane(q, l, pad, gx + i * g.h * g.w);
+  for_each_plane<T>(g, g.n * g.cin, l.size() + l.row, [&](int64_t i, T* pad) {
+    scatter(q, l, gy + i * g.ho * g.wo, w + i % g.cin * kk, pad);
+    unpad_plane(q, l, pad, gx + i * g.h * g.w, pad + l.size());
   });
 }
 
@@ -212,26 +334,13 @@ void depthwise_backward_weight(const Geometry& g, const T* x, const T* gy, T* gw
   const int64_t kk = g.kh * g.kw;
   // Parallel over channels with the batch inside, so each gw entry has one
   // writer and a fixed summation order.
-  for_each_plane<T>(g.cin, l.size(), [&](int64_t c, T* pad) {
+  for_each_plane<T>(g, g.cin, l.size() + l.row, [&](int64_t c, T* pad) {
     T* gwc = gw + c * kk;
     std::fill(gwc, gwc + kk, T(0));
     for (int64_t n = 0; n < g.n; ++n) {
       const int64_t i = n * g.cin + c;
-      pad_plane(q, l, x + i * g.h * g.w, pad);
-      const T* gyp = gy + i * g.ho * g.wo;
-      for (int64_t oh = 0; oh < q.ho; ++oh) {
-        const T* gr = gyp + oh * q.wo;
-        for (int64_t ki = 0; ki < q.kh; ++ki) {
-          const T* row = pad + (oh * q.sh + ki * q.dh) * l.row;
-          for (int64_t kj = 0; kj < q.kw; ++kj) {
-            const T* s = row + l.tap(q, kj);
-            T acc = 0;
-#pragma omp simd reduction(+ : acc)
-            for (int64_t ow = 0; ow < q.wo; ++ow) acc += gr[ow] * s[ow];
-            gwc[ki * q.kw + kj] += acc;
-          }
-        }
-      }
+      pad_plane(q, l, x + i * g.h * g.w, pad, pad + l.size());
+      accumulate_weight_grad(q, l, pad, gy + i * g.ho * g.wo, gwc);
     }
   });
 }

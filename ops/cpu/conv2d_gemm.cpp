@@ -1,8 +1,10 @@
-// Dense and grouped convolution as GEMM. Per sample, the input is unfolded
-// into columns col[(c, ki, kj), (oh, ow)] (im2col) so that, per group,
-// y = W_g @ col_g; a pointwise conv skips the unfolding and multiplies the
-// NCHW sample directly. im2col/col2im run in OpenMP regions of their own and
-// the GEMMs outside them, where OpenBLAS uses all threads itself.
+// Dense and grouped convolution as GEMM. The input is unfolded into columns
+// col[(c, ki, kj), (oh, ow)] (im2col) so that, per group, y = W_g @ col_g; a
+// pointwise conv skips the unfolding and multiplies the NCHW sample directly.
+// The unfolding runs over chunks of output rows sized to stay in cache, so
+// the kh*kw-times larger column matrix never travels to memory.
+// im2col/col2im run in OpenMP regions of their own and the GEMMs outside
+// them, where OpenBLAS uses all threads itself.
 #include <algorithm>
 #include <memory>
 
@@ -21,18 +23,22 @@ void valid_columns(const Geometry& g, int64_t kj, int64_t& lo, int64_t& hi) {
   hi = std::max(hi, lo);
 }
 
+// Copies below this many elements stay on one thread.
+constexpr int64_t kParallelCopy = 1 << 16;
+
+// Columns of output rows [oh0, oh1) only: col [(c, ki, kj), (oh - oh0, ow)].
 template <class T>
-void im2col(const Geometry& g, const T* x, T* col) {
-  const int64_t kk = g.kh * g.kw, hw = g.ho * g.wo;
-#pragma omp parallel for schedule(static)
+void im2col(const Geometry& g, const T* x, int64_t oh0, int64_t oh1, T* col) {
+  const int64_t kk = g.kh * g.kw, cols = (oh1 - oh0) * g.wo;
+#pragma omp parallel for schedule(static) if (g.cin * kk * cols >= kParallelCopy)
   for (int64_t r = 0; r < g.cin * kk; ++r) {
     const int64_t c = r / kk, ki = r % kk / g.kw, kj = r % g.kw;
     int64_t lo, hi;
     valid_columns(g, kj, lo, hi);
     const int64_t iw0 = kj * g.dw - g.pl;  // may be negative: index, never a pointer, below the row
     const T* xc = x + c * g.h * g.w;
-    T* dst = col + r * hw;
-    for (int64_t oh = 0; oh < g.ho; ++oh, dst += g.wo) {
+    T* dst = col + r * cols;
+    for (int64_t oh = oh0; oh < oh1; ++oh, dst += g.wo) {
       const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
       if (ih < 0 || ih >= g.h) {
         std::fill(dst, dst + g.wo, T(0));
@@ -50,22 +56,21 @@ void im2col(const Geometry& g, const T* x, T* col) {
   }
 }
 
-// gx = the transpose of im2col applied to col (sums overlapping taps).
+// gx += the transpose of im2col for output rows [oh0, oh1) (sums overlapping taps).
 template <class T>
-void col2im(const Geometry& g, const T* col, T* gx) {
-  const int64_t kk = g.kh * g.kw, hw = g.ho * g.wo;
+void col2im_add(const Geometry& g, const T* col, int64_t oh0, int64_t oh1, T* gx) {
+  const int64_t kk = g.kh * g.kw, cols = (oh1 - oh0) * g.wo;
   // One channel per iteration: every gx element has a single writer.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.cin * kk * cols >= kParallelCopy)
   for (int64_t c = 0; c < g.cin; ++c) {
     T* gxc = gx + c * g.h * g.w;
-    std::fill(gxc, gxc + g.h * g.w, T(0));
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         int64_t lo, hi;
         valid_columns(g, kj, lo, hi);
-        const T* src = col + (c * kk + ki * g.kw + kj) * hw;
+        const T* src = col + (c * kk + ki * g.kw + kj) * cols;
         const int64_t iw0 = kj * g.dw - g.pl;
-        for (int64_t oh = 0; oh < g.ho; ++oh, src += g.wo) {
+        for (int64_t oh = oh0; oh < oh1; ++oh, src += g.wo) {
           const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
           if (ih < 0 || ih >= g.h) continue;
           T* dst = gxc + ih * g.w;
@@ -82,8 +87,20 @@ void col2im(const Geometry& g, const T* col, T* gx) {
   }
 }
 
-// Scratch for one sample's columns, reused across calls of this thread
-// (the buffer of a large 3x3 conv is tens of MB; re-faulting it per call costs).
+// Output rows per im2col chunk: the chunk's columns stay within kChunkBytes
+// (cache-resident between the unfolding and the GEMM). A pointwise conv
+// needs no columns and takes the whole sample at once.
+constexpr int64_t kChunkBytes = int64_t(4) << 20;
+
+template <class T>
+int64_t chunk_rows(const Geometry& g) {
+  if (g.pointwise()) return g.ho;
+  const int64_t row_bytes = g.cin * g.kh * g.kw * g.wo * int64_t(sizeof(T));
+  return std::clamp<int64_t>(kChunkBytes / row_bytes, 1, g.ho);
+}
+
+// Scratch for one chunk of columns, kept by this thread across calls so a
+// conv costs no allocation or page faults for it.
 template <class T>
 T* column_buffer(int64_t elems) {
   thread_local std::unique_ptr<T[]> buf;
@@ -98,24 +115,36 @@ T* column_buffer(int64_t elems) {
 
 }  // namespace
 
+// The GEMM operand of output rows [oh0, oh1): [cin*kh*kw, (oh1 - oh0)*wo]
+// with row stride ld; the sample itself when pointwise, else the columns.
+template <class T>
+struct Operand {
+  T* data;
+  int64_t ld;
+};
+
 template <class T>
 void gemm_conv_forward(const Geometry& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t hw = g.ho * g.wo, kg = g.cin_g() * g.kh * g.kw, mg = g.cout_g();
   const bool pointwise = g.pointwise();
-  T* col = pointwise ? nullptr : column_buffer<T>(g.cin * g.kh * g.kw * hw);
+  const int64_t rows = chunk_rows<T>(g);
+  T* col = pointwise ? nullptr : column_buffer<T>(g.cin * g.kh * g.kw * rows * g.wo);
   for (int64_t n = 0; n < g.n; ++n) {
     const T* xn = x + n * g.cin * g.h * g.w;
     T* yn = y + n * g.cout * hw;
-    if (!pointwise) im2col(g, xn, col);
-    const T* b = pointwise ? xn : col;
     // The bias seeds the output and the GEMM accumulates onto it.
     if (bias) {
-#pragma omp parallel for if (g.cout * hw > (1 << 16))
+#pragma omp parallel for if (g.cout * hw >= kParallelCopy)
       for (int64_t c = 0; c < g.cout; ++c) std::fill(yn + c * hw, yn + (c + 1) * hw, bias[c]);
     }
-    for (int64_t grp = 0; grp < g.groups; ++grp)
-      gemm<T>(false, false, mg, hw, kg, T(1), w + grp * mg * kg, kg, b + grp * kg * hw, hw, bias ? T(1) : T(0),
-              yn + grp * mg * hw, hw);
+    for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows) {
+      const int64_t oh1 = std::min(oh0 + rows, g.ho), cols = (oh1 - oh0) * g.wo;
+      if (!pointwise) im2col(g, xn, oh0, oh1, col);
+      const Operand<const T> b = pointwise ? Operand<const T>{xn + oh0 * g.wo, hw} : Operand<const T>{col, cols};
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        gemm<T>(false, false, mg, cols, kg, T(1), w + grp * mg * kg, kg, b.data + grp * kg * b.ld, b.ld,
+                bias ? T(1) : T(0), yn + grp * mg * hw + oh0 * g.wo, hw);
+    }
   }
 }
 
@@ -123,26 +152,33 @@ template <class T>
 void gemm_conv_backward(const Geometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw) {
   const int64_t hw = g.ho * g.wo, kg = g.cin_g() * g.kh * g.kw, mg = g.cout_g();
   const bool pointwise = g.pointwise();
-  T* col = pointwise ? nullptr : column_buffer<T>(g.cin * g.kh * g.kw * hw);
+  const int64_t rows = chunk_rows<T>(g);
+  T* col = pointwise ? nullptr : column_buffer<T>(g.cin * g.kh * g.kw * rows * g.wo);
   for (int64_t n = 0; n < g.n; ++n) {
-    const T* xn = x + n * g.cin * g.h * g.w;
+    const T* xn = x ? x + n * g.cin * g.h * g.w : nullptr;
     const T* gyn = gy + n * g.cout * hw;
-    if (gw) {
-      // gw_g (+)= gy_g @ col_g^T, summed over the batch.
-      if (!pointwise) im2col(g, xn, col);
-      const T* b = pointwise ? xn : col;
-      for (int64_t grp = 0; grp < g.groups; ++grp)
-        gemm<T>(false, true, mg, kg, hw, T(1), gyn + grp * mg * hw, hw, b + grp * kg * hw, hw, n ? T(1) : T(0),
-                gw + grp * mg * kg, kg);
-    }
-    if (gx) {
-      // col_g = W_g^T @ gy_g, folded back onto the input grid.
-      T* gxn = gx + n * g.cin * g.h * g.w;
-      T* dst = pointwise ? gxn : col;
-      for (int64_t grp = 0; grp < g.groups; ++grp)
-        gemm<T>(true, false, kg, hw, mg, T(1), w + grp * mg * kg, kg, gyn + grp * mg * hw, hw, T(0),
-                dst + grp * kg * hw, hw);
-      if (!pointwise) col2im(g, col, gxn);
+    T* gxn = gx ? gx + n * g.cin * g.h * g.w : nullptr;
+    if (gxn && !pointwise) std::fill(gxn, gxn + g.cin * g.h * g.w, T(0));
+    for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows) {
+      const int64_t oh1 = std::min(oh0 + rows, g.ho), cols = (oh1 - oh0) * g.wo;
+      const T* gyc = gyn + oh0 * g.wo;  // [cout, cols] with row stride hw
+      if (gw) {
+        // gw_g (+)= gy_g @ col_g^T, summed over the batch and the chunks.
+        if (!pointwise) im2col(g, xn, oh0, oh1, col);
+        const Operand<const T> b = pointwise ? Operand<const T>{xn + oh0 * g.wo, hw} : Operand<const T>{col, cols};
+        const T beta = n > 0 || oh0 > 0 ? T(1) : T(0);
+        for (int64_t grp = 0; grp < g.groups; ++grp)
+          gemm<T>(false, true, mg, kg, cols, T(1), gyc + grp * mg * hw, hw, b.data + grp * kg * b.ld, b.ld, beta,
+                  gw + grp * mg * kg, kg);
+      }
+      if (gxn) {
+        // col_g = W_g^T @ gy_g, folded back onto the input grid.
+        const Operand<T> d = pointwise ? Operand<T>{gxn + oh0 * g.wo, hw} : Operand<T>{col, cols};
+        for (int64_t grp = 0; grp < g.groups; ++grp)
+          gemm<T>(true, false, kg, cols, mg, T(1), w + grp * mg * kg, kg, gyc + grp * mg * hw, hw, T(0),
+                  d.data + grp * kg * d.ld, d.ld);
+        if (!pointwise) col2im_add(g, col, oh0, oh1, gxn);
+      }
     }
   }
 }

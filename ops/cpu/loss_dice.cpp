@@ -40,7 +40,7 @@ void block_log_sum_exp(const scalar_t* z, int64_t classes, int64_t stride, int64
 // the number of threads.
 struct Blocks {
   int64_t batch, classes, pixels, per_image, count;
-  Blocks(const Tensor& logits)
+  explicit Blocks(const Tensor& logits)
       : batch(logits.size(0)), classes(logits.size(1)), pixels(logits.numel() / (batch * classes)),
         per_image((pixels + kSoftmaxBlock - 1) / kSoftmaxBlock), count(batch * per_image) {}
   int64_t image(int64_t blk) const { return blk / per_image; }

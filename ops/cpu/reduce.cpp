@@ -24,7 +24,7 @@ double row_sum(const T* p, int64_t n) {
 template <class T>
 double long_row_sum(const T* p, int64_t n) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<double> part(size_t(chunks));
+  std::vector<double> part(static_cast<size_t>(chunks));
 #pragma omp parallel for
   for (int64_t c = 0; c < chunks; ++c) part[size_t(c)] = row_sum(p + c * kChunk, std::min(kChunk, n - c * kChunk));
   double s = 0;

@@ -12,16 +12,43 @@ constexpr int64_t kParallelElems = 32768;  // below this, starting threads costs
 
 // Source indices and weights of every output index along one axis, computed
 // once and reused by all planes and rows.
+// 32-bit indices: AVX2 gathers 8 floats with them, but only 4 with 64-bit ones.
 template <class T>
 struct AxisTaps {
-  std::vector<int64_t> i0, i1;
+  std::vector<int32_t> i0, i1;
   std::vector<T> l0, l1;
   AxisTaps(int64_t in, int64_t out, bool align_corners) : i0(out), i1(out), l0(out), l1(out) {
     const T scale = upsample_detail::linear_scale<T>(in, out, align_corners);
-    for (int64_t d = 0; d < out; ++d)
-      upsample_detail::linear_source<T>(d, in, out, scale, align_corners, i0[d], i1[d], l0[d], l1[d]);
+    for (int64_t d = 0; d < out; ++d) {
+      int64_t a, b;
+      upsample_detail::linear_source<T>(d, in, out, scale, align_corners, a, b, l0[d], l1[d]);
+      i0[d] = int32_t(a);
+      i1[d] = int32_t(b);
+    }
   }
 };
+
+// dst[c] = l0[c] * src[i0[c]] + l1[c] * src[i1[c]]: one row interpolated along W.
+template <class T>
+void interpolate_row(const T* src, const AxisTaps<T>& taps, T* dst) {
+  const int64_t n = int64_t(taps.i0.size());
+  const int32_t *i0 = taps.i0.data(), *i1 = taps.i1.data();
+  const T *l0 = taps.l0.data(), *l1 = taps.l1.data();
+#pragma omp simd
+  for (int64_t c = 0; c < n; ++c) dst[c] = l0[c] * src[i0[c]] + l1[c] * src[i1[c]];
+}
+
+// The transpose of interpolate_row: dst[i0[c]] += l0[c] * g[c], dst[i1[c]] += l1[c] * g[c].
+template <class T>
+void scatter_row(const T* g, const AxisTaps<T>& taps, T* dst) {
+  const int64_t n = int64_t(taps.i0.size());
+  const int32_t *i0 = taps.i0.data(), *i1 = taps.i1.data();
+  const T *l0 = taps.l0.data(), *l1 = taps.l1.data();
+  for (int64_t c = 0; c < n; ++c) {
+    dst[i0[c]] += l0[c] * g[c];
+    dst[i1[c]] += l1[c] * g[c];
+  }
+}
 
 }  // namespace
 
@@ -62,6 +89,11 @@ void upsample_nearest2x_backward(const Tensor& gy, const Tensor& gx) {
   });
 }
 
+// Bilinear interpolation is separable: each output row blends two input rows
+// interpolated along W. Interpolating those rows once and blending whole rows
+// keeps the gathers to one per (input row, output column) and the blend a
+// plain vector loop, with the same arithmetic as PyTorch's
+// rl0 * (cl0 * a + cl1 * b) + rl1 * (cl0 * c + cl1 * d).
 void upsample_bilinear2d_forward(const Tensor& x, const Tensor& y, bool align_corners) {
   dispatch_float(x.dtype(), "upsample_bilinear2d", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
@@ -70,24 +102,44 @@ void upsample_bilinear2d_forward(const Tensor& x, const Tensor& y, bool align_co
     const int64_t planes = x.size(0) * x.size(1), ih = x.size(2), iw = x.size(3);
     const int64_t oh = y.size(2), ow = y.size(3);
     const AxisTaps<scalar_t> rows(ih, oh, align_corners), cols(iw, ow, align_corners);
-    const int64_t *c0 = cols.i0.data(), *c1 = cols.i1.data();
-    const scalar_t *cl0 = cols.l0.data(), *cl1 = cols.l1.data();
-#pragma omp parallel for collapse(2) if (planes * oh * ow > kParallelElems)
-    for (int64_t p = 0; p < planes; ++p)
-      for (int64_t r = 0; r < oh; ++r) {
-        const scalar_t* top = in + (p * ih + rows.i0[r]) * iw;
-        const scalar_t* bottom = in + (p * ih + rows.i1[r]) * iw;
-        const scalar_t rl0 = rows.l0[r], rl1 = rows.l1[r];
-        scalar_t* dst = out + (p * oh + r) * ow;
-        // Same association as PyTorch: interpolate along W, then along H.
+    // Blocks of output rows are the parallel tasks, so a single plane still
+    // uses every thread; each block re-interpolates at most two rows.
+    constexpr int64_t kRowBlock = 16;
+    const int64_t blocks = (oh + kRowBlock - 1) / kRowBlock;
+#pragma omp parallel if (planes * oh * ow > kParallelElems)
+    {
+      // Two-slot cache of W-interpolated input rows; source rows never
+      // decrease with the output row, so each is computed once per block.
+      std::vector<scalar_t> buf(size_t(2 * ow));
+      scalar_t* slot[2] = {buf.data(), buf.data() + ow};
+#pragma omp for collapse(2) schedule(static)
+      for (int64_t p = 0; p < planes; ++p)
+        for (int64_t blk = 0; blk < blocks; ++blk) {
+          int64_t cached[2] = {-1, -1};
+          auto row = [&](int64_t i) -> const scalar_t* {
+            if (cached[0] == i) return slot[0];
+            if (cached[1] == i) return slot[1];
+            std::swap(slot[0], slot[1]);  // evict the older row
+            std::swap(cached[0], cached[1]);
+            cached[0] = i;
+            interpolate_row(in + (p * ih + i) * iw, cols, slot[0]);
+            return slot[0];
+          };
+          for (int64_t r = blk * kRowBlock; r < std::min(oh, (blk + 1) * kRowBlock); ++r) {
+            const scalar_t* top = row(rows.i0[r]);
+            const scalar_t* bottom = row(rows.i1[r]);
+            const scalar_t rl0 = rows.l0[r], rl1 = rows.l1[r];
+            scalar_t* dst = out + (p * oh + r) * ow;
 #pragma omp simd
-        for (int64_t c = 0; c < ow; ++c)
-          dst[c] = rl0 * (cl0[c] * top[c0[c]] + cl1[c] * top[c1[c]]) +
-                   rl1 * (cl0[c] * bottom[c0[c]] + cl1[c] * bottom[c1[c]]);
-      }
+            for (int64_t c = 0; c < ow; ++c) dst[c] = rl0 * top[c] + rl1 * bottom[c];
+          }
+        }
+    }
   });
 }
 
+// The transpose of the separable forward: scatter every output row into its
+// two input rows (a vector loop), then each accumulated row along W.
 void upsample_bilinear2d_backward(const Tensor& gy, const Tensor& gx, bool align_corners) {
   dispatch_float(gy.dtype(), "upsample_bilinear2d_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
@@ -97,22 +149,25 @@ void upsample_bilinear2d_backward(const Tensor& gy, const Tensor& gx, bool align
     const int64_t oh = gy.size(2), ow = gy.size(3);
     const AxisTaps<scalar_t> rows(ih, oh, align_corners), cols(iw, ow, align_corners);
     // Output rows scatter into overlapping input rows, so only planes run in parallel.
-#pragma omp parallel for if (planes * oh * ow > kParallelElems)
-    for (int64_t p = 0; p < planes; ++p) {
-      scalar_t* plane = out + p * ih * iw;
-      std::fill(plane, plane + ih * iw, scalar_t(0));
-      for (int64_t r = 0; r < oh; ++r) {
-        scalar_t* top = plane + rows.i0[r] * iw;
-        scalar_t* bottom = plane + rows.i1[r] * iw;
-        const scalar_t rl0 = rows.l0[r], rl1 = rows.l1[r];
-        const scalar_t* src = g + (p * oh + r) * ow;
-        for (int64_t c = 0; c < ow; ++c) {
-          const scalar_t v = src[c];
-          top[cols.i0[c]] += rl0 * cols.l0[c] * v;
-          top[cols.i1[c]] += rl0 * cols.l1[c] * v;
-          bottom[cols.i0[c]] += rl1 * cols.l0[c] * v;
-          bottom[cols.i1[c]] += rl1 * cols.l1[c] * v;
+#pragma omp parallel if (planes * oh * ow > kParallelElems)
+    {
+      std::vector<scalar_t> acc(size_t(ih * ow));  // gradient w.r.t. the W-interpolated input rows
+#pragma omp for schedule(static)
+      for (int64_t p = 0; p < planes; ++p) {
+        std::fill(acc.begin(), acc.end(), scalar_t(0));
+        for (int64_t r = 0; r < oh; ++r) {
+          scalar_t* top = acc.data() + rows.i0[r] * ow;
+          scalar_t* bottom = acc.data() + rows.i1[r] * ow;
+          const scalar_t rl0 = rows.l0[r], rl1 = rows.l1[r];
+          const scalar_t* src = g + (p * oh + r) * ow;
+#pragma omp simd
+          for (int64_t c = 0; c < ow; ++c) top[c] += rl0 * src[c];
+#pragma omp simd
+          for (int64_t c = 0; c < ow; ++c) bottom[c] += rl1 * src[c];
         }
+        scalar_t* plane = out + p * ih * iw;
+        std::fill(plane, plane + ih * iw, scalar_t(0));
+        for (int64_t i = 0; i < ih; ++i) scatter_row(acc.data() + i * ow, cols, plane + i * iw);
       }
     }
   });

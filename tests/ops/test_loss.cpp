@@ -134,8 +134,10 @@ TEST_CASE("loss: dice gradients match finite differences for C = 2, 3, 5") {
 TEST_CASE("loss: dice accepts non-contiguous logits and target") {
   // channels-last storage viewed as [B, C, H, W]; target transposed
   Tensor z = randn({2, 3, 4, 3}, 70).set_requires_grad(true);  // [B, H, W, C]
-  Tensor yt = rand_int({2, 3, 3}, 0, 3, 71);                   // [B, W, H]
-  auto fn = [&](const std::vector<Tensor>& in) { return dice_loss(in[0].permute({0, 3, 1, 2}), yt.permute({0, 2, 1})); };
+  Tensor yt = rand_int({2, 4, 3}, 0, 3, 71);                   // [B, W, H]
+  auto fn = [&](const std::vector<Tensor>& in) {
+    return dice_loss(in[0].permute({0, 3, 1, 2}), yt.permute({0, 2, 1}));
+  };
   CHECK_CLOSE(fn({z}), scalar_f64(ref_dice(z.permute({0, 3, 1, 2}), yt.permute({0, 2, 1}).contiguous())),
               tol::kForwardF64);
   CHECK_GRADCHECK(fn, {z});
@@ -325,8 +327,8 @@ TEST_CASE("loss: bad inputs raise errors naming the op") {
                        doctest::Contains("dice_loss: logits f64[0, 3, 4, 4] cpu is empty"), Error);
   CHECK_THROWS_WITH_AS(dice_loss(randn({3, 4, 4}, 153), y), doctest::Contains("dice_loss: logits f64[3, 4, 4]"),
                        Error);
-  CHECK_THROWS_WITH_AS(dice_loss(Tensor::zeros({2, 3, 4, 4}, DType::I64), y), doctest::Contains("dice_loss: logits i64"),
-                       Error);
+  CHECK_THROWS_WITH_AS(dice_loss(Tensor::zeros({2, 3, 4, 4}, DType::I64), y),
+                       doctest::Contains("dice_loss: logits i64"), Error);
   CHECK_THROWS_WITH_AS(dice_loss(z, Tensor()), doctest::Contains("dice_loss"), Error);
 
   Tensor zc = randn({4, 3}, 154), yc = rand_int({4}, 0, 3, 155);

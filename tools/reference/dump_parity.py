@@ -15,6 +15,8 @@ import platform
 import sys
 import time
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see mhmtl.py
+
 import numpy as np
 import torch
 import timm

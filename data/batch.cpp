@@ -1,0 +1,90 @@
+#include "data/batch.h"
+
+#include <cstring>
+
+#include "core/error.h"
+
+namespace sono::data {
+
+namespace {
+
+void check_plan(const Dataset& ds, const PlannedBatch& plan) {
+  SONO_CHECK(plan.task >= 0 && plan.task < int64_t(ds.tasks.size()), "build_batch", "task index ", plan.task,
+             " is outside the dataset's ", ds.tasks.size(), " tasks");
+  SONO_CHECK(!plan.rows.empty(), "build_batch", "empty batch for task '", ds.tasks[size_t(plan.task)].id, "'");
+  for (int64_t r : plan.rows) {
+    SONO_CHECK(r >= 0 && r < int64_t(ds.samples.size()), "build_batch", "row ", r, " is outside the dataset (",
+               ds.samples.size(), " samples)");
+    SONO_CHECK(ds.samples[size_t(r)].task == plan.task, "build_batch", row_location(ds.samples[size_t(r)]),
+               ": row of task '", ds.tasks[size_t(ds.samples[size_t(r)].task)].id, "' in a batch of task '",
+               ds.tasks[size_t(plan.task)].id, "'");
+  }
+}
+
+}  // namespace
+
+Batch build_batch(const Dataset& ds, const PlannedBatch& plan, int64_t step, int64_t epoch, const BatchOptions& opt,
+                  ImageCache* cache) {
+  check_plan(ds, plan);
+  SONO_CHECK(opt.image_size > 0, "build_batch", "image_size must be positive, got ", opt.image_size);
+  const TaskInfo& task = ds.tasks[size_t(plan.task)];
+  const int64_t B = int64_t(plan.rows.size()), S = opt.image_size;
+  Batch b;
+  b.step = step;
+  b.task = plan.task;
+  b.type = task.type;
+  b.rows = plan.rows;
+  b.images = Tensor::empty({B, 3, S, S});
+  switch (task.type) {
+    case TaskType::Segmentation:
+      b.masks = Tensor::empty({B, S, S}, DType::I64);
+      break;
+    case TaskType::Classification:
+      b.labels = Tensor::empty({B}, DType::I64);
+      break;
+    case TaskType::Detection:
+      b.boxes = Tensor::empty({B, 4});
+      break;
+    case TaskType::Regression:
+      b.points = Tensor::empty({B, 2 * task.num_classes});
+      break;
+  }
+  for (int64_t i = 0; i < B; ++i) {
+    const Sample& s = ds.samples[size_t(plan.rows[size_t(i)])];
+    std::shared_ptr<const ResizedImage> img =
+        cache ? cache->image(s, S) : std::make_shared<const ResizedImage>(load_resized_image(s, S));
+    b.samples.push_back(s);
+    b.heights.push_back(img->height);
+    b.widths.push_back(img->width);
+    float* pixels = b.images.data<float>() + i * 3 * S * S;
+    if (opt.augment) {
+      Image copy = img->image;  // the cached bytes stay unaugmented
+      augment(copy, opt.augment_options, example_key(opt.seed, epoch, step, i));
+      normalize_to_chw(copy, pixels);
+    } else {
+      normalize_to_chw(img->image, pixels);
+    }
+    switch (task.type) {
+      case TaskType::Segmentation: {
+        std::shared_ptr<const Image> mask =
+            cache ? cache->mask(s, S, img->height, img->width)
+                  : std::make_shared<const Image>(load_resized_mask(s, S, img->height, img->width));
+        int64_t* out = b.masks.data<int64_t>() + i * S * S;
+        for (int64_t k = 0; k < S * S; ++k) out[k] = mask->pixels[size_t(k)];
+        break;
+      }
+      case TaskType::Classification:
+        b.labels.data<int64_t>()[i] = s.label;
+        break;
+      case TaskType::Detection:
+        box_target(s, img->height, img->width, b.boxes.data<float>() + i * 4);
+        break;
+      case TaskType::Regression:
+        point_targets(s, img->height, img->width, b.points.data<float>() + i * 2 * task.num_classes);
+        break;
+    }
+  }
+  return b;
+}
+
+}  // namespace sono::data

@@ -1,0 +1,81 @@
+#include "data/image.h"
+
+#include <memory>
+
+#include "core/error.h"
+
+// The one translation unit holding the stb implementations.
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_FAILURE_USERMSG
+#include <stb_image.h>
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb_image_write.h>
+
+namespace sono::data {
+
+namespace {
+
+struct StbFree {
+  void operator()(stbi_uc* p) const { stbi_image_free(p); }
+};
+using StbPixels = std::unique_ptr<stbi_uc, StbFree>;
+
+// Decodes with the file's own channel count; 16-bit PNGs become 8-bit (high byte).
+StbPixels load(const std::string& path, const char* what, int& w, int& h, int& n, int want_channels) {
+  StbPixels p(stbi_load(path.c_str(), &w, &h, &n, want_channels));
+  SONO_CHECK(p != nullptr, what, "cannot decode image file '", path, "': ", stbi_failure_reason(),
+             " (supported: PNG, JPEG, BMP)");
+  return p;
+}
+
+}  // namespace
+
+ImageInfo read_image_info(const std::string& path) {
+  int w = 0, h = 0, n = 0;
+  SONO_CHECK(stbi_info(path.c_str(), &w, &h, &n), "read_image_info", "cannot read the header of image file '", path,
+             "': ", stbi_failure_reason());
+  return {h, w, n};
+}
+
+Image read_image(const std::string& path) {
+  int w = 0, h = 0, n = 0;
+  StbPixels p = load(path, "read_image", w, h, n, 3);  // stb replicates gray and drops alpha
+  Image img(h, w, 3);
+  std::copy(p.get(), p.get() + img.pixels.size(), img.pixels.begin());
+  return img;
+}
+
+Image read_mask(const std::string& path, int64_t num_classes) {
+  SONO_CHECK(!stbi_is_16_bit(path.c_str()), "read_mask", "mask file '", path,
+             "' is a 16-bit image: masks must be 8-bit (one class index per pixel)");
+  int w = 0, h = 0, n = 0;
+  StbPixels p = load(path, "read_mask", w, h, n, 0);
+  const int colour = (n == 2 || n == 4) ? n - 1 : n;  // channels without alpha
+  Image mask(h, w, 1);
+  const stbi_uc* src = p.get();
+  for (int64_t i = 0; i < int64_t(w) * h; ++i) {
+    const stbi_uc* px = src + i * n;
+    for (int c = 1; c < colour; ++c)
+      SONO_CHECK(px[c] == px[0], "read_mask", "mask file '", path, "' has colour pixels (at x=", i % w, ", y=", i / w,
+                 ": ", int(px[0]), "/", int(px[1]), "/", int(px[2]), "): masks must hold one class index per pixel");
+    SONO_CHECK(px[0] < num_classes, "read_mask", "mask file '", path, "' holds value ", int(px[0]), " at x=", i % w,
+               ", y=", i / w, ", but the task has ", num_classes, " classes (values 0..", num_classes - 1, ")");
+    mask.pixels[size_t(i)] = px[0];
+  }
+  return mask;
+}
+
+void write_png(const std::string& path, const Image& img) {
+  SONO_CHECK(img.channels == 1 || img.channels == 3 || img.channels == 4, "write_png", "cannot write ", img.channels,
+             "-channel image to '", path, "'");
+  SONO_CHECK(!img.empty() && int64_t(img.pixels.size()) == img.height * img.width * img.channels, "write_png",
+             "image for '", path, "' is empty or inconsistent (", img.height, "x", img.width, "x", img.channels, ")");
+  int ok = stbi_write_png(path.c_str(), int(img.width), int(img.height), int(img.channels), img.pixels.data(),
+                          int(img.width * img.channels));
+  SONO_CHECK(ok != 0, "write_png", "cannot write '", path, "'");
+}
+
+}  // namespace sono::data

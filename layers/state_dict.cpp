@@ -1,0 +1,85 @@
+#include "layers/state_dict.h"
+
+#include <unordered_map>
+
+#include "core/autograd.h"
+#include "layers/safetensors.h"
+
+namespace sono::nn {
+
+namespace {
+std::string join_list(const std::vector<std::string>& items) {
+  std::string s = "[";
+  for (size_t i = 0; i < items.size(); ++i) s += (i ? ", " : "") + items[i];
+  return s + "]";
+}
+
+std::string short_describe(const Tensor& t) { return str_cat(dtype_name(t.dtype()), shape_str(t.shape())); }
+}  // namespace
+
+LoadReport load_state_dict(Module& module, const NamedTensors& tensors, const LoadOptions& options) {
+  std::unordered_map<std::string, const Tensor*> source;
+  std::vector<std::string> duplicated;
+  for (const auto& kv : tensors)
+    if (!source.emplace(kv.first, &kv.second).second) duplicated.push_back(kv.first);
+
+  LoadReport report;
+  std::vector<std::string> mismatched;
+  std::vector<std::pair<Tensor, const Tensor*>> copies;
+  const NamedTensors targets = module.state_dict();
+  std::unordered_map<std::string, bool> known;
+  for (const auto& kv : targets) {
+    known[kv.first] = true;
+    auto it = source.find(kv.first);
+    if (it == source.end()) {
+      report.missing.push_back(kv.first);
+      continue;
+    }
+    const Tensor& src = *it->second;
+    const Tensor& dst = kv.second;
+    const bool dtype_ok = src.defined() && (src.dtype() == dst.dtype() || (options.allow_float_conversion &&
+                                                                            is_floating(src.dtype()) &&
+                                                                            is_floating(dst.dtype())));
+    if (!src.defined() || src.shape() != dst.shape() || !dtype_ok) {
+      mismatched.push_back(str_cat(kv.first, ": source ", src.defined() ? short_describe(src) : "undefined",
+                                   " vs model ", short_describe(dst)));
+      continue;
+    }
+    copies.emplace_back(dst, &src);
+  }
+  for (const auto& kv : tensors)
+    if (!known.count(kv.first)) report.unexpected.push_back(kv.first);
+
+  std::string problems;
+  auto add = [&](const std::vector<std::string>& list, const char* what) {
+    if (list.empty()) return;
+    problems += str_cat(problems.empty() ? "" : "; ", list.size(), " ", what, ": ", join_list(list));
+  };
+  if (options.strict) {
+    add(report.missing, "missing");
+    add(report.unexpected, "unexpected");
+  }
+  add(mismatched, "mis-shaped or wrong dtype");
+  add(duplicated, "given more than once");
+  if (!problems.empty())
+    throw Error(str_cat("load_state_dict: ", options.source, " into ", module.type_name(), ": ", problems));
+
+  {
+    NoGradGuard ng;
+    for (auto& c : copies) c.first.copy_(*c.second);
+  }
+  report.loaded = int64_t(copies.size());
+  for (auto& m : module.named_modules()) m.second->on_state_loaded();
+  return report;
+}
+
+void save_safetensors(const Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {
+  write_safetensors(path, module.state_dict(), metadata);
+}
+
+LoadReport load_safetensors(Module& module, const std::string& path, LoadOptions options) {
+  if (options.source == LoadOptions{}.source) options.source = path;
+  return load_state_dict(module, read_safetensors(path).tensors, options);
+}
+
+}  // namespace sono::nn

@@ -1,0 +1,121 @@
+#include <doctest/doctest.h>
+
+#include "data/image.h"
+#include "tests/data/data_test_util.h"
+
+using namespace sono;
+using namespace sono::data;
+using sono::data::test::TempDir;
+using sono::data::test::write_file;
+
+namespace {
+
+Image pattern(int64_t h, int64_t w, int64_t c, int seed) {
+  Image img(h, w, c);
+  for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = uint8_t((i * 37 + size_t(seed) * 101 + 7) % 256);
+  return img;
+}
+
+std::string bytes(std::initializer_list<int> v) {
+  std::string s;
+  for (int b : v) s.push_back(char(b));
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("read_image: PNG round trips, gray is replicated, alpha dropped") {
+  TempDir dir("image");
+  Image rgb = pattern(5, 7, 3, 1), gray = pattern(4, 3, 1, 2), rgba = pattern(2, 3, 4, 3);
+  write_png((dir / "rgb.png").string(), rgb);
+  write_png((dir / "gray.png").string(), gray);
+  write_png((dir / "rgba.png").string(), rgba);
+
+  Image a = read_image((dir / "rgb.png").string());
+  CHECK(a.height == 5);
+  CHECK(a.width == 7);
+  CHECK(a.channels == 3);
+  CHECK(a.pixels == rgb.pixels);
+
+  Image g = read_image((dir / "gray.png").string());
+  REQUIRE(g.channels == 3);
+  for (int64_t y = 0; y < 4; ++y)
+    for (int64_t x = 0; x < 3; ++x)
+      for (int64_t c = 0; c < 3; ++c) CHECK(g.at(y, x, c) == gray.at(y, x));
+
+  Image r = read_image((dir / "rgba.png").string());
+  REQUIRE(r.channels == 3);
+  for (int64_t y = 0; y < 2; ++y)
+    for (int64_t x = 0; x < 3; ++x)
+      for (int64_t c = 0; c < 3; ++c) CHECK(r.at(y, x, c) == rgba.at(y, x, c));
+
+  ImageInfo info = read_image_info((dir / "gray.png").string());
+  CHECK(info.height == 4);
+  CHECK(info.width == 3);
+  CHECK(info.channels == 1);
+}
+
+TEST_CASE("read_image: 16-bit PNG keeps the high byte like cv2.imread, BMP decodes") {
+  TempDir dir("image16");
+  // cv2.imencode('.png', uint16 [[0, 255, 256, 65535], [1000, 40000, 511, 30000]])
+  write_file(dir / "g16.png",
+             bytes({137, 80,  78,  71,  13, 10,  26,  10,  0,   0,   0,   13,  73,  72,  68,  82, 0,   0,   0,  4,  0,
+                    0,   0,   2,   16,  0,  0,   0,   0,   10,  83,  254, 252, 0,   0,   0,   26, 73,  68,  65, 84, 8,
+                    29,  99,  100, 96,  96, 248, 207, 200, 248, 239, 63,  35,  243, 139, 153, 17, 169, 251, 75, 12, 1,
+                    51,  192, 6,   166, 97, 0,   81,  55,  0,   0,   0,   0,   73,  69,  78,  68, 174, 66,  96, 130}));
+  Image g = read_image((dir / "g16.png").string());
+  REQUIRE(g.height == 2);
+  REQUIRE(g.width == 4);
+  // cv2.imread(IMREAD_COLOR) gives these values (v >> 8) in all three channels.
+  const int expected[2][4] = {{0, 0, 1, 255}, {3, 156, 1, 117}};
+  for (int64_t y = 0; y < 2; ++y)
+    for (int64_t x = 0; x < 4; ++x)
+      for (int64_t c = 0; c < 3; ++c) CHECK(int(g.at(y, x, c)) == expected[y][x]);
+  // 16-bit masks are rejected: their class values would change.
+  CHECK_THROWS_WITH_AS(read_mask((dir / "g16.png").string(), 2), doctest::Contains("16-bit"), Error);
+
+  // cv2.imencode('.bmp', BGR [[[10,20,30],[40,50,60],[70,80,90]], [[100,110,120],[130,140,150],[160,170,180]]])
+  write_file(dir / "c.bmp", bytes({66,  77,  78,  0, 0, 0, 0,  0,  0,  0,  54, 0,  0,  0,  40,  0,   0,   0,   3,   0,
+                                   0,   0,   2,   0, 0, 0, 1,  0,  24, 0,  0,  0,  0,  0,  0,   0,   0,   0,   0,   0,
+                                   0,   0,   0,   0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  100, 110, 120, 130, 140, 150,
+                                   160, 170, 180, 0, 0, 0, 10, 20, 30, 40, 50, 60, 70, 80, 90,  0,   0,   0}));
+  Image b = read_image((dir / "c.bmp").string());
+  REQUIRE(b.height == 2);
+  REQUIRE(b.width == 3);
+  CHECK(int(b.at(0, 0, 0)) == 30);  // RGB order: the file's BGR (10, 20, 30) reads as R=30
+  CHECK(int(b.at(0, 0, 2)) == 10);
+  CHECK(int(b.at(1, 2, 0)) == 180);
+}
+
+TEST_CASE("read_image / read_mask: errors name the file") {
+  TempDir dir("image_err");
+  const std::string missing = (dir / "nope.png").string();
+  CHECK_THROWS_WITH_AS(read_image(missing), doctest::Contains(missing.c_str()), Error);
+  CHECK_THROWS_WITH_AS(read_image_info(missing), doctest::Contains(missing.c_str()), Error);
+  write_file(dir / "junk.png", "not an image at all");
+  const std::string junk = (dir / "junk.png").string();
+  CHECK_THROWS_WITH_AS(read_image(junk), doctest::Contains(junk.c_str()), Error);
+  CHECK_THROWS_WITH_AS(write_png((dir / "x.png").string(), Image(2, 2, 2)), doctest::Contains("2-channel"), Error);
+}
+
+TEST_CASE("read_mask: class values, gray-as-colour and colour masks") {
+  TempDir dir("mask");
+  Image m(3, 4, 1);
+  for (size_t i = 0; i < m.pixels.size(); ++i) m.pixels[i] = uint8_t(i % 3);
+  const std::string path = (dir / "m.png").string();
+  write_png(path, m);
+  CHECK(read_mask(path, 3).pixels == m.pixels);
+  CHECK_THROWS_WITH_AS(read_mask(path, 2), doctest::Contains("holds value 2 at x=2, y=0"), Error);
+  CHECK_THROWS_WITH_AS(read_mask(path, 2), doctest::Contains(path.c_str()), Error);
+
+  Image rgb(3, 4, 3);  // equal channels: accepted (cv2's gray conversion keeps the values)
+  for (size_t i = 0; i < m.pixels.size(); ++i)
+    for (int c = 0; c < 3; ++c) rgb.pixels[i * 3 + size_t(c)] = m.pixels[i];
+  write_png((dir / "rgb.png").string(), rgb);
+  CHECK(read_mask((dir / "rgb.png").string(), 3).pixels == m.pixels);
+  rgb.at(1, 1, 2) = 0;
+  rgb.at(1, 1, 0) = 1;
+  write_png((dir / "colour.png").string(), rgb);
+  CHECK_THROWS_WITH_AS(read_mask((dir / "colour.png").string(), 3), doctest::Contains("colour pixels (at x=1, y=1"),
+                       Error);
+}

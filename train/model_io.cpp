@@ -1,0 +1,107 @@
+#include "train/model_io.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "layers/key_maps.h"
+#include "layers/torch_checkpoint.h"
+
+#include "layers/safetensors.h"
+#include "train/tasks.h"
+
+namespace sono {
+
+std::string tasks_to_json(const model::TaskRegistry& reg) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& t : reg.tasks()) j.push_back({t.id, model::task_type_name(t.type), t.num_classes});
+  return j.dump();
+}
+
+model::TaskRegistry tasks_from_json(const std::string& text) {
+  model::TaskRegistry reg;
+  try {
+    for (const auto& e : nlohmann::json::parse(text))
+      reg.add({e.at(0).get<std::string>(), model::parse_task_type(e.at(1).get<std::string>()), e.at(2).get<int64_t>()});
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(str_cat("model file: malformed 'sono.tasks' metadata: ", e.what()));
+  }
+  return reg;
+}
+
+std::map<std::string, std::string> model_metadata(const model::MultiTaskModel& model) {
+  return {{"sono.encoder", model.config().encoder}, {"sono.tasks", tasks_to_json(model.tasks())}};
+}
+
+nn::SafetensorsFile read_weights_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  SONO_CHECK(f.good(), "weights", "cannot open '", path, "'");
+  unsigned char magic[2] = {0, 0};
+  f.read(reinterpret_cast<char*>(magic), 2);
+  // zip archives start with "PK"; legacy torch files with the pickle PROTO opcode 0x80
+  if ((magic[0] == 'P' && magic[1] == 'K') || magic[0] == 0x80) {
+    nn::TorchCheckpointOptions o;
+    o.unwrap_keys = {"state_dict", "model", "model_state_dict"};
+    o.skip_non_tensors = true;
+    nn::SafetensorsFile out;
+    out.tensors = nn::read_torch_checkpoint(path, o).tensors;
+    return out;
+  }
+  return nn::read_safetensors(path);
+}
+
+std::string load_pretrained_encoder(model::MultiTaskModel& model, const std::string& path) {
+  nn::SafetensorsFile file = read_weights_file(path);
+  std::vector<std::string> keys;
+  for (auto& kv : file.tensors) keys.push_back(kv.first);
+  nn::EfficientNetLayout layout = nn::detect_efficientnet_layout(keys);
+  nn::NamedTensors enc;
+  std::string report;
+  if (layout == nn::EfficientNetLayout::Official) {
+    for (auto& kv : file.tensors)
+      if (kv.first.rfind("encoder.", 0) == 0) enc.push_back({kv.first.substr(8), kv.second});
+    report = "official model file: using its encoder.* tensors";
+  } else {
+    nn::KeyMapReport km;
+    enc = nn::convert_efficientnet_state_dict(file.tensors, layout, &km);
+    report = km.summary();
+  }
+  nn::LoadOptions lo;
+  lo.source = path;
+  nn::LoadReport r = nn::load_state_dict(model.encoder(), enc, lo);  // strict: every encoder tensor, nothing else
+  return str_cat(report, "\nloaded ", r.loaded, " encoder tensors from ", path);
+}
+
+LoadedModel load_model_for_dataset(const std::string& path, const data::Dataset& ds, const std::string& encoder) {
+  nn::SafetensorsFile file = read_weights_file(path);
+  model::MultiTaskModelConfig cfg;
+  auto enc = file.metadata.find("sono.encoder");
+  auto tasks = file.metadata.find("sono.tasks");
+  cfg.encoder = enc != file.metadata.end() ? enc->second : encoder;
+  if (tasks != file.metadata.end()) {
+    cfg.tasks = tasks_from_json(tasks->second);
+    for (const auto& t : ds.tasks) cfg.tasks.add({t.id, to_model_type(t.type), t.num_classes});
+  } else {
+    cfg.tasks = registry_for(ds, false);
+  }
+  LoadedModel out;
+  out.metadata = file.metadata;
+  out.model = std::make_shared<model::MultiTaskModel>(cfg);
+  nn::NamedTensors model_tensors;
+  for (auto& kv : file.tensors)
+    if (kv.first.rfind("optimizer.", 0) != 0) model_tensors.push_back(kv);
+  nn::LoadOptions lo;
+  lo.source = path;
+  // Heads of tasks the dataset does not have are fine to leave out or to
+  // ignore; everything else must match exactly.
+  lo.strict = false;
+  out.report = nn::load_state_dict(*out.model, model_tensors, lo);
+  for (const std::string& key : out.report.missing) {
+    bool head_of_dataset_task = false;
+    for (const auto& t : ds.tasks) head_of_dataset_task |= key.rfind("heads." + t.id + ".", 0) == 0;
+    SONO_CHECK(key.rfind("heads.", 0) == 0 && !head_of_dataset_task, "load model",
+               path, " has no tensor '", key, "'");
+  }
+  return out;
+}
+
+}  // namespace sono

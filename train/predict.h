@@ -1,0 +1,40 @@
+#pragma once
+// Predictions in the challenge's submission layout (the official model.py):
+//   <out>/<mask_path without "../">  segmentation: PNG, class index per
+//       pixel, argmax at the input size resized to the original with nearest
+//   <out>/classification_predictions.json  image_path, task_id,
+//       predicted_class, predicted_probs (softmax)
+//   <out>/detection_predictions.json       image_path, task_id,
+//       bbox_normalized, bbox_pixels ([x_min, y_min, x_max, y_max] at the
+//       most confident grid cell, times the original width/height)
+//   <out>/regression_predictions.json      image_path, task_id,
+//       predicted_points_normalized, predicted_points_pixels ([x1, y1, ...])
+#include <map>
+#include <string>
+
+#include "data/dataset.h"
+#include "model/multitask_model.h"
+
+namespace sono {
+
+struct PredictOptions {
+  int64_t image_size = 256;
+  int64_t batch_size = 8;
+  int num_workers = 2;
+  Device device = Device::cpu();
+  bool progress = true;
+};
+
+struct PredictSummary {
+  std::map<std::string, int64_t> per_task;  // rows predicted per task id
+  int64_t images = 0;
+  double seconds = 0;
+};
+
+PredictSummary predict(model::MultiTaskModel& model, const data::Dataset& ds, const std::string& out_dir,
+                       const PredictOptions& opt = {});
+
+// "../Segmentation/x/masks/1.png" -> "Segmentation/x/masks/1.png" (every "../" removed, as model.py does).
+std::string submission_mask_path(const std::string& csv_mask_path);
+
+}  // namespace sono

@@ -1,5 +1,7 @@
 #include "core/allocator.h"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -13,6 +15,14 @@ namespace {
 
 class CpuAllocator final : public Allocator {
  public:
+  CpuAllocator() {
+    // Keep freed activation buffers in the heap instead of returning them to
+    // the kernel: with glibc's default mmap threshold every multi-MB tensor
+    // is a fresh mmap whose pages the kernel must zero again on first touch
+    // (about 10% of a large convolution's time).
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc refuses values above 32 MiB
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
   void* allocate(size_t bytes) override {
     if (bytes == 0) return nullptr;
     // 64-byte alignment so vector loads never split cache lines.

@@ -257,9 +257,10 @@ TrainSummary train_model(const TrainOptions& o) {
         nn::save_safetensors(model, best_path, best_metadata(model, o));
         ep["best"] = true;
       }
-      std::fprintf(stderr, "epoch %lld: validation score %.4f%s\n", (long long)(st.epoch + 1), v.score,
+      if (o.progress) std::fprintf(stderr, "epoch %lld: validation score %.4f%s\n", (long long)(st.epoch + 1), v.score,
                    st.best_epoch == st.epoch + 1 ? " (best so far, saved)" : "");
       for (auto& [task, m] : v.per_task) {
+        if (!o.progress) break;
         std::string line;
         for (auto& [k, x] : m) line += " " + k + "=" + fmt(x);
         std::fprintf(stderr, "  %s:%s\n", task.c_str(), line.c_str());

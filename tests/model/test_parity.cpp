@@ -303,11 +303,18 @@ void check_task(const std::string& task) {
   Worst w_grad[kGroups];
   for (const auto& [name, d] : grad_dev) {
     const double e = d.max_diff / group_scale[group_of(name)];
+    if (std::getenv("PARITY_DEBUG")) std::printf("GRD %-60s diff %.3e ref %.3e rel %.3e grp %.3e\n", name.c_str(), d.max_diff, d.max_ref, d.relative(), e);  // TEMP
     w_grad[group_of(name)].add(e, name);
     CHECK_MESSAGE(e <= tol::kParityGrad.rtol, "grad.", name, ": error ", d.max_diff, " is ", e, " of the ",
                   kGroupNames[group_of(name)], " gradient scale ", group_scale[group_of(name)]);
   }
 
+  if (const char* dump = std::getenv("PARITY_DUMP")) {  // TEMP
+    nn::NamedTensors g;
+    g.emplace_back("output", out.detach().contiguous());
+    for (const auto& [name, p] : params) if (p.grad().defined()) g.emplace_back("grad." + name, p.grad().detach().contiguous());
+    nn::write_safetensors(std::string(dump) + "/" + task + ".sono.safetensors", g);
+  }
   // ---- AdamW step from the reference's gradients ---------------------------------
   for (const auto& [name, p] : params) {
     if (expected_grad.count(name)) p.set_grad(f.at("grad." + name));

@@ -18,5 +18,6 @@ t0=$(date +%s)
 "$py" "$here/dump_parity.py" --out "$out/b4" --encoder efficientnet-b4 --batch 2 --size 256
 "$py" "$here/dump_opencv_resize.py" --out "$out/resize"
 "$py" "$here/dump_metrics.py" --out "$out/metrics"
+"$py" "$here/dump_checkpoints.py" --out "$out/checkpoints"
 echo "$want" > "$stamp"
 echo "make_fixtures: wrote $out in $(( $(date +%s) - t0 )) s"

@@ -1,0 +1,108 @@
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "data/phantom.h"
+#include "layers/safetensors.h"
+#include "tests/support/check.h"
+#include "train/evaluate.h"
+#include "train/model_io.h"
+#include "train/predict.h"
+#include "train/trainer.h"
+
+using namespace sono;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("sono_test_trainer_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+std::string phantom(const fs::path& root, int64_t per_task, uint64_t seed) {
+  data::PhantomOptions o;
+  o.images_per_task = per_task;
+  o.min_size = 64;
+  o.max_size = 112;
+  o.seed = seed;
+  o.det_rows_without_box = 2;
+  data::write_phantom_dataset(root.string(), o);
+  return root.string();
+}
+
+TrainOptions small_options(const std::string& data, const fs::path& out) {
+  TrainOptions o;
+  o.data_dir = data;
+  o.out_dir = out.string();
+  o.encoder = "efficientnet-b0";
+  o.image_size = 64;
+  o.batch_size = 4;
+  o.epochs = 3;
+  o.num_workers = 1;
+  o.progress = false;
+  o.seed = 5;
+  o.val_fraction = 0.25;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("training stopped and resumed equals training straight through, across an epoch boundary") {
+  fs::path root = temp_dir("resume");
+  std::string data = phantom(root / "data", 6, 11);
+  // 32 rows -> 24 train rows -> 6 steps per epoch: stop at 4, resume to 9 (epoch 2, after a validation).
+  TrainOptions straight = small_options(data, root / "straight");
+  straight.max_steps = 9;
+  TrainSummary a = train_model(straight);
+  TrainOptions first = small_options(data, root / "resumed");
+  first.max_steps = 4;
+  train_model(first);
+  TrainOptions second = first;
+  second.resume = true;
+  second.max_steps = 9;
+  TrainSummary b = train_model(second);
+  CHECK(a.steps == 9);
+  CHECK(b.steps == 9);
+  auto fa = nn::read_safetensors((root / "straight" / "last.safetensors").string());
+  auto fb = nn::read_safetensors((root / "resumed" / "last.safetensors").string());
+  REQUIRE(fa.tensors.size() == fb.tensors.size());
+  int64_t compared = 0;
+  for (size_t i = 0; i < fa.tensors.size(); ++i) {
+    REQUIRE(fa.tensors[i].first == fb.tensors[i].first);
+    auto r = test::all_close(fb.tensors[i].second, fa.tensors[i].second, test::Tolerance{0, 0});
+    CHECK_MESSAGE(r.ok, fa.tensors[i].first, ": ", r.report);
+    ++compared;
+  }
+  CHECK(compared > 300);  // model parameters, buffers and optimizer moments
+  CHECK(fa.metadata.at("sono.trainer_state") == fb.metadata.at("sono.trainer_state"));
+  fs::remove_all(root);
+}
+
+TEST_CASE("a bad row stops training with its file and line, or is skipped and counted") {
+  fs::path root = temp_dir("badrow");
+  std::string data = phantom(root / "data", 6, 12);
+  {
+    std::ofstream f(fs::path(data) / "csv_files" / "phantom_cls.csv", std::ios::app);
+    f << "../images/missing/none.png,1,phantom_cls,classification,3\n";
+  }
+  TrainOptions o = small_options(data, root / "out");
+  o.max_steps = 1;
+  CHECK_THROWS_WITH_AS(train_model(o), doctest::Contains("phantom_cls.csv"), Error);
+  o.skip_bad_rows = true;
+  TrainSummary s = train_model(o);
+  CHECK(s.skipped_rows == 1);
+  std::ifstream log(root / "out" / "log.jsonl");
+  std::string first;
+  std::getline(log, first);
+  auto j = nlohmann::json::parse(first);
+  REQUIRE(j["skipped_rows"].size() == 1);
+  CHECK(j["skipped_rows"][0]["file"].get<std::string>().find("phantom_cls.csv") != std::string::npos);
+  fs::remove_all(root);
+}

@@ -28,11 +28,24 @@ void BatchNorm2d::reset_parameters() {
 
 void BatchNorm2d::on_state_loaded() { batches_tracked_ = int64_t(num_batches_tracked_.item()); }
 
+void BatchNorm2d::begin_cumulative_stats() {
+  NoGradGuard ng;
+  running_mean_.fill_(0.0);
+  running_var_.fill_(1.0);
+  cumulative_ = true;
+  cumulative_batches_ = 0;
+}
+
 Tensor BatchNorm2d::forward(const Tensor& x) {
   SONO_CHECK(x.defined() && x.dim() == 4, "BatchNorm2d", "expected a 4-d input for '", name(), "', got ",
              describe(x));
-  if (is_training()) num_batches_tracked_.fill_(double(++batches_tracked_));
-  return batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_);
+  double momentum = momentum_;
+  if (is_training() && cumulative_) {
+    momentum = 1.0 / double(++cumulative_batches_);
+  } else if (is_training()) {
+    num_batches_tracked_.fill_(double(++batches_tracked_));
+  }
+  return batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum, eps_);
 }
 
 GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, double eps)

@@ -22,9 +22,19 @@ class BatchNorm2d : public UnaryModule {
   const Tensor& running_var() const { return running_var_; }
   const Tensor& num_batches_tracked() const { return num_batches_tracked_; }
 
+  // "Precise BN": resets the running statistics and, until
+  // end_cumulative_stats(), makes them the plain average of the batch
+  // statistics of the training-mode forwards seen (PyTorch's momentum=None).
+  // Used to re-estimate statistics that a small momentum has not yet caught
+  // up with (short runs); the counter num_batches_tracked is left alone.
+  void begin_cumulative_stats();
+  void end_cumulative_stats() { cumulative_ = false; }
+
  private:
   int64_t num_features_;
   double eps_, momentum_;
+  bool cumulative_ = false;
+  int64_t cumulative_batches_ = 0;
   Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;
   // Host copy of num_batches_tracked: incrementing writes it with fill_, so a
   // CUDA model never synchronises to read the counter. Refreshed on load.

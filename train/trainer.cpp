@@ -12,6 +12,7 @@
 #include "layers/safetensors.h"
 #include "optim/adamw.h"
 #include "optim/schedule.h"
+#include "train/bn_calibration.h"
 #include "train/curves.h"
 #include "train/model_io.h"
 #include "train/progress.h"
@@ -156,7 +157,7 @@ TrainSummary train_model(const TrainOptions& o) {
   std::ofstream log(fs::path(o.out_dir) / "log.jsonl", o.resume ? std::ios::app : std::ios::trunc);
   SONO_CHECK(log.good(), "train", "cannot write ", (fs::path(o.out_dir) / "log.jsonl").string());
   {
-    json start = {{"type", "start"},        {"data", o.data_dir},          {"encoder", o.encoder},
+    json start = {{"type", "start"}, {"bn_calibration_batches", o.bn_calibration_batches},        {"data", o.data_dir},          {"encoder", o.encoder},
                   {"recipe", o.recipe},      {"epochs", o.epochs},          {"batch_size", o.batch_size},
                   {"image_size", o.image_size}, {"train_rows", split.train.size()}, {"val_rows", split.val.size()},
                   {"steps_per_epoch", sampler.steps_per_epoch()}, {"resume", o.resume},
@@ -246,6 +247,13 @@ TrainSummary train_model(const TrainOptions& o) {
                {"lr", opt.groups()[0].lr}, {"train_loss", json::object()}};
     for (auto& [task, sc] : epoch_loss) ep["train_loss"][task] = sc.first / double(sc.second);
     if (!split.val.empty()) {
+      if (o.bn_calibration_batches > 0) {
+        // Its own sampler stream, so the training's batches stay as they were.
+        data::TaskSampler cal(ds.samples, split.train, o.batch_size, o.seed + 7919 * uint64_t(st.epoch + 1));
+        std::vector<data::PlannedBatch> cal_plan;
+        for (int64_t i = 0; i < o.bn_calibration_batches; ++i) cal_plan.push_back(cal.next());
+        recalibrate_batch_norm(model, ds, cal_plan, o.image_size, o.device, o.num_workers, cache);
+      }
       ValidationResult v = validate(model, ds, split.val, vo, cache);
       model.train();
       ep["val"] = v.per_task;

@@ -43,6 +43,9 @@ struct TrainOptions {
   bool resume = false;             // continue from out_dir/last.safetensors
   bool progress = true;
   int64_t log_every = 1;           // steps between step records in log.jsonl
+  // Before each validation, re-estimate BatchNorm statistics from this many
+  // training batches (train/bn_calibration.h); 0 = off, as the official recipe.
+  int64_t bn_calibration_batches = 0;
 };
 
 struct TrainSummary {

@@ -77,6 +77,15 @@ __global__ void reduce_items_final(int64_t blocks, const Acc* partial, Op op, Ac
   if (threadIdx.x == 0) finish(acc);
 }
 
+// A reduce_items finisher for means: out[0] = T(total / divisor), the
+// division the CPU kernels do.
+template <class T>
+struct StoreQuotient {
+  T* out;
+  double divisor;
+  __device__ void operator()(double total) const { out[0] = T(total / divisor); }
+};
+
 // Partial blocks for n items: enough to fill an H100, few enough that the
 // final pass is one short block.
 inline int64_t reduce_blocks(int64_t n) { return std::min<int64_t>(blocks_for(n), 4 * kBlockSize); }

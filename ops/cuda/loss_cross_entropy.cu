@@ -46,13 +46,6 @@ struct RowLoss {
 };
 
 template <class T>
-struct WriteMean {
-  T* loss;
-  double n;
-  __device__ void operator()(double total) const { loss[0] = T(total / n); }
-};
-
-template <class T>
 struct Grad {
   const T* z;
   const int64_t* y;
@@ -86,7 +79,7 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& target, const Ten
     using T = SONO_TYPE(tag);
     Tensor lse = log_sum_exp_rows<T>(logits);
     reduce_items(logits.device().index, B, RowLoss<T>{logits.data<T>(), target.data<int64_t>(), lse.data<double>(), C},
-                 SumOp{}, 0.0, WriteMean<T>{loss.data<T>(), double(B)});
+                 SumOp{}, 0.0, StoreQuotient<T>{loss.data<T>(), double(B)});
   });
 }
 

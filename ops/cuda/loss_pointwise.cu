@@ -57,13 +57,6 @@ struct Term {
   __device__ double operator()(int64_t i) const { return double(K::f(x[i], t[i])); }
 };
 
-template <class T>
-struct WriteMean {
-  T* loss;
-  double n;
-  __device__ void operator()(double total) const { loss[0] = T(total / n); }
-};
-
 // wrt_input: out = s * df/dx, else out = s * df/dt.
 template <class T, class K, bool wrt_input>
 struct Grad {
@@ -87,7 +80,7 @@ void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tenso
     with_kind(kind, [&](auto terms) {
       using K = decltype(terms);
       reduce_items(input.device().index, n, Term<T, K>{input.data<T>(), target.data<T>()}, SumOp{}, 0.0,
-                   WriteMean<T>{loss.data<T>(), double(n)});
+                   StoreQuotient<T>{loss.data<T>(), double(n)});
     });
   });
 }

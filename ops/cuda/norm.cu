@@ -43,12 +43,9 @@ struct Keys {
   __device__ int64_t first(int64_t k) const { return group ? k * per_group * plane_size : k * plane_size; }
 };
 
+// Optional tensors (no affine, no running stats, gradients not wanted) -> null.
 template <class T>
-const T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-template <class T>
-T* mutable_or_null(const Tensor& t) {
+T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
@@ -312,8 +309,8 @@ void normalize_backward(const Tensor& x, const Tensor& weight, const Tensor& sav
   if (need_sums) {
     plane_sums<T, true>(x, gy, save_mean, keys, sums);
     parallel_for(device, C,
-                 ChannelGrads<T>{sums.data<double>(), save_invstd.data<T>(), keys, N, mutable_or_null<T>(gweight),
-                                 mutable_or_null<T>(gbias), channel_sums.data<double>()});
+                 ChannelGrads<T>{sums.data<double>(), save_invstd.data<T>(), keys, N, data_or_null<T>(gweight),
+                                 data_or_null<T>(gbias), channel_sums.data<double>()});
   }
   if (!gx.defined()) return;
   Tensor coef = f64_buffer(2 * num_keys, x);
@@ -345,7 +342,7 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
       plane_sums<T, false>(x, Tensor(), Tensor(), keys, sums);
       parallel_for(device, C,
                    KeyStats<T>{x.data<T>(), sums.data<double>(), keys, N, double(N * keys.plane_size), eps, momentum,
-                               true, mutable_or_null<T>(running_mean), mutable_or_null<T>(running_var),
+                               true, data_or_null<T>(running_mean), data_or_null<T>(running_var),
                                save_mean.data<T>(), save_invstd.data<T>(), stats.data<double>()});
     } else {
       parallel_for(device, C,

@@ -21,11 +21,11 @@ inline constexpr Tolerance kGradcheckF64{1e-5, 1e-7};
 inline constexpr double kGradcheckStep = 1e-6;
 // CUDA vs CPU, f32, same algorithm up to summation order / fused multiply-add.
 inline constexpr Tolerance kCudaVsCpuF32{1e-4, 1e-5};
-// Whole-model parity with PyTorch (tests/model/test_parity.cpp; only rtol is
-// used, as a bound on a max-norm relative error, see there):
-// outputs, losses, features, buffers: max|a-b| / max|b| of the tensor;
-// gradients: max|a-b| / max|b| over the tensor's group (encoder, decoder,
-// head), because gradients that are 0 in theory hold only rounding noise.
+// Whole-model parity with PyTorch (tests/model/test_parity.cpp, which
+// defines the norms: max-abs errors relative to a tensor's max-abs, to its
+// group's for gradients, to the layer's running std for running_mean). f32
+// fixtures: outputs, losses, features, buffers at kParityOutput; gradients at
+// kParityGrad where no ReLU lies between the parameter and the loss.
 inline constexpr Tolerance kParityOutput{1e-4, 0.0};
 inline constexpr Tolerance kParityGrad{1e-3, 0.0};
 // f64 normalization (batch_norm, group_norm) of inputs offset by 1e5 from
@@ -36,10 +36,25 @@ inline constexpr Tolerance kForwardF64LargeOffset{1e-9, 1e-9};
 // order-1 products over batch x space, so an entry near 0 by cancellation
 // carries an absolute error ~ eps_f32 * |partial sums| * sqrt(terms) ~ 4e-5.
 inline constexpr Tolerance kGradReductionF32{2e-5, 1e-4};
-// Whole-model parity, AdamW step fed with PyTorch's gradients: max|p - p_ref|
-// relative to the reference update max|p_ref - p_before| (~ lr): only the
-// rounding of p (~ulp(1) = 1.2e-7 against lr >= 1e-4) separates them.
-inline constexpr Tolerance kParityStep{1e-3, 0.0};
+// Whole-model parity, AdamW step fed with PyTorch's gradients: rtol of the
+// reference update max|p_ref - p_before| (~ lr); atol as a fraction of
+// max|p_ref|: one f32 ulp (2^-23), as both sides round p + update to f32
+// (BN weights at 1.0001 have an ulp of 1.2e-7, 1.2e-3 of an lr of 1e-4).
+inline constexpr Tolerance kParityStep{1e-3, 1.0 / 8388608.0};
+// Whole-model parity, f32, gradients of parameters below a ReLU (decoder and
+// encoder of segmentation/detection, the detection head): a ReLU input within
+// the f32 forward error of 0 (~5e-5 absolute in the decoder, from the
+// encoder's accumulated ~1e-5 relative error, same size in PyTorch's own f32
+// vs f64) takes the other branch in one implementation: 4 such elements in
+// Sono, 1 in PyTorch, against float64 for cardiac_multi. As those gradients
+// are sums of ~1e4 cancelling per-pixel terms, one flipped element moves
+// them by up to ~4e-3 of their group's scale. In float64 nothing flips and
+// Sono matches PyTorch to 1e-13, checked (stored as f32) at kParityF64.
+inline constexpr Tolerance kParityGradF32Relu{1e-2, 0.0};
+// Whole-model parity against the float64 fixtures (computed in double, stored
+// as float32): every comparison, same norms; the storage rounding (<= 6e-8
+// relative) is the only expected difference.
+inline constexpr Tolerance kParityF64{1e-6, 0.0};
 }  // namespace tol
 
 }  // namespace sono::test

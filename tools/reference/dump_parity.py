@@ -2,12 +2,18 @@
 
     python dump_parity.py --out DIR [--encoder efficientnet-b4] [--batch 2]
                           [--size 256] [--seed 0] [--decoder-in-optimizer]
+                          [--dtype float32|float64]
 
 Writes DIR/weights.safetensors (the random initial state_dict, every entry) and
 one DIR/<task>.safetensors per task type: a training step from those weights
 (train mode, batch-statistics BN, dropout and drop-connect disabled) with the
 input, target, output, loss, gradients, BN buffers after the forward and the
 parameters after one AdamW step. Key names: see README.md next to this file.
+
+--dtype float64 computes the step in double (from the same float32 weights and
+inputs) and stores the results rounded to float32, without the AdamW step: in
+float64 no ReLU can take a different branch through rounding, so gradients are
+comparable to the storage precision (see README.md).
 """
 import argparse
 import os
@@ -29,6 +35,7 @@ import mhmtl
 # the decoder output to localise mismatches.
 PARITY_TASKS = ["cardiac_multi", "organ_cls", "IUGC", "thyroid_nodule_det"]
 FORMAT = "sono-parity-1"
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def make_target(task_id, batch, size, gen):
@@ -52,7 +59,11 @@ def make_target(task_id, batch, size, gen):
 
 
 def detached(t):
-    return t.detach().clone().contiguous()
+    """A stored copy; floating tensors are always stored as float32."""
+    t = t.detach()
+    if t.is_floating_point():
+        t = t.to(torch.float32)
+    return t.clone().contiguous()
 
 
 def run_task(model, initial_state, task_id, args, gen, include_decoder):
@@ -65,12 +76,14 @@ def run_task(model, initial_state, task_id, args, gen, include_decoder):
 
     x = torch.randn(args.batch, 3, args.size, args.size, generator=gen)
     target = make_target(task_id, args.batch, args.size, gen)
+    dtype = DTYPES[args.dtype]
+    target_c = target.to(dtype) if target.is_floating_point() else target
     trace = {}
-    output = model(x, task_id, trace=trace)
-    loss = mhmtl.task_loss(task_id, output, target)
+    output = model(x.to(dtype), task_id, trace=trace)
+    loss = mhmtl.task_loss(task_id, output, target_c)
     out = {"x": x, "target": target, "output": detached(output), "loss": detached(loss)}
     if mhmtl.TASKS[task_id][0] == mhmtl.DETECTION:
-        pred, cells = mhmtl.detection_cell_predictions(output, target)
+        pred, cells = mhmtl.detection_cell_predictions(output, target_c)
         out["det.pred"] = detached(pred)
         out["det.cell"] = cells
     if mhmtl.TASKS[task_id][0] == mhmtl.SEGMENTATION:
@@ -86,6 +99,8 @@ def run_task(model, initial_state, task_id, args, gen, include_decoder):
         if p.grad is not None:
             out[f"grad.{name}"] = detached(p.grad)
 
+    if args.dtype != "float32":
+        return out  # Sono's AdamW updates float32 parameters only
     optimizer.step()
     in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
     for name, p in model.named_parameters():
@@ -107,6 +122,7 @@ def metadata(args, task_id=None):
         "size": str(args.size),
         "seed": str(args.seed),
         "stochastic_layers": "disabled (dropout p=0, drop-connect rate 0)",
+        "compute_dtype": args.dtype,
     }
     if task_id is not None:
         task_type, n = mhmtl.TASKS[task_id]
@@ -114,7 +130,8 @@ def metadata(args, task_id=None):
             "task": task_id,
             "task_type": task_type,
             "num_classes": str(n),
-            "optimizer": "AdamW betas=(0.9,0.999) eps=1e-8 decoupled weight_decay, one step, grads set to None",
+            "optimizer": ("AdamW betas=(0.9,0.999) eps=1e-8 decoupled weight_decay, one step, grads set to None"
+                          if args.dtype == "float32" else "none (no step in " + args.dtype + ")"),
             "lr_encoder": repr(mhmtl.LR_ENCODER),
             "lr_heads": repr(mhmtl.LR_HEADS),
             "lr_decoder": repr(mhmtl.LR_DECODER) if args.decoder_in_optimizer else "none (not in optimizer)",
@@ -133,6 +150,8 @@ def main():
     ap.add_argument("--tasks", default=",".join(PARITY_TASKS), help="comma-separated task ids")
     ap.add_argument("--decoder-in-optimizer", action="store_true",
                     help="give the FPN decoder an AdamW group at lr 1e-3 (Sono's default recipe)")
+    ap.add_argument("--dtype", default="float32", choices=sorted(DTYPES),
+                    help="compute dtype; results are stored as float32 either way")
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads; this torch build picks slow im2col convs at 1 thread")
     args = ap.parse_args()
@@ -154,6 +173,7 @@ def main():
     meta = metadata(args)
     meta["state_dict_order"] = "\n".join(initial_state)
     save_file(initial_state, os.path.join(args.out, "weights.safetensors"), metadata=meta)
+    model.to(DTYPES[args.dtype])  # the float32 weights convert exactly
 
     # Inputs come from their own generator so that they do not depend on how
     # many random numbers model construction drew.

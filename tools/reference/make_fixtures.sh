@@ -9,13 +9,15 @@ out="${1:?usage: make_fixtures.sh DIR}"
 py="${SONO_REF_VENV:-$repo/.venv-ref}/bin/python"
 mkdir -p "$out"
 stamp="$out/.stamp"
-want="$(cat "$here"/*.py | sha256sum | cut -c1-16)"
+want="$(cat "$here"/*.py "$here/make_fixtures.sh" | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "make_fixtures: up to date in $out"
   exit 0
 fi
 t0=$(date +%s)
 "$py" "$here/dump_parity.py" --out "$out/b4" --encoder efficientnet-b4 --batch 2 --size 256
+# The same step computed in float64 (stored as float32), smaller: exact gradient parity.
+"$py" "$here/dump_parity.py" --out "$out/b4_f64" --encoder efficientnet-b4 --batch 2 --size 128 --dtype float64
 "$py" "$here/dump_opencv_resize.py" --out "$out/resize"
 "$py" "$here/dump_metrics.py" --out "$out/metrics"
 "$py" "$here/dump_checkpoints.py" --out "$out/checkpoints"

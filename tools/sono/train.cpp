@@ -33,6 +33,10 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_flag("--skip-bad-rows", o->skip_bad_rows,
                 "Skip (and log) rows with bad input instead of stopping at the first one");
   cmd->add_option("--max-steps", o->max_steps, "Stop and checkpoint after this many steps in total");
+  cmd->add_option("--bn-calibration", o->bn_calibration_batches,
+                  "Before each validation, re-estimate BatchNorm statistics from N training batches (0: off, "
+                  "as the official recipe; helps short runs)")
+      ->capture_default_str();
   cmd->add_flag("--resume", o->resume, "Continue from OUT/last.safetensors exactly");
   cmd->add_flag("--quiet", *quiet, "No progress bar");
   return [=] {

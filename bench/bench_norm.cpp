@@ -109,14 +109,13 @@ Reference group_norm_reference(const Inputs& in, int64_t n, const NormShape& s) 
   });
 }
 
-// Runs forward (+ backward when `backward`) once with gradients on and
-// compares y (and dx) with the reference.
+// Runs forward and backward once and compares y and dx with the reference.
 template <class Forward>
-std::string check(const Inputs& in, const Reference& ref, bool backward, Forward forward) {
-  Tensor x = in.x.detach().set_requires_grad(backward);
+std::string check(const Inputs& in, const Reference& ref, Forward forward) {
+  Tensor x = in.x.detach().set_requires_grad(true);
   Tensor y = forward(x);
   std::string err = bench::compare("y", bench::host(y), ref.y, 1e-4, 1e-4);
-  if (err.empty() && backward) {
+  if (err.empty()) {
     y.backward(in.gy);
     err = bench::compare("dx", bench::host(x.grad()), ref.gx, 1e-3, 1e-3);
   }
@@ -132,7 +131,7 @@ void batch_norm_train(benchmark::State& state, bench::Target t, NormShape s) {
     return batch_norm(x, in.w, in.b, in.running_mean, in.running_var, true, kBnMomentum, kBnEps);
   };
   if (!bench::validated_once(state, str_cat("bn_train/", t.name, "/", s.name), [&] {
-        return check(in, batch_norm_reference(in, t.batch, s), true, fwd);
+        return check(in, batch_norm_reference(in, t.batch, s), fwd);
       }))
     return;
   Tensor x = in.x.detach().set_requires_grad(true);
@@ -166,7 +165,7 @@ void group_norm_bench(benchmark::State& state, bench::Target t, NormShape s, boo
   Inputs in = make_inputs(t.device, t.batch, s);
   auto fwd = [&](const Tensor& x) { return group_norm(x, kGroups, in.w, in.b, kGnEps); };
   if (!bench::validated_once(state, str_cat("gn/", t.name, "/", s.name), [&] {
-        return check(in, group_norm_reference(in, t.batch, s), true, fwd);
+        return check(in, group_norm_reference(in, t.batch, s), fwd);
       }))
     return;
   if (backward) {

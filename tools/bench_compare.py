@@ -107,7 +107,6 @@ def machine_facts():
     lscpu = run_text(["lscpu"])
     field = lambda name: next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith(name + ":")), "?")
     facts = {
-        "host": platform.node(),
         "cpu_model": field("Model name"),
         "cpus": os.cpu_count(),
         "cores_per_socket": field("Core(s) per socket"),
@@ -175,17 +174,18 @@ class Sono:
         errors = [b.get("error_message", "error") for b in runs if b.get("error_occurred")]
         if proc.returncode != 0 or errors or not runs:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            return {"samples_s": [], "counters": {}, "error": errors[0] if errors else tail[0]}
+            return {"samples_s": [], "counters": {}, "counters_max": {}, "error": errors[0] if errors else tail[0]}
         scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
         samples = [b["real_time"] * scale[b.get("time_unit", "ns")] for b in runs]
         skip = {"name", "run_name", "run_type", "repetitions", "repetition_index", "threads", "iterations",
                 "real_time", "cpu_time", "time_unit", "family_index", "per_family_instance_index", "aggregate_name",
                 "aggregate_unit", "error_occurred", "error_message"}
-        counters = {}
+        counters, best = {}, {}
         for key in runs[0]:
             if key not in skip and isinstance(runs[0][key], (int, float)):
-                counters[key] = statistics.median(b[key] for b in runs if key in b)
-        return {"samples_s": samples, "counters": counters, "error": None}
+                values = [b[key] for b in runs if key in b]
+                counters[key], best[key] = statistics.median(values), max(values)
+        return {"samples_s": samples, "counters": counters, "counters_max": best, "error": None}
 
 
 # ---- PyTorch ------------------------------------------------------------------
@@ -511,20 +511,24 @@ def workloads(devices, args):
 # ---- the run ------------------------------------------------------------------
 
 def measure_peaks(sono, devices, reps):
+    """A peak is the best repetition (a floor is what the machine can reach)."""
+    def best(prefix, counter):
+        r = sono.run(prefix, reps)
+        return r["counters_max"].get(counter), r["error"]
+
     peaks = {}
     if "cpu" in devices:
-        gemm = sono.run("sgemm/M:1024/N:1024/K:1024/", reps)
-        copy_ = sono.run("peak/cpu/copy/", reps)
-        triad = sono.run("peak/cpu/triad/", reps)
-        peaks["cpu"] = {"gflops": gemm["counters"].get("GFLOP/s"), "gflops_source": "OpenBLAS sgemm 1024^3 (sono_bench)",
-                        "copy_gbs": copy_["counters"].get("GB/s"), "triad_gbs": triad["counters"].get("GB/s")}
+        gflops, err = best("sgemm/M:1024/N:1024/K:1024/", "GFLOP/s")
+        copy_gbs, err2 = best("peak/cpu/copy/", "GB/s")
+        triad_gbs, err3 = best("peak/cpu/triad/", "GB/s")
+        peaks["cpu"] = {"gflops": gflops, "gflops_source": "OpenBLAS sgemm 1024^3, sono_bench",
+                        "copy_gbs": copy_gbs, "triad_gbs": triad_gbs, "error": err or err2 or err3}
     if "cuda" in devices:
-        gemm = sono.run("peak/cuda/sgemm/", reps)
-        tf32 = sono.run("peak/cuda/tf32gemm/", reps)
-        copy_ = sono.run("peak/cuda/copy/", reps)
-        peaks["cuda"] = {"gflops": gemm["counters"].get("GFLOP/s"), "gflops_source": "cuBLAS 8192^3 strict FP32",
-                         "tf32_gflops": tf32["counters"].get("GFLOP/s"), "copy_gbs": copy_["counters"].get("GB/s"),
-                         "error": gemm["error"] or copy_["error"]}
+        gflops, err = best("peak/cuda/sgemm/", "GFLOP/s")
+        tf32, _ = best("peak/cuda/tf32gemm/", "GFLOP/s")
+        copy_gbs, err2 = best("peak/cuda/copy/", "GB/s")
+        peaks["cuda"] = {"gflops": gflops, "gflops_source": "cuBLAS 8192^3 strict FP32", "tf32_gflops": tf32,
+                         "copy_gbs": copy_gbs, "error": err or err2}
     for p in peaks.values():
         p["gbs"] = max([v for v in (p.get("copy_gbs"), p.get("triad_gbs")) if v] or [0]) or None
     return peaks
@@ -697,16 +701,17 @@ def markdown(report):
 
 def print_table(report):
     print()
+    """Milliseconds per iteration; 'floor/Sono' = floor time / Sono's time."""
     print(f"{'device':6} {'workload':38} {'batch':>5} {'torch eager':>12} {'torch CL+bf16':>14} {'Sono':>10} "
-          f"{'Sono/PyTorch':>12} {'Sono %peak':>10}")
+          f"{'Sono/PyTorch':>12} {'floor/Sono':>10}")
     for r in report["workloads"]:
         e = r["pytorch"]["eager"].get("median_ms")
         b = r["pytorch"]["cl_bf16"].get("median_ms")
         s = r["sono"].get("median_ms")
-        f = (r.get("floor") or {}).get("sono") or {}
-        frac = max(f.get("compute_fraction") or 0, f.get("memory_fraction") or 0) if f else None
+        floor_ms = (r.get("floor") or {}).get("time_ms")
         print(f"{r['device']:6} {r['name']:38} {r['batch']:>5} {fmt(e):>12} {fmt(b):>14} "
-              f"{fmt(s) if s else 'n/a':>10} {fmt(s / e, 2) if s and e else '-':>12} {pct(frac):>10}")
+              f"{fmt(s) if s else 'n/a':>10} {fmt(s / e, 2) if s and e else '-':>12} "
+              f"{pct(floor_ms / s) if floor_ms and s else '-':>10}")
 
 
 # ---- main ---------------------------------------------------------------------
@@ -731,8 +736,16 @@ def main():
                     help="skip PyTorch at its default thread count (model fwd seg; ~10x slower on Debian torch)")
     ap.add_argument("--out-dir", default=os.path.join(REPO, "bench", "results"))
     ap.add_argument("--name", help="output file name without extension (default <machine kind>-<date>)")
+    ap.add_argument("--from-json", metavar="FILE", help="re-render FILE's table and markdown (FILE.md) without running")
     args = ap.parse_args()
 
+    if args.from_json:
+        with open(args.from_json) as f:
+            report = json.load(f)
+        with open(os.path.splitext(args.from_json)[0] + ".md", "w") as f:
+            f.write(markdown(report))
+        print_table(report)
+        return 0
     if not os.access(args.sono_bench, os.X_OK):
         sys.exit(f"bench_compare: {args.sono_bench} not found; build it (tools/bench_compare.sh does)")
     sono = Sono(args.sono_bench, args.threads, args.encoder, args.size, args.batch, args.cuda_batch)

@@ -6,13 +6,17 @@
 #   1. nvidia-smi (card, driver)
 #   2. the CUDA test cases (-tc='*cuda*') of every test program in the build
 #      (test_core, test_ops, and any other tests/test_* present)
-#   3. compute-sanitizer memcheck over the CUDA op tests
-#   4. the CUDA benchmarks of sono_bench, if built (short min_time)
+#   3. compute-sanitizer memcheck over the CUDA op tests, and over a 5-step
+#      `sono train --device cuda` run on a phantom dataset (b0, 64x64)
+#   4. the CUDA op benchmarks of sono_bench, if built (short min_time)
+#   5. throughput: Sono's fp32 training step per task type (B4, batch 20,
+#      256x256; sono_bench's model/cuda/train/*) and PyTorch's official fp32
+#      eager step (tools/bench_compare.py) where a CUDA PyTorch is importable
 # and writes summary.md (a table) and summary.json into the output directory.
 # Exit status: 0 when every step that ran passed, 1 otherwise (a failed or
 # timed-out test program, a CUDA test that skipped although a GPU is present,
-# a sanitizer error). A missing compute-sanitizer or sono_bench is reported,
-# not failed.
+# a sanitizer error). A missing compute-sanitizer, sono or sono_bench is
+# reported, not failed; so are the throughput figures (they measure).
 #
 #   tools/gpu_check.sh [build-dir] [out-dir]
 # build-dir defaults to build-cuda (relative to the repository root), out-dir
@@ -41,6 +45,15 @@ step_limit() {
   ((left < cap)) && cap=$left
   ((cap < 1)) && cap=1
   echo "$cap"
+}
+# Marks the last row FAIL when a compute-sanitizer log reports errors.
+fail_on_sanitizer_errors() {
+  if grep -aq 'ERROR SUMMARY: [1-9]' "$1"; then
+    local last=$((${#rows[@]} - 1))
+    rows[$last]="$(sed -E 's/\|PASS\|/|FAIL|/' <<<"${rows[$last]}")"
+    failed=1
+    log "memcheck reported errors ($1)"
+  fi
 }
 json_escape() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | tr -d '\n\r'; }
 
@@ -110,7 +123,7 @@ run_tests() {
 for exe in "$build"/tests/test_*; do
   [[ -x "$exe" && -f "$exe" ]] || continue
   name="$(basename "$exe")"
-  run_tests "$name" "$(step_limit 180 150)" "$out/$name.log" "$exe" -tc='*cuda*'
+  run_tests "$name" "$(step_limit 180 270)" "$out/$name.log" "$exe" -tc='*cuda*'
 done
 
 # ---- 3. compute-sanitizer memcheck over the op tests ---------------------------------
@@ -125,22 +138,49 @@ elif [[ ! -x "$build/tests/test_ops" ]]; then
   rows+=("memcheck test_ops|FAIL|-|-|-|0|test_ops not built")
   failed=1
 else
-  run_tests "memcheck test_ops" "$(step_limit 240 45)" "$out/memcheck.log" \
+  run_tests "memcheck test_ops" "$(step_limit 150 200)" "$out/memcheck.log" \
     "$sanitizer" --tool memcheck --error-exitcode 99 --print-limit 50 ./tests/test_ops -tc="$sanitize_filter"
-  if grep -aq 'ERROR SUMMARY: [1-9]' "$out/memcheck.log"; then
-    last=$((${#rows[@]} - 1))
-    rows[$last]="$(sed -E 's/\|PASS\|/|FAIL|/' <<<"${rows[$last]}")"
-    failed=1
-    log "memcheck reported errors"
-  fi
+  fail_on_sanitizer_errors "$out/memcheck.log"
 fi
 
-# ---- 4. CUDA benchmarks ---------------------------------------------------------------
+# ---- 3b. compute-sanitizer memcheck over a short CUDA training run ---------------------
+# The whole training path on the device (loader -> to(cuda) -> forward, task
+# losses, backward, fused AdamW, checkpoint) rather than one op at a time.
+sono_cli="$build/sono"
+if [[ -z "$sanitizer" ]]; then
+  rows+=("memcheck sono train|MISSING|-|-|-|0|compute-sanitizer not found")
+elif [[ ! -x "$sono_cli" ]]; then
+  rows+=("memcheck sono train|MISSING|-|-|-|0|sono not built")
+else
+  t0=$(date +%s)
+  phantom="$out/phantom"
+  rm -rf "$phantom" "$out/train_run"
+  "$sono_cli" phantom --out "$phantom" --train-images 8 --val-images 2 --min-size 64 --max-size 96 \
+    >"$out/phantom.log" 2>&1
+  limit="$(step_limit 90 110)"
+  (cd "$build" && timeout --kill-after=10 "$limit" "$sanitizer" --tool memcheck --error-exitcode 99 --print-limit 50 \
+    "$sono_cli" train --data "$phantom/train" --out "$out/train_run" --device cuda --max-steps 5 \
+    --encoder efficientnet-b0 --size 64 --batch 4 --workers 1 --quiet) >"$out/memcheck_train.log" 2>&1
+  rc=$?
+  note="5 steps, b0, 64x64, batch 4"
+  if ((rc == 124 || rc == 137)); then status=TIMEOUT note="killed after ${limit}s"
+  elif grep -aq 'ERROR SUMMARY: [1-9]' "$out/memcheck_train.log"; then status=FAIL note="memcheck reported errors"
+  elif ((rc != 0)); then status=FAIL note="exit code $rc"
+  else status=PASS
+  fi
+  [[ "$status" == PASS ]] || { failed=1; tail -n 40 "$out/memcheck_train.log"; }
+  rows+=("memcheck sono train|$status|-|-|-|$(($(date +%s) - t0))|$note")
+  log "memcheck sono train: $status $note"
+fi
+
+# ---- 4. CUDA op benchmarks ---------------------------------------------------------------
+# Everything with cuda in its name except the whole-model ones (model/...),
+# which step 5 times.
 bench="$build/bench/sono_bench"
 if [[ -x "$bench" ]]; then
-  limit="$(step_limit 60 5)"
+  limit="$(step_limit 45 75)"
   t0=$(date +%s)
-  (cd "$build" && timeout --kill-after=5 "$limit" "$bench" --benchmark_filter='cuda' --benchmark_min_time=0.05 \
+  (cd "$build" && timeout --kill-after=5 "$limit" "$bench" --benchmark_filter='^[^m].*cuda' --benchmark_min_time=0.05 \
     --benchmark_out="$out/bench.json" --benchmark_out_format=json) >"$out/bench.log" 2>&1
   rc=$?
   if ((rc == 0)); then status=PASS note="$out/bench.json"
@@ -152,6 +192,81 @@ if [[ -x "$bench" ]]; then
   log "sono_bench: $status"
 else
   rows+=("sono_bench cuda|MISSING|-|-|-|0|not built")
+fi
+
+# ---- 5. throughput: Sono vs PyTorch, fp32 training step per task type -------------------------
+# One row per task type: Sono's images/s; PyTorch's official fp32 eager step
+# (tools/bench_compare.py, the reference model of tools/reference/mhmtl.py)
+# and the ratio where a CUDA PyTorch with segmentation_models_pytorch is
+# importable, else the reason. Reported, never failed.
+py="$(command -v python3 || true)"
+if [[ -x "$bench" && -n "$py" ]]; then
+  t0=$(date +%s)
+  limit="$(step_limit 60 5)"
+  (cd "$build" && SONO_BENCH_CUDA_BATCH=20 SONO_BENCH_SIZE=256 SONO_BENCH_ENCODER=efficientnet-b4 \
+    timeout --kill-after=5 "$limit" "$bench" --benchmark_filter='^model/cuda/train/' --benchmark_min_time=0.2 \
+    --benchmark_out="$out/throughput_sono.json" --benchmark_out_format=json) >"$out/throughput_sono.log" 2>&1
+  torch_json=""
+  torch_reason="PyTorch CUDA unavailable on this machine"
+  if timeout 60 "$py" -c 'import torch, segmentation_models_pytorch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
+      >"$out/throughput_torch_probe.log" 2>&1; then
+    limit="$(step_limit 150 5)"
+    if timeout --kill-after=5 "$limit" "$py" "$repo/tools/bench_compare.py" --sono-bench "$bench" --device cuda \
+        --only '^cuda model train' --cuda-batch 20 --size 256 --encoder efficientnet-b4 --warmup 2 --repeats 3 \
+        --rounds 1 --no-default-threads --out-dir "$out" --name throughput_compare >"$out/throughput_torch.log" 2>&1; then
+      torch_json="$out/throughput_compare.json"
+    else
+      torch_reason="tools/bench_compare.py failed or timed out (throughput_torch.log)"
+    fi
+  elif ! timeout 30 "$py" -c 'import torch' >/dev/null 2>&1; then
+    torch_reason="PyTorch CUDA unavailable on this machine (torch not importable)"
+  fi
+  # task|sono images/s|pytorch images/s or reason|ratio
+  mapfile -t tput < <("$py" - "$out/throughput_sono.json" "$torch_json" "$torch_reason" <<'PY'
+import json, sys
+sono_path, torch_path, reason = sys.argv[1], sys.argv[2], sys.argv[3]
+sono = {}
+try:
+    for b in json.load(open(sono_path))["benchmarks"]:
+        name = b["name"].split("/")  # model/cuda/train/<task>/batch:20[/...]
+        if len(name) >= 5 and name[2] == "train" and "images_per_s" in b:
+            sono[name[3]] = float(b["images_per_s"])
+except Exception:
+    pass  # no or partial Sono results: those tasks print n/a
+torch = {}
+if torch_path:
+    try:
+        rep = json.load(open(torch_path))
+        lists = [v for v in rep.values() if isinstance(v, list)] if isinstance(rep, dict) else [rep]
+        for lst in lists:
+            for r in lst:
+                if not (isinstance(r, dict) and r.get("device") == "cuda" and r.get("kind") == "model"):
+                    continue
+                parts = r.get("name", "").split()  # "model train <task>"
+                eager = r.get("pytorch", {}).get("eager", {})
+                if len(parts) == 3 and parts[1] == "train" and eager.get("median_ms"):
+                    torch[parts[2]] = r["batch"] / (eager["median_ms"] / 1e3)
+                elif len(parts) == 3 and parts[1] == "train":
+                    torch[parts[2]] = eager.get("na", reason)
+    except Exception as e:
+        reason = f"unreadable {torch_path} ({type(e).__name__})"
+for task in ["seg", "cls", "det", "reg"]:
+    s = sono.get(task)
+    t = torch.get(task, reason)
+    ratio = f"{s / t:.2f}" if isinstance(t, float) and s else "-"
+    t_txt = f"{t:.1f}" if isinstance(t, float) else t
+    print(f"{task}|{f'{s:.1f}' if s else 'n/a'}|{t_txt}|{ratio}")
+PY
+)
+  for line in "${tput[@]}"; do
+    IFS='|' read -r task s_ips t_ips ratio <<<"$line"
+    if [[ "$t_ips" =~ ^[0-9.]+$ ]]; then t_note="PyTorch fp32 eager ${t_ips} images/s, Sono/PyTorch ${ratio}"
+    else t_note="${t_ips}"; fi
+    rows+=("throughput train $task (B4, batch 20, 256x256)|MEASURED|-|-|-|$(($(date +%s) - t0))|Sono fp32 ${s_ips} images/s; ${t_note//|//}")
+    log "throughput $task: Sono ${s_ips} images/s; $t_note"
+  done
+else
+  rows+=("throughput train|MISSING|-|-|-|0|sono_bench or python3 missing")
 fi
 
 # ---- summary ------------------------------------------------------------------------

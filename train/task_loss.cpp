@@ -26,31 +26,46 @@ Tensor detection_loss(const Tensor& output, const Tensor& boxes) {
              output.describe());
   SONO_CHECK(boxes.dim() == 2 && boxes.size(0) == output.size(0), "detection_loss", "boxes ", boxes.describe(),
              " do not match the output ", output.describe());
+  // The cells and the valid rows are decided on the host: the loader's boxes
+  // are CPU tensors, so this reads no device memory and does not synchronize.
+  // Only the small index and target tensors travel to the output's device.
+  const Tensor host_boxes = boxes.detach().to(Device::cpu()).to(DType::F32).contiguous();
+  const Device dev = output.device();
   std::vector<int64_t> rows, cols;
-  centre_cells(boxes, output.size(2), output.size(3), rows, cols);
-  Tensor cells = gather_cells(output, Tensor::from_vector(rows, {int64_t(rows.size())}).to(output.device()),
-                              Tensor::from_vector(cols, {int64_t(cols.size())}).to(output.device()));
-  auto b = boxes.detach().to(Device::cpu()).to(DType::F32).contiguous().to_vector<float>();
-  std::vector<Tensor> pred_rows, target_rows;
-  for (int64_t i = 0; i < boxes.size(0); ++i) {
-    if (!(b[size_t(i * 4)] >= 0)) continue;  // valid rows: x1 >= 0
-    pred_rows.push_back(cells.slice(0, i, i + 1));
-    target_rows.push_back(boxes.slice(0, i, i + 1));
+  centre_cells(host_boxes, output.size(2), output.size(3), rows, cols);
+  const auto b = host_boxes.to_vector<float>();
+  std::vector<int64_t> valid;  // rows with a box: x1 >= 0
+  for (int64_t i = 0; i < boxes.size(0); ++i)
+    if (b[size_t(i * 4)] >= 0) valid.push_back(i);
+  if (valid.empty()) return Tensor::zeros({}, output.dtype(), dev).set_requires_grad(true);
+  auto on_device = [&](const std::vector<int64_t>& v) { return Tensor::from_vector(v, {int64_t(v.size())}).to(dev); };
+  Tensor cells = gather_cells(output, on_device(rows), on_device(cols));
+  Tensor target = boxes.to(dev).to(output.dtype());
+  Tensor pred = cells;
+  if (valid.size() != size_t(boxes.size(0))) {
+    std::vector<Tensor> pred_rows, target_rows;
+    for (int64_t i : valid) {
+      pred_rows.push_back(cells.slice(0, i, i + 1));
+      target_rows.push_back(target.slice(0, i, i + 1));
+    }
+    pred = concat(pred_rows, 0);
+    target = concat(target_rows, 0);
   }
-  if (pred_rows.empty()) return Tensor::zeros({}, output.dtype(), output.device()).set_requires_grad(true);
-  Tensor pred = concat(pred_rows, 0);
-  Tensor target = concat(target_rows, 0).to(output.dtype());
   Tensor objectness = pred.slice(1, 4, 5);
-  Tensor cls = bce_with_logits(objectness, Tensor::full(objectness.shape(), 1.0, output.dtype(), output.device()));
+  Tensor cls = bce_with_logits(objectness, Tensor::full(objectness.shape(), 1.0, output.dtype(), dev));
   Tensor box = l1_loss(pred.slice(1, 0, 4), target);
   return cls + box * 8.0;
 }
 
 Tensor task_loss(const data::Batch& batch, const Tensor& output) {
+  // The loader builds targets on the CPU; the losses take them next to the
+  // output (ops reject mixed devices). to() is a no-op when already there.
+  // An undefined target stays undefined, for the loss to report it.
+  auto on = [dev = output.device()](const Tensor& t) { return t.defined() ? t.to(dev) : t; };
   switch (batch.type) {
-    case data::TaskType::Segmentation: return dice_loss(output, batch.masks);
-    case data::TaskType::Classification: return cross_entropy(output, batch.labels);
-    case data::TaskType::Regression: return mse_loss(output, batch.points.to(output.dtype()));
+    case data::TaskType::Segmentation: return dice_loss(output, on(batch.masks));
+    case data::TaskType::Classification: return cross_entropy(output, on(batch.labels));
+    case data::TaskType::Regression: return mse_loss(output, on(batch.points).to(output.dtype()));
     case data::TaskType::Detection: return detection_loss(output, batch.boxes);
   }
   throw Error("task_loss: unknown task type");

@@ -200,8 +200,16 @@ TrainSummary train_model(const TrainOptions& o) {
     while (loader.next(batch)) {
       const std::string& task = ds.tasks[size_t(batch.task)].id;
       opt.zero_grad();
+      // The images go to the model's device here and task_loss moves the
+      // target next to the output; the loader's tensors stay on the CPU.
       Tensor out = model.forward(batch.images.to(o.device), task);
       Tensor loss = task_loss(batch, out);
+      loss.backward();
+      opt.step();
+      // The step's one read-back from the device (the logged and printed
+      // loss). It comes after the whole step is queued so that a GPU runs
+      // forward, backward and update without waiting for the host; a
+      // non-finite loss still stops training before anything is saved.
       const double lv = loss.item();
       if (!std::isfinite(lv)) {
         std::string rows;
@@ -209,8 +217,6 @@ TrainSummary train_model(const TrainOptions& o) {
         throw Error(str_cat("train: the loss of task '", task, "' is ", lv, " at epoch ", st.epoch + 1, ", step ",
                             batch.step + 1, " (global step ", st.global_step + 1, "); the batch's rows:", rows));
       }
-      loss.backward();
-      opt.step();
       ++st.global_step;
       st.step_in_epoch = batch.step + 1;
       st.dropout_offset = model.random().generator.offset;

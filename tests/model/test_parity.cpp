@@ -169,6 +169,7 @@ bool below_relu(TaskType type, Group group) {
 // max_diff infinite so no comparison can pass.
 struct Deviation {
   double max_diff = 0, max_ref = 0;
+  double sum_sq_diff = 0, sum_sq_ref = 0;  // for relative L2 norms over a group
   double relative() const { return max_ref > 0 ? max_diff / max_ref : (max_diff > 0 ? INFINITY : 0.0); }
 };
 
@@ -182,6 +183,8 @@ Deviation deviation(const Tensor& actual, const Tensor& expected, const std::str
     const double diff = std::fabs(a[i] - e[i]);
     d.max_diff = std::isfinite(diff) ? std::max(d.max_diff, diff) : INFINITY;
     d.max_ref = std::max(d.max_ref, std::fabs(e[i]));
+    d.sum_sq_diff += std::isfinite(diff) ? diff * diff : INFINITY;
+    d.sum_sq_ref += e[i] * e[i];
   }
   return d;
 }
@@ -360,10 +363,22 @@ void check_task(const ParitySet& set, const std::string& task) {
     group_scale[group_of(name)] = std::max(group_scale[group_of(name)], d.max_ref);
   }
   Worst w_grad[kGroups];
+  double l2_diff[kGroups] = {0, 0, 0}, l2_ref[kGroups] = {0, 0, 0};
   for (const auto& [name, d] : grad_dev) {
     const Group g = group_of(name);
     const double tol = below_relu(spec.type, g) ? set.grad_relu : set.grad;
     check_error(d.max_diff / group_scale[g], tol, "grad." + name, w_grad[g]);
+    l2_diff[g] += d.sum_sq_diff;
+    l2_ref[g] += d.sum_sq_ref;
+  }
+  // The group's relative L2 error ||a - b|| / ||b|| over all its gradient
+  // elements, reported beside the max-norm and held to the same bounds.
+  double rel_l2[kGroups] = {0, 0, 0};
+  for (int g = 0; g < kGroups; ++g) {
+    if (l2_ref[g] == 0) continue;
+    rel_l2[g] = std::sqrt(l2_diff[g]) / std::sqrt(l2_ref[g]);
+    const double tol = below_relu(spec.type, Group(g)) ? set.grad_relu : set.grad;
+    CHECK_MESSAGE(rel_l2[g] <= tol, kGroupNames[g], " gradients: relative L2 error ", rel_l2[g], " > ", tol);
   }
 
   // ---- AdamW step from the reference's gradients ----------------------------
@@ -399,7 +414,8 @@ void check_task(const ParitySet& set, const std::string& task) {
   std::string grads, scales;
   for (int g = 0; g < kGroups; ++g) {
     if (group_scale[g] == 0) continue;
-    grads += std::string(" ") + kGroupNames[g] + " " + fmt(w_grad[g].error) + " (" + w_grad[g].where + ")";
+    grads += std::string(" ") + kGroupNames[g] + " " + fmt(w_grad[g].error) + " (" + w_grad[g].where +
+             "; rel L2 " + fmt(rel_l2[g]) + ")";
     scales += std::string(" ") + kGroupNames[g] + " " + fmt(group_scale[g]);
   }
   MESSAGE("parity ", std::string(set.subdir), " ", task, ": max errors (worst tensor)\n",

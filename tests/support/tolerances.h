@@ -55,6 +55,26 @@ inline constexpr Tolerance kParityGradF32Relu{1e-2, 0.0};
 // as float32): every comparison, same norms; the storage rounding (<= 6e-8
 // relative) is the only expected difference.
 inline constexpr Tolerance kParityF64{1e-6, 0.0};
+// Whole training step, CUDA vs CPU, f32, same weights, inputs and dropout
+// masks (tests/train/cuda/test_train_cuda.cpp), max-abs error relative to the
+// tensor's max-abs. Outputs and losses: kCudaVsCpuF32's per-op differences
+// (summation order, FMA; TF32 is off in cuBLAS and cuDNN) accumulated through
+// ~400 layers of B4. Gradients: as kParityGradF32Relu, a ReLU input within
+// that error of 0 takes the other branch on one device and moves a
+// cancelling sum by up to ~1e-2 of its tensor's scale.
+inline constexpr Tolerance kCudaVsCpuModel{1e-3, 0.0};
+inline constexpr Tolerance kCudaVsCpuModelGrad{1e-2, 0.0};
+// The AdamW step after it: rtol in units of lr, atol relative to the
+// parameter (4 f32 ulps, both devices round p + update to f32). Entries whose
+// gradient is ~0 may take the other sign (checked separately, as a share).
+inline constexpr Tolerance kCudaVsCpuModelStep{1e-2, 4.0 / 8388608.0};
+// 20 training steps (b0, 64x64) through train_model on each device: the
+// step-1 differences above compound through 19 AdamW updates, so the logged
+// losses drift apart slowly; a wrong kernel changes them at once by O(1).
+inline constexpr Tolerance kCudaVsCpuLossCurve{3e-2, 1e-3};
+// Caching allocator: allocated/reserved bytes after step 200 vs after step
+// 20 of the same rotation of batches; one 2 MiB size-class block of slack.
+inline constexpr double kCudaMemorySlackMiB = 2.0;
 }  // namespace tol
 
 }  // namespace sono::test

@@ -21,5 +21,7 @@ t0=$(date +%s)
 "$py" "$here/dump_opencv_resize.py" --out "$out/resize"
 "$py" "$here/dump_metrics.py" --out "$out/metrics"
 "$py" "$here/dump_checkpoints.py" --out "$out/checkpoints"
+"$py" "$here/dump_encoder_parity.py" --out "$out/encoder_parity"
+"$py" "$here/dump_official_predictions.py" --out "$out/official_predictions"
 echo "$want" > "$stamp"
 echo "make_fixtures: wrote $out in $(( $(date +%s) - t0 )) s"

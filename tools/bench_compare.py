@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 # Idle OpenMP threads sleep instead of spinning (a busy shared machine makes
 # spinning threads 5-10x slower); set for torch (before it loads libgomp) and
@@ -185,6 +186,10 @@ class Sono:
             if key not in skip and isinstance(runs[0][key], (int, float)):
                 values = [b[key] for b in runs if key in b]
                 counters[key], best[key] = statistics.median(values), max(values)
+        # Rate x time per iteration gives back the per-iteration amount exactly (it is constant).
+        for rate, amount in (("GB/s", "bytes_per_iter"), ("GFLOP/s", "flops_per_iter")):
+            if rate in runs[0]:
+                counters[amount] = runs[0][rate] * 1e9 * runs[0]["real_time"] * scale[runs[0].get("time_unit", "ns")]
         return {"samples_s": samples, "counters": counters, "counters_max": best, "error": None}
 
 
@@ -556,7 +561,8 @@ def run_workload(w, torch_side, sono, args):
             res["pytorch"][variant] = {"median_ms": median_ms(samples), "samples_ms": [s * 1e3 for s in samples],
                                        "peak_mib": peak / 2**20 if peak is not None else None}
         except Exception as e:  # one broken variant must not end the comparison
-            res["pytorch"][variant] = {"na": f"error: {type(e).__name__}: {str(e).splitlines()[0][:120]}"}
+            where = traceback.extract_tb(e.__traceback__)[-1].name
+            res["pytorch"][variant] = {"na": f"error in {where}: {type(e).__name__}: {str(e).splitlines()[0][:120]}"}
     s = sono.run(w["sono"], args.repeats, fixed_iterations=1 if model else None, min_time=None if model else 0.2)
     res["sono"] = {"median_ms": median_ms(s["samples_s"]), "samples_ms": [x * 1e3 for x in s["samples_s"]],
                    "counters": s["counters"], "na": s["error"]}
@@ -594,13 +600,13 @@ def add_floor(res, floor_model, peaks):
             return
         flops, nbytes = floor_flops(fm, mode, res["batch"]), floor_bytes(fm, mode, res["batch"])
     else:
-        # Per-op amounts from sono_bench's counters (rate x time): its GB/s
-        # counts the op's minimum bytes; conv2d reports FLOPs only.
-        c, ms = res["sono"]["counters"], res["sono"]["median_ms"]
-        if not ms:
+        # Per-op amounts from sono_bench's counters: its GB/s counts the op's
+        # minimum bytes; conv2d reports FLOPs only (its bytes are in OPS).
+        c = res["sono"]["counters"]
+        if not res["sono"]["median_ms"]:
             return
-        flops = c.get("GFLOP/s", 0) * 1e9 * ms * 1e-3
-        nbytes = c["GB/s"] * 1e9 * ms * 1e-3 if c.get("GB/s") else res["op_bytes"]
+        flops = c.get("flops_per_iter", 0)
+        nbytes = c.get("bytes_per_iter") or res["op_bytes"]
     res["floor"] = {"flops": flops, "bytes": nbytes,
                     "sono": floor_fractions(res["sono"]["median_ms"], flops, nbytes, dev_peaks),
                     "pytorch": floor_fractions(res["pytorch"].get("eager", {}).get("median_ms"), flops, nbytes,

@@ -17,4 +17,7 @@ export SONO_REF_FIXTURES="${SONO_REF_FIXTURES:-$build/ref_fixtures}"
 "$repo/tools/reference/make_fixtures.sh" "$SONO_REF_FIXTURES"
 
 cd "$build"
+# ctest runs one test process per core; one OpenMP thread each keeps them from
+# oversubscribing the cores (tests that exercise threading set their own count).
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 ctest --output-on-failure -j "$jobs" "$@"

@@ -1,5 +1,6 @@
 #include "train/model_io.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -7,6 +8,7 @@
 #include "layers/torch_checkpoint.h"
 
 #include "layers/safetensors.h"
+#include "model/efficientnet_config.h"
 #include "train/tasks.h"
 
 namespace sono {
@@ -71,12 +73,40 @@ std::string load_pretrained_encoder(model::MultiTaskModel& model, const std::str
   return str_cat(report, "\nloaded ", r.loaded, " encoder tensors from ", path);
 }
 
+std::string infer_encoder_variant(const nn::NamedTensors& tensors) {
+  const std::string blocks_prefix = "encoder._blocks.";
+  int64_t stem = -1, head = -1, blocks = 0;
+  for (const auto& [key, t] : tensors) {
+    if (key == "encoder._conv_stem.weight" && t.dim() == 4) stem = t.size(0);
+    if (key == "encoder._conv_head.weight" && t.dim() == 4) head = t.size(0);
+    if (key.rfind(blocks_prefix, 0) == 0) {
+      const size_t end = key.find('.', blocks_prefix.size());
+      const std::string index = key.substr(blocks_prefix.size(), end - blocks_prefix.size());
+      if (!index.empty() && index.size() < 6 && index.find_first_not_of("0123456789") == std::string::npos)
+        blocks = std::max(blocks, int64_t(std::stoll(index)) + 1);
+    }
+  }
+  // Stem width, head width and block count together tell b0..b7 apart (b1 and
+  // b2 differ only in width, b0 and b1 only in depth).
+  for (int i = 0; i <= 7; ++i) {
+    const std::string name = str_cat("efficientnet-b", i);
+    const model::EfficientNetPlan plan = model::plan_efficientnet(model::efficientnet_config(name));
+    if (plan.stem_channels == stem && plan.head_channels == head && int64_t(plan.blocks.size()) == blocks) return name;
+  }
+  return "";
+}
+
 LoadedModel load_model_for_dataset(const std::string& path, const data::Dataset& ds, const std::string& encoder) {
   nn::SafetensorsFile file = read_weights_file(path);
   model::MultiTaskModelConfig cfg;
   auto enc = file.metadata.find("sono.encoder");
   auto tasks = file.metadata.find("sono.tasks");
-  cfg.encoder = enc != file.metadata.end() ? enc->second : encoder;
+  cfg.encoder = enc != file.metadata.end() ? enc->second
+                : !encoder.empty()            ? encoder
+                                              : infer_encoder_variant(file.tensors);
+  SONO_CHECK(!cfg.encoder.empty(), "load model", path,
+             " has no 'sono.encoder' metadata and its encoder.* tensors fit no efficientnet-b0..b7; name the "
+             "variant (sono predict --encoder)");
   if (tasks != file.metadata.end()) {
     cfg.tasks = tasks_from_json(tasks->second);
     for (const auto& t : ds.tasks) cfg.tasks.add({t.id, to_model_type(t.type), t.num_classes});

@@ -40,10 +40,17 @@ nn::SafetensorsFile read_weights_file(const std::string& path);
 // dropped. Returns a human-readable report of what was loaded and dropped.
 std::string load_pretrained_encoder(model::MultiTaskModel& model, const std::string& path);
 
-// Rebuilds the model stored in `path` (safetensors; keys outside the model,
-// e.g. optimizer.*, are ignored) and checks that it has a head for every task
-// of `ds`. `encoder` is used when the file has no Sono metadata.
+// The EfficientNet variant ("efficientnet-b0".."b7") whose encoder.* tensors
+// these are, from the shapes of the stem and head convs and the number of
+// blocks; "" when none fits (no encoder.* tensors, another architecture).
+std::string infer_encoder_variant(const nn::NamedTensors& tensors);
+
+// Rebuilds the model stored in `path` (safetensors or an official .pth; keys
+// outside the model, e.g. optimizer.*, are ignored) and checks that it has a
+// head for every task of `ds`. Files without Sono metadata (best_model.pth)
+// get the dataset's tasks, as model.py builds them, and the encoder `encoder`,
+// or when that is empty the one infer_encoder_variant() recognises.
 LoadedModel load_model_for_dataset(const std::string& path, const data::Dataset& ds,
-                                   const std::string& encoder = "efficientnet-b4");
+                                   const std::string& encoder = "");
 
 }  // namespace sono

@@ -9,7 +9,7 @@
 static sono::cli::Register reg([](CLI::App& app) {
   auto* cmd = app.add_subcommand("predict", "Predict a dataset folder into the submission layout");
   struct Args {
-    std::string data, weights, out, encoder = "efficientnet-b4", device = "cpu";
+    std::string data, weights, out, encoder, device = "cpu";
     int64_t size = 0, batch = 8;
     int workers = 2;
     bool quiet = false;
@@ -18,7 +18,9 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_option("--data", a->data, "Dataset folder holding csv_files/")->required();
   cmd->add_option("--weights", a->weights, "Model weights: Sono .safetensors or an official best_model.pth")->required();
   cmd->add_option("--out", a->out, "Output folder")->required();
-  cmd->add_option("--encoder", a->encoder, "Encoder variant when the weights file does not say")->capture_default_str();
+  cmd->add_option("--encoder", a->encoder,
+                  "Encoder variant (efficientnet-b0..b7) when the weights file does not say, as in an official "
+                  "best_model.pth (default: recognised from its tensor shapes)");
   cmd->add_option("--size", a->size, "Input size (default: the one stored with the weights, else 256)");
   cmd->add_option("--batch", a->batch, "Rows per batch")->capture_default_str();
   cmd->add_option("--workers", a->workers, "Loader threads")->capture_default_str();

@@ -16,6 +16,12 @@ cmake --build "$build" -j "$jobs"
 export SONO_REF_FIXTURES="${SONO_REF_FIXTURES:-$build/ref_fixtures}"
 "$repo/tools/reference/make_fixtures.sh" "$SONO_REF_FIXTURES"
 
+# The real ultrasound sample next to the checkout, when present (never copied
+# into the repository): the data tests then parse and decode all of it.
+if [ -z "${SONO_USMINI:-}" ] && [ -d "$repo/../shared/data/usmini" ]; then
+  export SONO_USMINI="$(cd "$repo/../shared/data/usmini" && pwd)"
+fi
+
 cd "$build"
 # ctest runs one test process per core; one OpenMP thread each keeps them from
 # oversubscribing the cores (tests that exercise threading set their own count).

@@ -37,7 +37,7 @@ struct BenchArgs {
   bool per_task = false;
   std::string data;
   std::string encoder = "efficientnet-b0";
-  int64_t size = 128, batch = 8, steps = 3, warmup = 1;
+  int64_t size = 128, batch = 4, steps = 3, warmup = 1;
   int64_t phantom_images = 24;
   std::string device = "cpu";
   std::string json_path;

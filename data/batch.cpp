@@ -35,7 +35,7 @@ Batch build_batch(const Dataset& ds, const PlannedBatch& plan, int64_t step, int
   b.type = task.type;
   b.rows = plan.rows;
   b.images = Tensor::empty({B, 3, S, S});
-  switch (task.type) {
+  if (opt.load_targets) switch (task.type) {
     case TaskType::Segmentation:
       b.masks = Tensor::empty({B, S, S}, DType::I64);
       break;
@@ -64,6 +64,8 @@ Batch build_batch(const Dataset& ds, const PlannedBatch& plan, int64_t step, int
     } else {
       normalize_to_chw(img->image, pixels);
     }
+    if (!opt.load_targets) continue;
+    SONO_CHECK(s.has_target, "build_batch", row_location(s), ": the row has no target (it was read for prediction)");
     switch (task.type) {
       case TaskType::Segmentation: {
         std::shared_ptr<const Image> mask =

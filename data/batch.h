@@ -35,6 +35,8 @@ struct BatchOptions {
   bool augment = false;  // training only
   AugmentOptions augment_options;
   uint64_t seed = 42;  // augmentation key: example_key(seed, epoch, step, slot)
+  // false (prediction): images only; targets stay undefined and mask files are not read.
+  bool load_targets = true;
 };
 
 // Decodes (or takes from `cache`, may be null), resizes, augments and

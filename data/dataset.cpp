@@ -165,7 +165,20 @@ class RowReader {
     return s;
   }
 
-  void read_targets(Sample& s, const fs::path& csv_dir) const {
+  void read_targets(Sample& s, const fs::path& csv_dir, Targets targets) const {
+    if (targets == Targets::Optional) {
+      // Prediction: only mask_path matters (where the output goes); any
+      // target that is present is still read and checked.
+      const bool has = s.type == TaskType::Segmentation ? get(cols_.mask_path).has_value()
+                       : s.type == TaskType::Classification ? get(cols_.mask).has_value()
+                       : s.type == TaskType::Regression ? get(cols_.points.count(1) ? cols_.points.at(1) : -1).has_value()
+                                                         : true;
+      if (!has) {
+        s.has_target = false;
+        if (s.type == TaskType::Segmentation) require(cols_.mask_path, "mask_path");
+        return;
+      }
+    }
     switch (s.type) {
       case TaskType::Segmentation:
         s.mask_path = (csv_dir / require(cols_.mask_path, "mask_path")).lexically_normal().string();
@@ -242,7 +255,7 @@ int64_t Dataset::find_task(const std::string& id) const {
   return -1;
 }
 
-Dataset read_csv_files(const std::vector<std::string>& files, OnBadRow policy) {
+Dataset read_csv_files(const std::vector<std::string>& files, OnBadRow policy, Targets targets) {
   Dataset ds;
   std::vector<Sample> first_rows;  // the row that introduced each task, for messages
   for (const std::string& file : files) {
@@ -258,7 +271,7 @@ Dataset read_csv_files(const std::vector<std::string>& files, OnBadRow policy) {
         Sample s = reader.read_common(dir);
         const std::string id = reader.task_id();
         s.task = check_task(ds, first_rows, id, s, reader, cols);
-        reader.read_targets(s, dir);
+        reader.read_targets(s, dir, targets);
         if (s.task < 0) {  // a new task, registered once a row of it is accepted
           ds.tasks.push_back({id, s.type, s.num_classes});
           first_rows.push_back(s);
@@ -273,7 +286,7 @@ Dataset read_csv_files(const std::vector<std::string>& files, OnBadRow policy) {
   return ds;
 }
 
-Dataset read_dataset(const std::string& root, OnBadRow policy) {
+Dataset read_dataset(const std::string& root, OnBadRow policy, Targets targets) {
   const fs::path dir = fs::path(root) / "csv_files";
   SONO_CHECK(fs::is_directory(dir), "read_dataset", "'", dir.string(), "' is not a directory (a dataset root holds ",
              "csv_files/*.csv)");
@@ -282,7 +295,7 @@ Dataset read_dataset(const std::string& root, OnBadRow policy) {
     if (e.is_regular_file() && e.path().extension() == ".csv") files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
   SONO_CHECK(!files.empty(), "read_dataset", "no .csv files in '", dir.string(), "'");
-  Dataset ds = read_csv_files(files, policy);
+  Dataset ds = read_csv_files(files, policy, targets);
   ds.root = root;
   return ds;
 }

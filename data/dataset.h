@@ -27,6 +27,12 @@ namespace sono::data {
 
 enum class OnBadRow { Stop, Skip };
 
+// Targets: Required for training and evaluation; Optional for prediction,
+// where test CSVs carry no labels, points or boxes and mask_path names where
+// the predicted mask goes (the file need not exist). Rows read without a
+// target have Sample::has_target false.
+enum class Targets { Required, Optional };
+
 struct SkippedRow {
   std::string file;
   int64_t line = 0;
@@ -42,9 +48,10 @@ struct Dataset {
   int64_t find_task(const std::string& id) const;  // -1 when absent
 };
 
-Dataset read_dataset(const std::string& root, OnBadRow policy = OnBadRow::Stop);
+Dataset read_dataset(const std::string& root, OnBadRow policy = OnBadRow::Stop, Targets targets = Targets::Required);
 // The same for an explicit list of CSV files, read in the given order.
-Dataset read_csv_files(const std::vector<std::string>& files, OnBadRow policy = OnBadRow::Stop);
+Dataset read_csv_files(const std::vector<std::string>& files, OnBadRow policy = OnBadRow::Stop,
+                       Targets targets = Targets::Required);
 
 // Reads every image header (not the pixels) and checks that the image
 // exists and decodes and that boxes lie inside it. Under OnBadRow::Skip the

@@ -59,6 +59,7 @@ PredictSummary predict(model::MultiTaskModel& model, const data::Dataset& ds, co
 
   data::LoaderOptions lo;
   lo.batch.image_size = opt.image_size;
+  lo.batch.load_targets = false;
   lo.num_workers = opt.num_workers;
   data::Loader loader(ds, lo);
   auto plan = data::sequential_plan(ds.samples, rows, opt.batch_size);

@@ -12,7 +12,10 @@
 #include "train/evaluate.h"
 #include "train/model_io.h"
 #include "train/predict.h"
+#include "train/tasks.h"
 #include "train/trainer.h"
+
+#include <map>
 
 using namespace sono;
 namespace fs = std::filesystem;
@@ -104,5 +107,43 @@ TEST_CASE("a bad row stops training with its file and line, or is skipped and co
   auto j = nlohmann::json::parse(first);
   REQUIRE(j["skipped_rows"].size() == 1);
   CHECK(j["skipped_rows"][0]["file"].get<std::string>().find("phantom_cls.csv") != std::string::npos);
+  fs::remove_all(root);
+}
+
+TEST_CASE("predict needs no ground truth: test CSVs with only image_path, task and mask_path") {
+  fs::path root = temp_dir("predict_no_targets");
+  auto rows = data::write_phantom_dataset((root / "full").string(), data::PhantomOptions{3, 64, 96, 21, 0});
+  // The challenge's test CSVs: no labels, boxes or points, and no mask files.
+  fs::create_directories(root / "test" / "csv_files");
+  fs::create_directory_symlink(fs::absolute(root / "full" / "images"), root / "test" / "images");
+  std::map<std::string, std::ofstream> csvs;
+  for (const auto& r : rows) {
+    auto& f = csvs[r.task_id];
+    if (!f.is_open()) {
+      f.open(root / "test" / "csv_files" / (r.task_id + ".csv"));
+      f << "image_path,task_id,task_name,num_classes,mask_path\n";
+    }
+    f << r.image_path << "," << r.task_id << "," << data::task_type_name(r.type) << "," << r.num_classes << ","
+      << r.mask_path << "\n";
+  }
+  for (auto& [id, f] : csvs) f.close();
+  data::Dataset ds = data::read_dataset((root / "test").string(), data::OnBadRow::Stop, data::Targets::Optional);
+  CHECK(ds.samples.size() == rows.size());
+  CHECK_THROWS_WITH_AS(data::read_dataset((root / "test").string()), doctest::Contains("missing column"), Error);
+  model::MultiTaskModelConfig cfg;
+  cfg.encoder = "efficientnet-b0";
+  cfg.tasks = registry_for(ds, false);
+  model::MultiTaskModel m(cfg);
+  PredictOptions po;
+  po.image_size = 64;
+  po.progress = false;
+  po.num_workers = 1;
+  PredictSummary s = predict(m, ds, (root / "pred").string(), po);
+  CHECK(s.images == int64_t(rows.size()));
+  for (const auto& r : rows)
+    if (r.type == data::TaskType::Segmentation)
+      CHECK_MESSAGE(fs::exists(root / "pred" / submission_mask_path(r.mask_path)), r.mask_path);
+  for (const char* f : {"classification_predictions.json", "detection_predictions.json", "regression_predictions.json"})
+    CHECK(fs::exists(root / "pred" / f));
   fs::remove_all(root);
 }

@@ -27,7 +27,7 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "No progress bar");
   return [=] {
-    sono::data::Dataset ds = sono::data::read_dataset(a->data);
+    sono::data::Dataset ds = sono::data::read_dataset(a->data, sono::data::OnBadRow::Stop, sono::data::Targets::Optional);
     sono::LoadedModel lm = sono::load_model_for_dataset(a->weights, ds, a->encoder);
     if (!lm.report.unexpected.empty())
       std::fprintf(stderr, "predict: %zu tensors of %s belong to no head of this dataset and were ignored\n",

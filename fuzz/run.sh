@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer target for the PyTorch checkpoint reader with clang
 # (AddressSanitizer + UndefinedBehaviorSanitizer) and runs it. Not part of the
-# CMake build: it compiles core/*.cpp and layers/torch_checkpoint*.cpp itself.
+# CMake build: it compiles core/*.cpp and io/torch_checkpoint*.cpp itself.
 #
 #   fuzz/run.sh                 1,000,000 executions from the seed corpus
 #   fuzz/run.sh 5000000         another count
@@ -16,14 +16,14 @@ build="${SONO_FUZZ_BUILD:-$repo/build-fuzz}"
 cxx="${CXX:-$(command -v clang++-14 || command -v clang++ || true)}"
 [ -n "$cxx" ] || { echo "fuzz/run.sh: clang++ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 
-sources=("$repo"/core/*.cpp "$repo"/layers/torch_checkpoint*.cpp "$repo/fuzz/torch_checkpoint_fuzz.cpp")
+sources=("$repo"/core/*.cpp "$repo"/io/torch_checkpoint*.cpp "$repo/fuzz/torch_checkpoint_fuzz.cpp")
 flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=undefined -DSONO_WITH_CUDA=0 -I"$repo" -Wno-unknown-pragmas)
 binary="$build/torch_checkpoint_fuzz"
 mkdir -p "$build/obj"
 
-# Rebuild an object when its source, or any header of core/ or layers/, is newer.
-newest_header="$(ls -t "$repo"/core/*.h "$repo"/layers/*.h | head -1)"
+# Rebuild an object when its source, or any header of core/ or io/, is newer.
+newest_header="$(ls -t "$repo"/core/*.h "$repo"/io/*.h | head -1)"
 objects=()
 for src in "${sources[@]}"; do
   obj="$build/obj/$(basename "$(dirname "$src")")_$(basename "$src" .cpp).o"

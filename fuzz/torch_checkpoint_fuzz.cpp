@@ -1,11 +1,11 @@
-// libFuzzer target for the PyTorch checkpoint reader (layers/torch_checkpoint.h),
+// libFuzzer target for the PyTorch checkpoint reader (io/torch_checkpoint.h),
 // both formats. Built and run by fuzz/run.sh with AddressSanitizer and
 // UndefinedBehaviorSanitizer; any exception other than sono::Error, any
 // sanitizer report, leak or timeout is a finding.
 #include <cstddef>
 #include <cstdint>
 
-#include "layers/torch_checkpoint.h"
+#include "io/torch_checkpoint.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sono::nn::TorchCheckpointOptions options;

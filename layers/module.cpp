@@ -1,6 +1,7 @@
 #include "layers/module.h"
 
 #include "core/autograd.h"
+#include "io/safetensors.h"
 
 namespace sono::nn {
 
@@ -175,6 +176,21 @@ Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
   for (const auto& m : items()) y = m->forward(y);
   return y;
+}
+
+LoadReport load_state_dict(Module& module, const NamedTensors& tensors, const LoadOptions& options) {
+  LoadReport report = copy_state_dict(module.state_dict(), tensors, options, module.type_name());
+  for (auto& m : module.named_modules()) m.second->on_state_loaded();
+  return report;
+}
+
+void save_safetensors(const Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {
+  write_safetensors(path, module.state_dict(), metadata);
+}
+
+LoadReport load_safetensors(Module& module, const std::string& path, LoadOptions options) {
+  if (options.source == LoadOptions{}.source) options.source = path;
+  return load_state_dict(module, read_safetensors(path).tensors, options);
 }
 
 }  // namespace sono::nn

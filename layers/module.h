@@ -9,6 +9,7 @@
 // errors name the offending weight; names are refreshed whenever a subtree is
 // attached to a parent.
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -16,10 +17,10 @@
 
 #include "core/philox.h"
 #include "core/tensor.h"
+#include "io/named_tensors.h"
+#include "io/state_dict.h"
 
 namespace sono::nn {
-
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 // Where random modules (Dropout, Dropout2d, drop-connect) draw their masks.
 // A model owns one and hands it to its subtree with set_random_context; a
@@ -175,5 +176,15 @@ class ModuleDict : public Module {
   }
   std::vector<std::pair<std::string, std::shared_ptr<M>>> items_;
 };
+
+// ---- state ------------------------------------------------------------------
+// copy_state_dict (io/state_dict.h) into module.state_dict(), then
+// on_state_loaded on every module.
+LoadReport load_state_dict(Module& module, const NamedTensors& tensors, const LoadOptions& options = {});
+// state_dict() to a safetensors file (atomic write).
+void save_safetensors(const Module& module, const std::string& path,
+                      const std::map<std::string, std::string>& metadata = {});
+// read_safetensors + load_state_dict (options.source defaults to the path).
+LoadReport load_safetensors(Module& module, const std::string& path, LoadOptions options = {});
 
 }  // namespace sono::nn

@@ -4,11 +4,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "layers/key_maps.h"
-#include "layers/torch_checkpoint.h"
-
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
+#include "io/torch_checkpoint.h"
 #include "model/efficientnet_config.h"
+#include "model/key_maps.h"
 #include "train/tasks.h"
 
 namespace sono {

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "data/dataset.h"
-#include "layers/safetensors.h"
-#include "layers/state_dict.h"
+#include "io/safetensors.h"
+#include "io/state_dict.h"
 #include "model/multitask_model.h"
 
 namespace sono {

@@ -9,7 +9,7 @@
 #include "data/loader.h"
 #include "data/sampler.h"
 #include "data/split.h"
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 #include "optim/adamw.h"
 #include "optim/schedule.h"
 #include "train/bn_calibration.h"

@@ -10,9 +10,9 @@
 #include "layers/init.h"
 #include "layers/linear.h"
 #include "layers/mbconv.h"
+#include "layers/module.h"
 #include "layers/norm.h"
 #include "layers/squeeze_excite.h"
-#include "layers/state_dict.h"
 #include "ops/ops.h"
 #include "tests/support/check.h"
 

@@ -6,9 +6,8 @@
 
 #include "layers/conv.h"
 #include "layers/linear.h"
+#include "layers/module.h"
 #include "layers/norm.h"
-#include "layers/safetensors.h"
-#include "layers/state_dict.h"
 #include "tests/support/check.h"
 
 using namespace sono;

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "core/autograd.h"
-#include "layers/state_dict.h"
+#include "layers/module.h"
 #include "model/multitask_model.h"
 #include "ops/ops.h"
 #include "tests/support/check.h"

@@ -42,8 +42,8 @@
 
 #include "core/autograd.h"
 #include "data/batch.h"
-#include "layers/safetensors.h"
-#include "layers/state_dict.h"
+#include "io/safetensors.h"
+#include "layers/module.h"
 #include "model/multitask_model.h"
 #include "optim/adamw.h"
 #include "train/task_loss.h"

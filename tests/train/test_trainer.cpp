@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/phantom.h"
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 #include "tests/support/check.h"
 #include "train/evaluate.h"
 #include "train/model_io.h"

@@ -1,4 +1,4 @@
-"""PyTorch checkpoints for the C++ checkpoint reader (layers/torch_checkpoint.h).
+"""PyTorch checkpoints for the C++ checkpoint reader (io/torch_checkpoint.h).
 
 Writes into OUT, with the real packages, random-valued state dicts (no
 downloads) and the values they must read back as, in safetensors files:

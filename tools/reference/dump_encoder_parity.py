@@ -1,6 +1,6 @@
 """EfficientNet-B0 encoder checkpoints in every supported layout, and the
 features SMP's encoder computes with their weights: what Sono must reproduce
-after reading and converting them (layers/torch_checkpoint.h, layers/key_maps.h,
+after reading and converting them (io/torch_checkpoint.h, model/key_maps.h,
 `sono convert`).
 
     python dump_encoder_parity.py --out DIR [--seed 0] [--threads 2]

@@ -1,8 +1,8 @@
 // `sono convert`: PyTorch checkpoints and other EfficientNet layouts to Sono's safetensors.
 #include <cstdio>
 
-#include "layers/key_maps.h"
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
+#include "model/key_maps.h"
 #include "tools/sono/command.h"
 #include "train/model_io.h"
 

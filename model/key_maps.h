@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "layers/module.h"
+#include "io/named_tensors.h"
 
 namespace sono::nn {
 

@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "layers/module.h"
+#include "io/named_tensors.h"
 
 namespace sono::nn {
 

@@ -1,9 +1,9 @@
-#include "layers/torch_checkpoint_pickle.h"
+#include "io/torch_checkpoint_pickle.h"
 
 #include <cstring>
 
 #include "core/error.h"
-#include "layers/torch_checkpoint_zip.h"
+#include "io/torch_checkpoint_zip.h"
 
 namespace sono::nn::detail {
 

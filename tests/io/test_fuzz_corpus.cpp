@@ -4,7 +4,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "layers/torch_checkpoint.h"
+#include "io/torch_checkpoint.h"
 
 using namespace sono;
 namespace fs = std::filesystem;

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <limits>
 
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 #include "tests/support/check.h"
 
 using namespace sono;

@@ -1,4 +1,4 @@
-#include "layers/torch_checkpoint.h"
+#include "io/torch_checkpoint.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,8 +10,8 @@
 #include <unordered_map>
 
 #include "core/half.h"
-#include "layers/torch_checkpoint_pickle.h"
-#include "layers/torch_checkpoint_zip.h"
+#include "io/torch_checkpoint_pickle.h"
+#include "io/torch_checkpoint_zip.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the checkpoint reader assumes a little-endian host");
 

@@ -1,4 +1,4 @@
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

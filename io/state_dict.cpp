@@ -1,9 +1,8 @@
-#include "layers/state_dict.h"
+#include "io/state_dict.h"
 
 #include <unordered_map>
 
 #include "core/autograd.h"
-#include "layers/safetensors.h"
 
 namespace sono::nn {
 
@@ -17,7 +16,8 @@ std::string join_list(const std::vector<std::string>& items) {
 std::string short_describe(const Tensor& t) { return str_cat(dtype_name(t.dtype()), shape_str(t.shape())); }
 }  // namespace
 
-LoadReport load_state_dict(Module& module, const NamedTensors& tensors, const LoadOptions& options) {
+LoadReport copy_state_dict(const NamedTensors& targets, const NamedTensors& tensors, const LoadOptions& options,
+                           const std::string& target_name) {
   std::unordered_map<std::string, const Tensor*> source;
   std::vector<std::string> duplicated;
   for (const auto& kv : tensors)
@@ -26,7 +26,6 @@ LoadReport load_state_dict(Module& module, const NamedTensors& tensors, const Lo
   LoadReport report;
   std::vector<std::string> mismatched;
   std::vector<std::pair<Tensor, const Tensor*>> copies;
-  const NamedTensors targets = module.state_dict();
   std::unordered_map<std::string, bool> known;
   for (const auto& kv : targets) {
     known[kv.first] = true;
@@ -62,24 +61,14 @@ LoadReport load_state_dict(Module& module, const NamedTensors& tensors, const Lo
   add(mismatched, "mis-shaped or wrong dtype");
   add(duplicated, "given more than once");
   if (!problems.empty())
-    throw Error(str_cat("load_state_dict: ", options.source, " into ", module.type_name(), ": ", problems));
+    throw Error(str_cat("load_state_dict: ", options.source, " into ", target_name, ": ", problems));
 
   {
     NoGradGuard ng;
     for (auto& c : copies) c.first.copy_(*c.second);
   }
   report.loaded = int64_t(copies.size());
-  for (auto& m : module.named_modules()) m.second->on_state_loaded();
   return report;
-}
-
-void save_safetensors(const Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {
-  write_safetensors(path, module.state_dict(), metadata);
-}
-
-LoadReport load_safetensors(Module& module, const std::string& path, LoadOptions options) {
-  if (options.source == LoadOptions{}.source) options.source = path;
-  return load_state_dict(module, read_safetensors(path).tensors, options);
 }
 
 }  // namespace sono::nn

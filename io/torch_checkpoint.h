@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "layers/module.h"
+#include "io/named_tensors.h"
 
 namespace sono::nn {
 

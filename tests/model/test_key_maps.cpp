@@ -1,9 +1,13 @@
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
-#include "layers/key_maps.h"
+#include "io/torch_checkpoint.h"
+#include "model/key_maps.h"
 
 using namespace sono;
 using namespace sono::nn;
@@ -60,6 +64,18 @@ bool mentions(const std::vector<std::string>& warnings, const std::string& text)
   for (const auto& w : warnings)
     if (w.find(text) != std::string::npos) return true;
   return false;
+}
+
+// PyTorch checkpoints written by tools/reference/dump_checkpoints.py; "" (and a
+// skip message) when $SONO_REF_FIXTURES does not have `name`.
+std::string checkpoint_fixture(const std::string& name) {
+  const char* dir = std::getenv("SONO_REF_FIXTURES");
+  const std::string path = dir ? std::string(dir) + "/checkpoints/" + name : std::string();
+  struct stat st;
+  if (!path.empty() && ::stat(path.c_str(), &st) == 0) return path;
+  MESSAGE("skipped: SONO_REF_FIXTURES/checkpoints/" << name
+                                                    << " not found (tools/reference/dump_checkpoints.py makes it)");
+  return "";
 }
 
 }  // namespace
@@ -181,4 +197,24 @@ TEST_CASE("key_maps: converting tensors renames them and shares their data") {
     CHECK(out[i].second.same(src[i].second));
   }
   CHECK(r.dropped == std::vector<std::string>{"classifier.weight"});
+}
+
+TEST_CASE("key_maps: b0 checkpoints of torchvision and timm map onto the lukemelas layout") {
+  for (const char* f : {"lukemelas_b0_zip.pth", "torchvision_b0.pth", "timm_b0.pth"})
+    if (checkpoint_fixture(f).empty()) return;
+  const NamedTensors luke = read_torch_checkpoint(checkpoint_fixture("lukemelas_b0_zip.pth")).tensors;
+  for (const std::string file : {"lukemelas_b0_zip.pth", "torchvision_b0.pth", "timm_b0.pth"}) {
+    INFO(file);
+    const NamedTensors src = read_torch_checkpoint(checkpoint_fixture(file)).tensors;
+    KeyMapReport report;
+    std::vector<std::string> keys;
+    for (const auto& kv : src) keys.push_back(kv.first);
+    const NamedTensors out = convert_efficientnet_state_dict(src, detect_efficientnet_layout(keys), &report);
+    CHECK(report.dropped.size() == 2);  // classifier weight and bias
+    REQUIRE(out.size() == luke.size() - 2);
+    for (size_t i = 0; i < out.size(); ++i) {
+      CHECK(out[i].first == luke[i].first);
+      CHECK(out[i].second.shape() == luke[i].second.shape());
+    }
+  }
 }

@@ -1,4 +1,4 @@
-#include "layers/torch_checkpoint_zip.h"
+#include "io/torch_checkpoint_zip.h"
 
 #include <array>
 

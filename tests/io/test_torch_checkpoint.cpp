@@ -9,10 +9,9 @@
 #include <fstream>
 #include <map>
 
-#include "layers/key_maps.h"
-#include "layers/safetensors.h"
-#include "layers/torch_checkpoint.h"
-#include "layers/torch_checkpoint_zip.h"
+#include "io/safetensors.h"
+#include "io/torch_checkpoint.h"
+#include "io/torch_checkpoint_zip.h"
 
 using namespace sono;
 using namespace sono::nn;
@@ -697,25 +696,5 @@ TEST_CASE("torch_checkpoint: reference checkpoints equal their expected tensors 
     if (file == "wrapped.pth") CHECK(c.unwrapped_key == "state_dict");
     SafetensorsFile e = read_safetensors(fixtures() + "/" + expected);
     check_bit_exact(c.tensors, in_order_of(c.tensors, e.tensors));
-  }
-}
-
-TEST_CASE("torch_checkpoint: b0 checkpoints of torchvision and timm map onto the lukemelas layout") {
-  for (const char* f : {"lukemelas_b0_zip.pth", "torchvision_b0.pth", "timm_b0.pth"})
-    if (!have_fixture(f)) return;
-  const NamedTensors luke = read_torch_checkpoint(fixtures() + "/lukemelas_b0_zip.pth").tensors;
-  for (const std::string file : {"lukemelas_b0_zip.pth", "torchvision_b0.pth", "timm_b0.pth"}) {
-    INFO(file);
-    const NamedTensors src = read_torch_checkpoint(fixtures() + "/" + file).tensors;
-    KeyMapReport report;
-    std::vector<std::string> keys;
-    for (const auto& kv : src) keys.push_back(kv.first);
-    const NamedTensors out = convert_efficientnet_state_dict(src, detect_efficientnet_layout(keys), &report);
-    CHECK(report.dropped.size() == 2);  // classifier weight and bias
-    REQUIRE(out.size() == luke.size() - 2);
-    for (size_t i = 0; i < out.size(); ++i) {
-      CHECK(out[i].first == luke[i].first);
-      CHECK(out[i].second.shape() == luke[i].second.shape());
-    }
   }
 }

@@ -1,4 +1,4 @@
-#include "layers/key_maps.h"
+#include "model/key_maps.h"
 
 #include <map>
 #include <set>

@@ -14,7 +14,7 @@
 
 #include "core/dtype.h"
 #include "core/shape.h"
-#include "layers/torch_checkpoint.h"
+#include "io/torch_checkpoint.h"
 
 namespace sono::nn::detail {
 

@@ -1,9 +1,9 @@
 #include "train/model_io.h"
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "io/file_format.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
 #include "model/efficientnet_config.h"
@@ -34,12 +34,7 @@ std::map<std::string, std::string> model_metadata(const model::MultiTaskModel& m
 }
 
 nn::SafetensorsFile read_weights_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  SONO_CHECK(f.good(), "weights", "cannot open '", path, "'");
-  unsigned char magic[2] = {0, 0};
-  f.read(reinterpret_cast<char*>(magic), 2);
-  // zip archives start with "PK"; legacy torch files with the pickle PROTO opcode 0x80
-  if ((magic[0] == 'P' && magic[1] == 'K') || magic[0] == 0x80) {
+  if (nn::tensor_file_format(path) != nn::TensorFileFormat::Safetensors) {
     nn::TorchCheckpointOptions o;
     o.unwrap_keys = {"state_dict", "model", "model_state_dict"};
     o.skip_non_tensors = true;

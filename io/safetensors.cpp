@@ -1,9 +1,5 @@
 #include "io/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -15,6 +11,7 @@
 
 #include "core/autograd.h"
 #include "core/half.h"
+#include "io/atomic_file.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors IO assumes a little-endian host");
 
@@ -197,27 +194,6 @@ SafetensorsFile read_safetensors(const std::string& path) {
   return out;
 }
 
-namespace {
-
-void write_all(int fd, const void* data, size_t n, const std::string& path) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) fail(path, std::string("write failed: ") + std::strerror(errno));
-    p += w;
-    n -= size_t(w);
-  }
-}
-
-std::string directory_of(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-}  // namespace
-
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {
   std::vector<Tensor> host;
@@ -248,35 +224,11 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
   unsigned char len_bytes[8];
   for (int i = 0; i < 8; ++i) len_bytes[i] = (uint64_t(text.size()) >> (8 * i)) & 0xffu;
 
-  std::string tmp = path + ".tmp-XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) fail(path, std::string("cannot create a temporary file next to it: ") + std::strerror(errno));
-  try {
-    // mkstemp creates the file 0600; give it the mode a plain open() would.
-    const mode_t mask = ::umask(0);
-    ::umask(mask);
-    if (::fchmod(fd, 0666 & ~mask) != 0) fail(path, std::string("fchmod failed: ") + std::strerror(errno));
-    write_all(fd, len_bytes, 8, path);
-    write_all(fd, text.data(), text.size(), path);
-    for (const auto& h : host) write_all(fd, h.raw_data(), size_t(h.numel()) * dtype_size(h.dtype()), path);
-    if (::fsync(fd) != 0) fail(path, std::string("fsync failed: ") + std::strerror(errno));
-    if (::close(fd) != 0) {
-      fd = -1;
-      fail(path, std::string("close failed: ") + std::strerror(errno));
-    }
-    fd = -1;
-    if (::rename(tmp.c_str(), path.c_str()) != 0) fail(path, std::string("rename failed: ") + std::strerror(errno));
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  // Make the rename itself durable.
-  int dfd = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  AtomicFile out(path);
+  out.write(len_bytes, 8);
+  out.write(text);
+  for (const auto& h : host) out.write(h.raw_data(), size_t(h.numel()) * dtype_size(h.dtype()));
+  out.commit();
 }
 
 }  // namespace sono::nn

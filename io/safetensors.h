@@ -23,8 +23,9 @@ struct SafetensorsFile {
 // nothing is allocated before the header has been checked against the file size.
 SafetensorsFile read_safetensors(const std::string& path);
 
-// Writes atomically: a temporary file in the same directory, fsync, rename.
-// Names must be unique and non-empty; tensors may be on any device/layout.
+// Writes atomically with AtomicFile (io/atomic_file.h): the target is replaced
+// whole or not at all, and I/O errors throw naming it. Names must be unique and
+// non-empty; tensors may be on any device/layout.
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

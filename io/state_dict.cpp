@@ -1,5 +1,6 @@
 #include "io/state_dict.h"
 
+#include <cmath>
 #include <unordered_map>
 
 #include "core/autograd.h"
@@ -14,6 +15,24 @@ std::string join_list(const std::vector<std::string>& items) {
 }
 
 std::string short_describe(const Tensor& t) { return str_cat(dtype_name(t.dtype()), shape_str(t.shape())); }
+
+// "3 of 54 values NaN or infinite, the first at element 7"; "" when all are
+// finite. A NaN weight would only surface later as a NaN loss or prediction.
+std::string non_finite(const Tensor& t) {
+  if (!is_floating(t.dtype()) || t.numel() == 0) return "";
+  const Tensor h = t.detach().to(Device::cpu()).contiguous();
+  int64_t count = 0, first = -1;
+  dispatch_all(h.dtype(), "load_state_dict", [&](auto tag) {
+    using T = SONO_TYPE(tag);
+    const T* p = static_cast<const T*>(h.raw_data());
+    for (int64_t i = 0; i < h.numel(); ++i)
+      if (!std::isfinite(scalar_cast<double>(p[i]))) {
+        if (first < 0) first = i;
+        ++count;
+      }
+  });
+  return count ? str_cat(count, " of ", h.numel(), " values NaN or infinite, the first at element ", first) : "";
+}
 }  // namespace
 
 LoadReport copy_state_dict(const NamedTensors& targets, const NamedTensors& tensors, const LoadOptions& options,
@@ -24,7 +43,7 @@ LoadReport copy_state_dict(const NamedTensors& targets, const NamedTensors& tens
     if (!source.emplace(kv.first, &kv.second).second) duplicated.push_back(kv.first);
 
   LoadReport report;
-  std::vector<std::string> mismatched;
+  std::vector<std::string> mismatched, non_finite_values;
   std::vector<std::pair<Tensor, const Tensor*>> copies;
   std::unordered_map<std::string, bool> known;
   for (const auto& kv : targets) {
@@ -44,6 +63,11 @@ LoadReport copy_state_dict(const NamedTensors& targets, const NamedTensors& tens
                                    " vs model ", short_describe(dst)));
       continue;
     }
+    const std::string bad_values = non_finite(src);
+    if (!bad_values.empty()) {
+      non_finite_values.push_back(str_cat(kv.first, ": ", bad_values));
+      continue;
+    }
     copies.emplace_back(dst, &src);
   }
   for (const auto& kv : tensors)
@@ -59,6 +83,7 @@ LoadReport copy_state_dict(const NamedTensors& targets, const NamedTensors& tens
     add(report.unexpected, "unexpected");
   }
   add(mismatched, "mis-shaped or wrong dtype");
+  add(non_finite_values, "with NaN or infinite values");
   add(duplicated, "given more than once");
   if (!problems.empty())
     throw Error(str_cat("load_state_dict: ", options.source, " into ", target_name, ": ", problems));

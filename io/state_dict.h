@@ -27,7 +27,9 @@ struct LoadReport {
 
 // Validates everything first and throws ONE sono::Error
 // ("load_state_dict: <options.source> into <target_name>: ...") listing every
-// missing, unexpected (when strict) and mis-shaped / wrong-dtype key; only when
+// missing, unexpected (when strict), mis-shaped / wrong-dtype key and every
+// floating tensor holding NaN or infinite values (a corrupt or diverged
+// checkpoint: refused at load, not found later as a NaN loss); only when
 // all is well copies the values of `tensors` into the target tensors in place (no
 // autograd, any device).
 LoadReport copy_state_dict(const NamedTensors& targets, const NamedTensors& tensors, const LoadOptions& options,

@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 
+#include "io/safetensors.h"
 #include "layers/conv.h"
 #include "layers/linear.h"
 #include "layers/module.h"
@@ -137,5 +139,27 @@ TEST_CASE("load_state_dict: safetensors round trip of a module, error names the 
     CHECK(std::string(e.what()).find(path) != std::string::npos);
     CHECK(std::string(e.what()).find("2 missing: [weight, bias]") != std::string::npos);
   }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("load_state_dict: a module file with a NaN weight is refused naming the file and the tensor") {
+  Net a, b;
+  NamedTensors state = random_state(a, 31);
+  std::vector<float> w = state[0].second.to_vector<float>();
+  w[5] = std::nanf("");
+  state[0].second = Tensor::from_vector(w, state[0].second.shape());
+  const std::string path = temp_file("nan.safetensors");
+  write_safetensors(path, state);
+  const auto before = test::values(b.conv->weight());
+  try {
+    load_safetensors(b, path);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    CAPTURE(msg);
+    CHECK(msg.find(path) != std::string::npos);
+    CHECK(msg.find("conv.weight: 1 of 54 values NaN or infinite, the first at element 5") != std::string::npos);
+  }
+  CHECK(test::values(b.conv->weight()) == before);
   std::filesystem::remove(path);
 }

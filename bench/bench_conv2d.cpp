@@ -1,29 +1,41 @@
-// CPU conv2d at the EfficientNet-B4 / FPN shapes of a 256x256 input, batch 2.
-// Reports GFLOP/s with FLOPs = 2 * multiply-adds (backward: input + weight
-// gradients, twice the forward's). Select with --benchmark_filter=conv2d.
-#include <benchmark/benchmark.h>
-
-#include <random>
+// conv2d at the EfficientNet-B4 / FPN shapes of a 256x256 input (batch:
+// SONO_BENCH_BATCH on the cpu, SONO_BENCH_CUDA_BATCH on cuda), one shape list
+// for both devices:
+//   conv2d_fwd/<dev>/<shape>[/<path>]  the forward under no-grad
+//   conv2d_bwd/<dev>/<shape>[/<path>]  the backend's backward alone (input and
+//       weight gradients), without the forward and the autograd engine
+// On cuda, <path> is "auto" (the public dispatch) and, to decide between
+// them, the alternatives it picks from: "cudnn" for depthwise convs, and
+// "gemm" (one cuBLAS GEMM per sample) for 1x1 stride-1 convs.
+// GFLOP/s with FLOPs = 2 * multiply-adds (backward: twice the forward's).
+// The forward is checked once against a double-precision loop (sample 0,
+// the first output channels) before timing.
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
+#include "bench/bench_support.h"
 #include "core/autograd.h"
 #include "ops/conv2d.h"
+#include "ops/dispatch.h"
+
+#if SONO_WITH_CUDA
+#include "ops/cuda/conv2d_paths.h"
+#include "ops/cuda/gemm.h"
+#endif
 
 namespace {
 
-using sono::Conv2dOptions;
-using sono::Tensor;
+using namespace sono;
 
 struct ConvShape {
   const char* name;
   int64_t cin, cout, hw, k, stride;
-  int64_t pad_before, pad_after;  // same on both axes (TF-"same" static pads)
+  int64_t pad_before, pad_after;  // same on both axes (TF-"same" static pads, MODEL_SPEC 2.4)
   bool depthwise;
-  bool backward;  // also benchmark the backward pass
+  bool cpu_backward;  // the CPU also times the backward (the slow ones are left out)
 };
-
-constexpr int64_t kBatch = 2;
 
 const std::vector<ConvShape>& shapes() {
   static const std::vector<ConvShape> s = {
@@ -41,77 +53,137 @@ const std::vector<ConvShape>& shapes() {
       {"dw_5x5s1_1632_8", 1632, 1632, 8, 5, 1, 2, 2, true, true},
       {"dw_3x3s2_144_128", 144, 144, 128, 3, 2, 0, 1, true, true},
       {"dw_5x5s2_192_64", 192, 192, 64, 5, 2, 2, 2, true, false},
+      {"dw_5x5s2_960_16", 960, 960, 16, 5, 2, 1, 2, true, false},
   };
   return s;
 }
 
-Tensor random_tensor(const sono::Shape& shape, uint64_t seed) {
-  std::mt19937 rng{uint32_t(seed)};
-  std::normal_distribution<float> dist(0.f, 1.f);
-  std::vector<float> v(size_t(sono::shape_numel(shape)));
-  for (auto& e : v) e = dist(rng);
-  return Tensor::from_vector(v, shape);
-}
+enum class Path { Auto, Cudnn, Gemm1x1 };
 
 struct Problem {
-  Tensor x, w;
+  Tensor x, w, gy, gx, gw;
   Conv2dOptions opt;
+  Shape out;
   double macs;
 };
 
-Problem make_problem(const ConvShape& s) {
+Problem make_problem(const ConvShape& s, const bench::Target& t) {
   Problem p;
   p.opt.stride_h = p.opt.stride_w = s.stride;
   p.opt.pad_top = p.opt.pad_left = s.pad_before;
   p.opt.pad_bottom = p.opt.pad_right = s.pad_after;
   p.opt.groups = s.depthwise ? s.cin : 1;
-  p.x = random_tensor({kBatch, s.cin, s.hw, s.hw}, 1);
-  p.w = random_tensor({s.cout, s.cin / p.opt.groups, s.k, s.k}, 2);
   const int64_t out = (s.hw + s.pad_before + s.pad_after - s.k) / s.stride + 1;
-  p.macs = double(kBatch) * s.cout * out * out * (s.cin / p.opt.groups) * s.k * s.k;
+  p.out = {t.batch, s.cout, out, out};
+  p.x = bench::randn({t.batch, s.cin, s.hw, s.hw}, 1, t.device);
+  p.w = bench::randn({s.cout, s.cin / p.opt.groups, s.k, s.k}, 2, t.device, 0.1);
+  p.gy = bench::randn(p.out, 3, t.device);
+  p.gx = Tensor::empty(p.x.shape(), DType::F32, t.device);
+  p.gw = Tensor::empty(p.w.shape(), DType::F32, t.device);
+  p.macs = double(t.batch) * s.cout * out * out * (s.cin / p.opt.groups) * s.k * s.k;
   return p;
 }
 
-void set_flops(benchmark::State& state, double flops_per_iter) {
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(flops_per_iter * 1e-9 * double(state.iterations()), benchmark::Counter::kIsRate);
+// The first output channels of sample 0 by the definition, in double.
+std::string check_forward(const ConvShape& s, const Problem& p, const Tensor& y) {
+  const int64_t ho = p.out[2], wo = p.out[3], cg = s.cin / p.opt.groups, og = s.cout / p.opt.groups;
+  const int64_t channels = std::min<int64_t>(s.cout, 4);
+  const auto x = bench::host(p.x.slice(0, 0, 1)), w = bench::host(p.w);
+  const auto got = bench::host(y.slice(0, 0, 1).slice(1, 0, channels));
+  std::vector<double> want(got.size());
+  for (int64_t co = 0; co < channels; ++co)
+    for (int64_t oy = 0; oy < ho; ++oy)
+      for (int64_t ox = 0; ox < wo; ++ox) {
+        double acc = 0;
+        const int64_t g = co / og;
+        for (int64_t ci = 0; ci < cg; ++ci)
+          for (int64_t ky = 0; ky < s.k; ++ky)
+            for (int64_t kx = 0; kx < s.k; ++kx) {
+              const int64_t iy = oy * s.stride + ky - s.pad_before, ix = ox * s.stride + kx - s.pad_before;
+              if (iy < 0 || ix < 0 || iy >= s.hw || ix >= s.hw) continue;
+              acc += x[size_t(((g * cg + ci) * s.hw + iy) * s.hw + ix)] *
+                     w[size_t(((co * cg + ci) * s.k + ky) * s.k + kx)];
+            }
+        want[size_t((co * ho + oy) * wo + ox)] = acc;
+      }
+  return bench::compare("y", got, want, 1e-4, 1e-4);
 }
 
-void conv_forward(benchmark::State& state, const ConvShape& s) {
-  sono::NoGradGuard ng;
-  Problem p = make_problem(s);
-  for (auto _ : state) {
-    Tensor y = sono::conv2d(p.x, p.w, Tensor(), p.opt);
-    benchmark::DoNotOptimize(y.raw_data());
-  }
-  set_flops(state, 2 * p.macs);
+#if SONO_WITH_CUDA
+// The alternatives the CUDA dispatch decides between, called directly.
+// 1x1 stride-1 conv as one GEMM per sample: y[n] [Cout, HW] = W [Cout, Cin] x[n] [Cin, HW].
+void gemm_1x1_forward(const Problem& p, const Tensor& y) {
+  const int64_t n = p.x.shape()[0], cin = p.x.shape()[1], cout = p.w.shape()[0], hw = p.x.shape()[2] * p.x.shape()[3];
+  for (int64_t i = 0; i < n; ++i)
+    cuda::gemm<float>(0, false, false, cout, hw, cin, 1.f, p.w.data<float>(), cin, p.x.data<float>() + i * cin * hw,
+                      hw, 0.f, y.data<float>() + i * cout * hw, hw);
 }
 
-// The backend's backward directly (input and weight gradients), without the
-// forward and the autograd engine around it.
-void conv_backward(benchmark::State& state, const ConvShape& s) {
-  Problem p = make_problem(s);
-  Tensor y = sono::conv2d(p.x, p.w, Tensor(), p.opt);
-  Tensor gy = random_tensor(y.shape(), 3);
-  Tensor gx = Tensor::empty(p.x.shape()), gw = Tensor::empty(p.w.shape());
-  for (auto _ : state) {
-    sono::cpu::conv2d_backward(p.x, p.w, gy, gx, gw, Tensor(), p.opt);
-    benchmark::DoNotOptimize(gx.raw_data());
-    benchmark::DoNotOptimize(gw.raw_data());
+// gx[n] = W^T gy[n]; gW = sum_n gy[n] x[n]^T (accumulated with beta = 1).
+void gemm_1x1_backward(const Problem& p) {
+  const int64_t n = p.x.shape()[0], cin = p.x.shape()[1], cout = p.w.shape()[0], hw = p.x.shape()[2] * p.x.shape()[3];
+  for (int64_t i = 0; i < n; ++i) {
+    const float* gy = p.gy.data<float>() + i * cout * hw;
+    cuda::gemm<float>(0, true, false, cin, hw, cout, 1.f, p.w.data<float>(), cin, gy, hw, 0.f,
+                      p.gx.data<float>() + i * cin * hw, hw);
+    cuda::gemm<float>(0, false, true, cout, cin, hw, 1.f, gy, hw, p.x.data<float>() + i * cin * hw, hw,
+                      i == 0 ? 0.f : 1.f, p.gw.data<float>(), cin);
   }
-  set_flops(state, 4 * p.macs);
+}
+
+void run_alternative(const Problem& p, Path path, bool backward, const Tensor& y) {
+  const cuda::conv::Geometry g = cuda::conv::geometry(p.x, p.w, p.out, p.opt);
+  if (path == Path::Cudnn) {
+    if (backward) cuda::conv::cudnn_backward(g, p.x, p.w, p.gy, p.gx, p.gw);
+    else cuda::conv::cudnn_forward(g, p.x, p.w, Tensor(), y);
+  } else {
+    if (backward) gemm_1x1_backward(p);
+    else gemm_1x1_forward(p, y);
+  }
+}
+#endif
+
+void conv_bench(benchmark::State& state, bench::Target t, ConvShape s, Path path, bool backward) {
+  if (bench::skip_unavailable(state, t.device)) return;
+  NoGradGuard ng;
+  Problem p = make_problem(s, t);
+  if (!bench::validated_once(state, str_cat("conv2d/", t.name, "/", s.name),
+                             [&] { return check_forward(s, p, conv2d(p.x, p.w, Tensor(), p.opt)); }))
+    return;
+  Tensor y = Tensor::empty(p.out, DType::F32, t.device);
+  std::function<void()> body;
+  if (path != Path::Auto) {
+#if SONO_WITH_CUDA
+    body = [&] { run_alternative(p, path, backward, y); };
+#endif
+  } else if (backward) {
+    body = [&] { SONO_DISPATCH_DEVICE(p.x, "conv2d", conv2d_backward, p.x, p.w, p.gy, p.gx, p.gw, Tensor(), p.opt); };
+  } else {
+    body = [&] { y = conv2d(p.x, p.w, Tensor(), p.opt); };
+  }
+  body();  // algorithm choice, workspace growth
+  bench::synchronize(t.device);
+  bench::timed_loop(state, t.device, body);
+  bench::set_gflops(state, (backward ? 4 : 2) * p.macs);
 }
 
 const bool registered = [] {
-  for (const ConvShape& s : shapes()) {
-    benchmark::RegisterBenchmark((std::string("conv2d_fwd/") + s.name).c_str(), conv_forward, s)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
-    if (s.backward)
-      benchmark::RegisterBenchmark((std::string("conv2d_bwd/") + s.name).c_str(), conv_backward, s)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
-  }
+  for (const bench::Target& t : bench::targets())
+    for (const ConvShape& s : shapes()) {
+      const bool cuda = t.device.is_cuda();
+      const bool pointwise = s.k == 1 && s.stride == 1 && !s.depthwise;
+      std::vector<std::pair<const char*, Path>> paths = {{"auto", Path::Auto}};
+      if (cuda && s.depthwise) paths.push_back({"cudnn", Path::Cudnn});
+      if (cuda && pointwise) paths.push_back({"gemm", Path::Gemm1x1});
+      for (bool backward : {false, true}) {
+        if (backward && !cuda && !s.cpu_backward) continue;
+        for (const auto& [label, path] : paths) {
+          std::string name = str_cat(backward ? "conv2d_bwd/" : "conv2d_fwd/", t.name, "/", s.name);
+          if (cuda) name += str_cat("/", label);
+          bench::configure(benchmark::RegisterBenchmark(name.c_str(), conv_bench, t, s, path, backward));
+        }
+      }
+    }
   return true;
 }();
 

@@ -476,7 +476,7 @@ def stored_floor_model(results_dir, encoder, size):
 # Key per-op workloads: the Sono benchmark name (after "<family>/<device>/") and the torch equivalent.
 OPS = [
     {"name": "conv2d fwd 3x3 256->128 @64", "family": "conv2d_fwd", "sono": "fpn_3x3_256to128_64",
-     "torch": "conv_fpn_fwd", "cpu_only": True,  # bench_conv2d.cpp: CPU, batch 2
+     "torch": "conv_fpn_fwd", "cpu_only": True,  # compared on the CPU at batch 2 (the default --batch)
      "bytes": 4 * (2 * 256 * 64 * 64 + 128 * 256 * 9 + 2 * 128 * 64 * 64)},  # input + weight + output
     {"name": "batch_norm train fwd+bwd 144x128x128", "family": "batch_norm", "sono": "train_fwd_bwd/144x128x128",
      "torch": "batch_norm_train", "chw": (144, 128, 128)},
@@ -505,8 +505,7 @@ def workloads(devices, args):
             if op.get("cpu_only") and device != "cpu":
                 continue
             b = 2 if op.get("cpu_only") else batch
-            prefix = f"{op['family']}/{op['sono']}/" if op["family"] == "conv2d_fwd" else \
-                f"{op['family']}/{device}/{op['sono']}/"
+            prefix = f"{op['family']}/{device}/{op['sono']}/"
             out.append({"name": op["name"], "kind": "op", "device": device, "batch": b, "op": op, "sono": prefix})
     if args.only:
         out = [w for w in out if re.search(args.only, f"{w['device']} {w['name']}")]

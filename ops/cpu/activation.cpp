@@ -1,3 +1,7 @@
+// CPU SiLU, ReLU and sigmoid, element-wise over contiguous tensors of equal
+// shape (the formulas are ops/math.h, shared with CUDA). Forward overwrites y
+// with f(x); backward overwrites gx with gy * f'(x), taking f' from x (SiLU,
+// ReLU) or from the saved output y (sigmoid).
 #include "ops/activation.h"
 #include "ops/math.h"
 

@@ -1,3 +1,9 @@
+// CPU broadcasting add/sub/mul/div and the scalar affine form alpha * x + beta.
+// Operands may broadcast against the output; out is contiguous and every
+// element is overwritten (never accumulated). Common model patterns (equal
+// shapes, a per-[N, C] gate against [N, C, H, W], a [C] vector against
+// [N, C], scalars) take a 2-d [outer, inner] fast path; any other broadcast
+// walks the output with stride-0 operand dims.
 #include <array>
 #include <type_traits>
 

@@ -1,5 +1,7 @@
 // CPU conv2d: picks the direct depthwise kernel or the GEMM path (im2col, or
 // the input itself for a 1x1 stride-1 unpadded conv).
+// Layout: contiguous NCHW x/y, weight [Cout, Cin/groups, kH, kW]. Outputs: y,
+// gx, gw, gb are overwritten (never accumulated); undefined gradients are skipped.
 #include "ops/conv2d.h"
 #include "ops/cpu/conv2d_paths.h"
 #include "ops/cpu/gemm.h"

@@ -3,6 +3,8 @@
 // scratch plane whose rows are split by column phase (column % stride), so a
 // tap at any stride/dilation reads a contiguous run of that plane: the inner
 // loop over output columns is a plain vector loop with no bounds checks.
+// Layout: contiguous NCHW x/y/gy/gx, weight [C, 1, kH, kW]. Outputs: y, gx
+// and gw are overwritten (gw is zeroed per channel, then every sample adds its taps).
 #include <algorithm>
 #include <cstring>
 #include <vector>

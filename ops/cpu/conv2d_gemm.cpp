@@ -5,6 +5,9 @@
 // the kh*kw-times larger column matrix never travels to memory.
 // im2col/col2im run in OpenMP regions of their own and the GEMMs outside
 // them, where OpenBLAS uses all threads itself.
+// Outputs: all overwritten. y: the bias seeds it and the GEMM accumulates onto
+// it; gw: the GEMMs of every sample and row chunk add up (beta 0 for the first,
+// 1 after); gx: zero-filled, then col2im adds every column back into it.
 #include <algorithm>
 #include <memory>
 

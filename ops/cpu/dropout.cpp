@@ -1,3 +1,7 @@
+// CPU dropout masks: element i of the contiguous float mask is overwritten
+// with `scale` when the Philox uniform at (seed, offset + i) keeps it under
+// the rule, else 0. The CUDA kernel draws the same mask bit for bit; applying
+// the mask (x * mask) is a plain broadcast multiply in ops/dropout.cpp.
 #include "ops/dropout.h"
 
 namespace sono::cpu {

@@ -1,3 +1,7 @@
+// CPU detection-cell gather: out [B, C] (contiguous, overwritten) =
+// x[b, c, rows[b], cols[b]] for x [B, C, H, W] of any strides. The backward
+// writes gy [B, C] into those cells of gx [B, C, H, W], which the caller has
+// zeroed: one cell per (sample, channel), so writes never collide.
 #include "ops/gather.h"
 
 namespace sono::cpu {

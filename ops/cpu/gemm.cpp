@@ -1,3 +1,8 @@
+// Row-major C [m, n] = alpha * op(A) [m, k] @ op(B) [k, n] + beta * C over
+// OpenBLAS sgemm/dgemm (op(X) = X^T when trans_x; lda/ldb/ldc are the stored
+// row strides). With beta = 0, C is overwritten without being read; with
+// beta = 1 the product accumulates onto it. Sizes are checked to fit BLAS's
+// 32-bit integers.
 #include "ops/cpu/gemm.h"
 
 #include <cblas.h>

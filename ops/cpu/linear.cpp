@@ -1,3 +1,8 @@
+// CPU linear: y [n, out] = x [n, in] @ W^T + b with W [out, in], all
+// contiguous row-major. The forward seeds y with the bias and lets the GEMM
+// accumulate onto it (beta = 1), else overwrites y. The backward overwrites
+// each requested gradient: gx = gy @ W, gW = gy^T @ x, gb = the column sums of
+// gy; an undefined gradient is skipped.
 #include "ops/linear.h"
 #include "ops/cpu/gemm.h"
 

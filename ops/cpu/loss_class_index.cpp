@@ -1,3 +1,5 @@
+// The minimum and maximum of an i64 class-index target (contiguous), so the
+// losses can name an out-of-range class before reading with it.
 #include <algorithm>
 
 #include "ops/loss.h"

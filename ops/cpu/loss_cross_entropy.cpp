@@ -1,4 +1,6 @@
 // Cross entropy on logits [B, C] with class targets [B]: one row per sample.
+// Layout: contiguous logits [B, C], i64 target [B]. Outputs: the scalar loss
+// (mean over the batch, summed in double) and grad_logits are overwritten.
 #include <algorithm>
 #include <cmath>
 #include <vector>

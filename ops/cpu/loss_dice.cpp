@@ -1,5 +1,7 @@
 // SMP multiclass Dice on logits [B, C, H*W]: one pass for the per-class sums
 // (forward), one pass for the gradient through the softmax (backward).
+// Layout: contiguous logits [B, C, H, W] and i64 target [B, H, W]. Outputs: the
+// per-class stats [C, 3], the scalar loss and grad_logits are overwritten.
 #include <algorithm>
 #include <cmath>
 #include <vector>

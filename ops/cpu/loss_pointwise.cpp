@@ -1,4 +1,6 @@
 // MSE, BCE-with-logits and L1: mean over all elements of f(x, t).
+// Layout: input and target contiguous, equal shape. Outputs: the scalar loss
+// and the requested gradients (input, target) are overwritten.
 #include <algorithm>
 #include <vector>
 

@@ -2,6 +2,8 @@
 // is N*C contiguous planes; statistics are per-plane sums combined over the
 // planes of a channel (batch norm) or of a (sample, group) (group norm), and
 // every element-wise pass applies per-plane coefficients.
+// Outputs: y, save_mean / save_invstd, gx, gweight and gbias are overwritten;
+// the running statistics are updated in place (training batch norm only).
 #include <cmath>
 #include <vector>
 

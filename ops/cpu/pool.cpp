@@ -1,3 +1,6 @@
+// CPU global average pool: x [N, C, H, W] contiguous -> y [N, C, 1, 1], each
+// plane's mean summed in double (a plane can hold 16k values). The backward
+// overwrites every element of gx's plane with gy / (H * W).
 #include "ops/pool.h"
 
 namespace sono::cpu {

@@ -1,3 +1,9 @@
+// CPU sum and argmax over the middle axis of a contiguous x viewed as
+// [outer, r, inner]: sum_middle overwrites out [outer, inner] with scale *
+// sum over r (accumulated in double; long rows from fixed-size partial sums
+// added in order, so the result does not depend on the thread count);
+// argmax_middle overwrites the i64 out [outer, inner] with the index of the
+// first maximum (a NaN counts as the maximum, like PyTorch).
 #include <algorithm>
 #include <vector>
 

@@ -1,3 +1,8 @@
+// CPU softmax and log-softmax over the middle axis of a contiguous x viewed as
+// [outer, n, inner] (n = the classes; inner = the pixels, or 1), max-subtracted
+// so exp never overflows. The forward overwrites y; the backward overwrites gx
+// from the saved output y and gy: softmax y * (gy - sum(gy * y)), log-softmax
+// gy - exp(y) * sum(gy).
 #include <algorithm>
 #include <cmath>
 

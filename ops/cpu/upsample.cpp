@@ -1,3 +1,8 @@
+// CPU upsampling of contiguous NCHW planes: nearest x2 (output (y, x) reads
+// input (y / 2, x / 2)) and bilinear to any size with or without
+// align_corners, with PyTorch's arithmetic. Forwards overwrite y; backwards
+// overwrite gx with the transpose (the sum of the output gradients each input
+// element fed), accumulating in a per-plane buffer that starts at zero.
 #include <algorithm>
 #include <cstring>
 #include <vector>

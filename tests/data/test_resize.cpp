@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "data/resize.h"
+#include "tests/support/skip.h"
 
 using namespace sono;
 using namespace sono::data;
@@ -196,13 +197,8 @@ std::map<std::string, Image> read_u8_safetensors(const std::string& path) {
 }  // namespace
 
 TEST_CASE("resize: bit-exact against cv2 fixtures (SONO_REF_FIXTURES/resize)") {
-  const char* env = std::getenv("SONO_REF_FIXTURES");
-  const std::string path = env ? std::string(env) + "/resize/opencv_resize.safetensors" : "";
-  if (!env || !std::filesystem::exists(path)) {
-    MESSAGE("skipped: " << (env ? path + " does not exist" : std::string("SONO_REF_FIXTURES is not set"))
-                        << " (tools/reference/make_fixtures.sh writes it)");
-    return;
-  }
+  const std::string path = sono::test::ref_fixture("resize/opencv_resize.safetensors", "tools/reference/make_fixtures.sh");
+  if (path.empty()) return;
   auto tensors = read_u8_safetensors(path);
   int compared = 0;
   for (const auto& [name, src] : tensors) {

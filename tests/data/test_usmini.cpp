@@ -8,6 +8,7 @@
 #include "data/dataset.h"
 #include "data/image.h"
 #include "tests/data/data_test_util.h"
+#include "tests/support/skip.h"
 
 using namespace sono;
 using namespace sono::data;
@@ -38,10 +39,7 @@ std::vector<fs::path> usmini_roots(std::string& why_not) {
 TEST_CASE("usmini: every row parses, every image and mask decodes, every box lies inside its image") {
   std::string why_not;
   const std::vector<fs::path> roots = usmini_roots(why_not);
-  if (roots.empty()) {
-    MESSAGE("skipped: " << why_not);
-    return;
-  }
+  SONO_SKIP_UNLESS(!roots.empty(), why_not);
   // Task table of usmini/SOURCES.md.
   const std::map<std::string, std::pair<TaskType, int64_t>> known = {
       {"breast_lesion", {TaskType::Segmentation, 2}},  {"breast_2cls", {TaskType::Classification, 2}},

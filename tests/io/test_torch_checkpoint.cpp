@@ -1,7 +1,5 @@
 #include <doctest/doctest.h>
 
-#include <sys/stat.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +10,7 @@
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
 #include "io/torch_checkpoint_zip.h"
+#include "tests/support/skip.h"
 
 using namespace sono;
 using namespace sono::nn;
@@ -297,12 +296,9 @@ std::string fixtures() {
   return dir ? std::string(dir) + "/checkpoints" : std::string();
 }
 
+// False when the file is absent (the case then skips, saying why).
 bool have_fixture(const std::string& name) {
-  struct stat st;
-  if (!fixtures().empty() && ::stat((fixtures() + "/" + name).c_str(), &st) == 0) return true;
-  MESSAGE("skipped: SONO_REF_FIXTURES/checkpoints/" << name
-                                                    << " not found (tools/reference/dump_checkpoints.py makes it)");
-  return false;
+  return !test::ref_fixture("checkpoints/" + name, "tools/reference/dump_checkpoints.py").empty();
 }
 
 void check_bit_exact(const NamedTensors& actual, const NamedTensors& expected) {

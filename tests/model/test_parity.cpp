@@ -8,7 +8,7 @@
 // every gradient, and (f32) the AdamW step.
 //
 // Two fixture sets under $SONO_REF_FIXTURES (tools/reference/make_fixtures.sh;
-// tools/test.sh sets the variable); without them every case prints why and passes:
+// tools/test.sh sets the variable); without them every case skips, saying why:
 //   b4      f32, batch 2, 256x256: Sono in f32, the real configuration;
 //   b4_f64  the same step computed in float64 (stored as f32), batch 2,
 //           128x128: Sono in f64. No ReLU can change branch through rounding
@@ -48,6 +48,7 @@
 #include "optim/adamw.h"
 #include "train/task_loss.h"
 #include "tests/support/check.h"
+#include "tests/support/skip.h"
 
 using namespace sono;
 using namespace sono::model;
@@ -88,19 +89,11 @@ struct Fixture {
   bool has(const std::string& key) const { return tensors.count(key) != 0; }
 };
 
-// "" when the set is absent (the reason is printed).
+// "" when the set is absent (the case then skips, saying why).
 std::string fixture_dir(const ParitySet& set) {
-  const char* root = std::getenv("SONO_REF_FIXTURES");
-  if (root == nullptr || *root == '\0') {
-    MESSAGE("skipped: SONO_REF_FIXTURES is not set (tools/reference/make_fixtures.sh DIR, then export it)");
-    return "";
-  }
-  const std::string dir = std::string(root) + "/" + set.subdir;
-  if (!std::filesystem::exists(dir + "/weights.safetensors")) {
-    MESSAGE("skipped: no " << dir << "/weights.safetensors (run tools/reference/make_fixtures.sh " << root << ")");
-    return "";
-  }
-  return dir;
+  const std::string weights =
+      ref_fixture(std::string(set.subdir) + "/weights.safetensors", "tools/reference/make_fixtures.sh $SONO_REF_FIXTURES");
+  return weights.empty() ? "" : std::filesystem::path(weights).parent_path().string();
 }
 
 Fixture read_fixture(const std::string& path) {

@@ -40,6 +40,7 @@
 #include "model/efficientnet.h"
 #include "model/key_maps.h"
 #include "tests/support/check.h"
+#include "tests/support/skip.h"
 #include "tests/support/tolerances.h"
 #include "train/model_io.h"
 #include "train/predict.h"
@@ -51,19 +52,10 @@ using nlohmann::json;
 
 namespace {
 
-// Where a fixture set lives; "" (with the reason printed) when absent.
+// Where a fixture set lives; "" when absent (the case then skips, saying why).
 std::string fixture_dir(const std::string& sub, const std::string& must_have) {
-  const char* root = std::getenv("SONO_REF_FIXTURES");
-  if (!root) {
-    MESSAGE("skipped: SONO_REF_FIXTURES is not set (tools/reference/make_fixtures.sh DIR, then export it)");
-    return "";
-  }
-  const std::string dir = std::string(root) + "/" + sub;
-  if (!fs::exists(dir + "/" + must_have)) {
-    MESSAGE("skipped: no " << dir << "/" << must_have << " (run tools/reference/make_fixtures.sh " << root << ")");
-    return "";
-  }
-  return dir;
+  const std::string file = ref_fixture(sub + "/" + must_have, "tools/reference/make_fixtures.sh $SONO_REF_FIXTURES");
+  return file.empty() ? "" : fs::path(file).parent_path().string();
 }
 
 json read_json(const std::string& path) {

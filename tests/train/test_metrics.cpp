@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "tests/support/skip.h"
 #include "train/metrics.h"
 
 using namespace sono::metrics;
@@ -94,12 +95,10 @@ TEST_CASE("box IoU and mean radial error") {
 }
 
 TEST_CASE("metrics equal scikit-learn and SimpleITK on the reference fixtures") {
-  const char* dir = std::getenv("SONO_REF_FIXTURES");
-  std::ifstream in(std::string(dir ? dir : "") + "/metrics/metrics.json");
-  if (!dir || !in) {
-    MESSAGE("skipped: SONO_REF_FIXTURES/metrics/metrics.json not found (tools/reference/make_fixtures.sh makes it)");
-    return;
-  }
+  const std::string path = sono::test::ref_fixture("metrics/metrics.json", "tools/reference/make_fixtures.sh");
+  if (path.empty()) return;
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), "cannot read ", path);
   nlohmann::json j = nlohmann::json::parse(in);
   for (const auto& c : j["classification"]) {
     auto t = c["y_true"].get<std::vector<int64_t>>();

@@ -12,8 +12,8 @@
 #include "core/cuda/context.h"
 #include "core/cuda/runtime.h"
 #include "core/kernels.h"
-#include "ops/activation.h"
 #include "tests/support/check.h"
+#include "tests/support/skip.h"
 
 using namespace sono;
 using namespace sono::test;
@@ -22,11 +22,7 @@ namespace {
 
 bool cuda_available() { return cuda::device_count() > 0; }
 
-#define SKIP_WITHOUT_CUDA()             \
-  if (!cuda_available()) {              \
-    MESSAGE("skipped: no CUDA device"); \
-    return;                             \
-  }
+#define SKIP_WITHOUT_CUDA() SONO_SKIP_UNLESS(cuda_available(), "no CUDA device")
 
 const Device kGpu = Device::cuda(0);
 const DType kAllDtypes[] = {DType::F32, DType::F64, DType::BF16, DType::I64, DType::I32, DType::U8};
@@ -163,38 +159,6 @@ TEST_CASE("cuda: sum_to_shape matches the CPU for short and long reductions") {
                   t == DType::F32 ? tol::kCudaVsCpuF32 : tol::kForwardF64);
     }
   }
-}
-
-TEST_CASE("cuda: activation forward and backward match the CPU and write every element") {
-  SKIP_WITHOUT_CUDA();
-  uint64_t seed = 500;
-  for (DType t : {DType::F32, DType::F64}) {
-    const Tolerance tl = t == DType::F32 ? tol::kCudaVsCpuF32 : tol::kForwardF64;
-    for (Activation a : {Activation::SiLU, Activation::ReLU, Activation::Sigmoid}) {
-      CAPTURE(dtype_name(t));
-      CAPTURE(int(a));
-      Tensor x = randn({3, 5, 7, 11}, ++seed, t, 3.0), gy = randn(x.shape(), ++seed, t);
-      Tensor y = Tensor::empty(x.shape(), t), gx = Tensor::empty(x.shape(), t);
-      cpu::activation_forward(a, x, y);
-      cpu::activation_backward(a, x, y, gy, gx);
-      Tensor x_gpu = x.to(kGpu), gy_gpu = gy.to(kGpu);
-      Tensor y_gpu = nan_like(x_gpu), gx_gpu = nan_like(x_gpu);  // unwritten elements stay NaN and fail
-      cuda::activation_forward(a, x_gpu, y_gpu);
-      cuda::activation_backward(a, x_gpu, y_gpu, gy_gpu, gx_gpu);
-      CHECK_CLOSE(y_gpu, y, tl);
-      CHECK_CLOSE(gx_gpu, gx, tl);
-    }
-  }
-  // Through the public op and autograd on the device.
-  Tensor x = randn({4, 9}, 550, DType::F32);
-  Tensor leaf = x.to(kGpu).set_requires_grad(true);
-  Tensor gy = randn({9, 4}, 551, DType::F32);
-  silu(leaf.permute({1, 0})).backward(gy.to(kGpu));
-  Tensor leaf_cpu = x.clone().set_requires_grad(true);
-  silu(leaf_cpu.permute({1, 0})).backward(gy);
-  REQUIRE(leaf.grad().defined());
-  CHECK(leaf.grad().device() == kGpu);
-  CHECK_CLOSE(leaf.grad(), leaf_cpu.grad(), tol::kCudaVsCpuF32);
 }
 
 TEST_CASE("cuda: caching allocator counts, rounds to size classes and reuses blocks") {

@@ -1,5 +1,5 @@
-// SiLU at the encoder's largest activations (batch: SONO_BENCH_BATCH on the
-// cpu, SONO_BENCH_CUDA_BATCH on cuda):
+// ops/activation: SiLU, the encoder's activation, at its largest inputs (batch:
+// SONO_BENCH_BATCH on the cpu, SONO_BENCH_CUDA_BATCH on cuda):
 //   silu/<dev>/<fwd|fwd_bwd>/<CxHxW>
 // GB/s counts the minimum bytes: forward reads x and writes y; backward reads
 // x and dy and writes dx. Checked once against double-precision formulas.

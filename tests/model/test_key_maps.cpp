@@ -1,6 +1,5 @@
 #include <doctest/doctest.h>
 
-#include <sys/stat.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -8,6 +7,7 @@
 
 #include "io/torch_checkpoint.h"
 #include "model/key_maps.h"
+#include "tests/support/skip.h"
 
 using namespace sono;
 using namespace sono::nn;
@@ -67,15 +67,9 @@ bool mentions(const std::vector<std::string>& warnings, const std::string& text)
 }
 
 // PyTorch checkpoints written by tools/reference/dump_checkpoints.py; "" (and a
-// skip message) when $SONO_REF_FIXTURES does not have `name`.
+// skip, or a failure under SONO_REQUIRE_FIXTURES=1) when the fixture is missing.
 std::string checkpoint_fixture(const std::string& name) {
-  const char* dir = std::getenv("SONO_REF_FIXTURES");
-  const std::string path = dir ? std::string(dir) + "/checkpoints/" + name : std::string();
-  struct stat st;
-  if (!path.empty() && ::stat(path.c_str(), &st) == 0) return path;
-  MESSAGE("skipped: SONO_REF_FIXTURES/checkpoints/" << name
-                                                    << " not found (tools/reference/dump_checkpoints.py makes it)");
-  return "";
+  return test::ref_fixture("checkpoints/" + name, "tools/reference/dump_checkpoints.py");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // CUDA op benchmarks at the model's shapes (batch 16, 256x256 input), each
 // iteration synchronized so the time covers the kernels. Names start with
-// "cuda/" (tools/gpu_check.sh runs --benchmark_filter=cuda).
+// "cuda/" (part B of tools/gpu/run.sh runs them against the measured floors).
 //   cuda/conv_fwd|conv_bwd/<shape>/<path>: the public dispatch ("auto") next to
 //     the alternatives it decides between: cuDNN for depthwise convs, and a
 //     per-sample cuBLAS GEMM for 1x1 convs (to decide whether 1x1 convs
@@ -138,6 +138,11 @@ void conv_bench(benchmark::State& state, ConvShape s, Path path, bool backward) 
   const double flops = (backward ? 4 : 2) * p.macs;
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * 1e-9 * double(state.iterations()), benchmark::Counter::kIsRate);
+  // The fewest bytes: each input read once, each output written once (the floor of tools/gpu/report.py).
+  const double floats = backward ? double(p.x.numel() + p.w.numel() + p.gy.numel() + p.gx.numel() + p.gw.numel())
+                                 : double(p.x.numel() + p.w.numel() + p.y.numel());
+  state.counters["GB/s"] =
+      benchmark::Counter(4 * floats * 1e-9 * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // The model's parameter tensor sizes, roughly: many small vectors (BN, bias)
@@ -172,6 +177,11 @@ void adamw_bench(benchmark::State& state, bool fused) {
     once();
     sono::cuda::synchronize(0);
   }
+  // Reads p, g, m, v and writes p, m, v: 7 floats per element at least.
+  double floats = 0;
+  for (const auto& it : items) floats += 7.0 * double(it.p.numel());
+  state.counters["GB/s"] =
+      benchmark::Counter(4 * floats * 1e-9 * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 const bool registered = [] {

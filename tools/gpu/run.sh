@@ -32,6 +32,7 @@ usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//';
 
 # ---- from the tree: unpack the kit, then run its own copy of this script ------
 if [[ -z "${SONO_KIT_DIR:-}" ]]; then
+  (($# > 0)) || usage
   export SONO_RUN_START=$(date +%s)
   export SONO_TREE="$(cd "$here/../.." && pwd)"
   kit="$SONO_TREE/gpu-kit/sono-gpu-kit.tar.xz"
@@ -129,6 +130,8 @@ fi
 SONO_ENV=(env LD_LIBRARY_PATH="$SONO_LIB_PATH" OMP_NUM_THREADS="$NPROC")
 
 # ---- the machine -----------------------------------------------------------------
+# The driver's tools may sit in its own folder rather than on PATH.
+[[ -x /usr/local/nvidia/bin/nvidia-smi ]] && ! command -v nvidia-smi >/dev/null 2>&1 && PATH="$PATH:/usr/local/nvidia/bin"
 gpu_query() {
   nvidia-smi --query-gpu="$1" --format=csv,noheader 2>/dev/null | head -n1
 }
@@ -234,7 +237,8 @@ classify_memcheck() {
 # ---- steps -------------------------------------------------------------------------
 SANITIZER=""
 for c in "$(command -v compute-sanitizer 2>/dev/null)" "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer" \
-    /usr/local/cuda/bin/compute-sanitizer $(ls -d /usr/local/cuda-*/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null); do
+    /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer \
+    $(ls -d /usr/local/cuda-*/bin/compute-sanitizer 2>/dev/null); do
   [[ -n "$c" && -x "$c" ]] && { SANITIZER="$c"; break; }
 done
 TORCH_BENCH=(env PYTHONUNBUFFERED=1 "${py:-python3}" "$KIT/tools/gpu/torch_bench.py" --wheels "$KIT/wheels"

@@ -165,6 +165,11 @@ void conv_bench(benchmark::State& state, bench::Target t, ConvShape s, Path path
   bench::synchronize(t.device);
   bench::timed_loop(state, t.device, body);
   bench::set_gflops(state, (backward ? 4 : 2) * p.macs);
+  // The fewest bytes: each input read once, each output written once (the
+  // memory floor that tools/gpu/report.py compares against).
+  const double floats = backward ? double(p.x.numel() + p.w.numel() + p.gy.numel() + p.gx.numel() + p.gw.numel())
+                                 : double(p.x.numel() + p.w.numel() + y.numel());
+  bench::set_gbytes(state, 4 * floats);
 }
 
 const bool registered = [] {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Configures the CUDA backend (sm_90 by default) and compiles every target:
 # library, tests, benchmarks, CLI. Runs nothing: CI has no GPU. The binaries
-# are what tools/gpu_check.sh runs on a GPU machine.
+# are what tools/gpu/stage.sh packs for the GPU machine (docs/gpu-run.md).
 #   tools/build_cuda.sh [build-dir]
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

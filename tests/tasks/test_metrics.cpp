@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "train/metrics.h"
+#include "tasks/metrics.h"
 
 using namespace sono::metrics;
 

@@ -33,7 +33,7 @@ struct MultiTaskModelConfig {
 
 class MultiTaskModel : public nn::Module {
  public:
-  explicit MultiTaskModel(const MultiTaskModelConfig& config = {});
+  explicit MultiTaskModel(const MultiTaskModelConfig& config);
 
   // Output for one task: segmentation [N, C, H, W] logits; classification
   // [N, C]; regression [N, 2 * points]; detection [N, 5, H/4, W/4].

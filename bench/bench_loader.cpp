@@ -11,6 +11,7 @@
 
 #include "data/loader.h"
 #include "data/phantom.h"
+#include "tasks/dataset.h"
 
 namespace {
 
@@ -26,7 +27,7 @@ struct PhantomData {
     PhantomOptions opt;
     opt.images_per_task = 60;  // 300 images (180..320 px), 360 rows
     write_phantom_dataset(root.string(), opt);
-    ds = read_dataset(root.string());
+    ds = sono::tasks::read_dataset(root.string());
     TaskSampler sampler(
         ds.samples,
         [&] {

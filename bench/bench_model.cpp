@@ -55,7 +55,7 @@ DeviceModel& model_on(Device device) {
   static std::map<std::string, DeviceModel> models;
   DeviceModel& m = models[device.str()];
   if (!m.model) {
-    model::MultiTaskModelConfig cfg;
+    model::MultiTaskModelConfig cfg = tasks::model_config();
     cfg.encoder = bench::env_string("SONO_BENCH_ENCODER", "efficientnet-b4");
     m.model = std::make_unique<MultiTaskModel>(cfg);
     m.model->to(device);

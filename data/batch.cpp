@@ -35,20 +35,8 @@ Batch build_batch(const Dataset& ds, const PlannedBatch& plan, int64_t step, int
   b.type = task.type;
   b.rows = plan.rows;
   b.images = Tensor::empty({B, 3, S, S});
-  if (opt.load_targets) switch (task.type) {
-    case TaskType::Segmentation:
-      b.masks = Tensor::empty({B, S, S}, DType::I64);
-      break;
-    case TaskType::Classification:
-      b.labels = Tensor::empty({B}, DType::I64);
-      break;
-    case TaskType::Detection:
-      b.boxes = Tensor::empty({B, 4});
-      break;
-    case TaskType::Regression:
-      b.points = Tensor::empty({B, 2 * task.num_classes});
-      break;
-  }
+  const TargetCodec& codec = ds.codec(plan.task);
+  if (opt.load_targets) codec.allocate_targets(b, B, S, task.num_classes);
   for (int64_t i = 0; i < B; ++i) {
     const Sample& s = ds.samples[size_t(plan.rows[size_t(i)])];
     std::shared_ptr<const ResizedImage> img =
@@ -66,25 +54,7 @@ Batch build_batch(const Dataset& ds, const PlannedBatch& plan, int64_t step, int
     }
     if (!opt.load_targets) continue;
     SONO_CHECK(s.has_target, "build_batch", row_location(s), ": the row has no target (it was read for prediction)");
-    switch (task.type) {
-      case TaskType::Segmentation: {
-        std::shared_ptr<const Image> mask =
-            cache ? cache->mask(s, S, img->height, img->width)
-                  : std::make_shared<const Image>(load_resized_mask(s, S, img->height, img->width));
-        int64_t* out = b.masks.data<int64_t>() + i * S * S;
-        for (int64_t k = 0; k < S * S; ++k) out[k] = mask->pixels[size_t(k)];
-        break;
-      }
-      case TaskType::Classification:
-        b.labels.data<int64_t>()[i] = s.label;
-        break;
-      case TaskType::Detection:
-        box_target(s, img->height, img->width, b.boxes.data<float>() + i * 4);
-        break;
-      case TaskType::Regression:
-        point_targets(s, img->height, img->width, b.points.data<float>() + i * 2 * task.num_classes);
-        break;
-    }
+    codec.fill_target(b, i, s, *img, S, cache);
   }
   return b;
 }

@@ -17,7 +17,8 @@ struct Batch {
   int64_t task = -1;  // index into Dataset::tasks
   TaskType type = TaskType::Segmentation;
   Tensor images;  // f32 [B, 3, S, S], ImageNet-normalised
-  // The target of the batch's task type (the others stay undefined):
+  // The target of the batch's task kind (the others stay undefined; the
+  // kind's TargetCodec allocates and fills it):
   Tensor masks;   // segmentation:   i64 [B, S, S] class indices
   Tensor labels;  // classification: i64 [B]
   Tensor boxes;   // detection:      f32 [B, 4] in [0, 1], (-1, -1, -1, -1) = no box

@@ -41,13 +41,15 @@ std::string read_text(const std::string& path) {
 
 // Column positions of one CSV file (-1 = absent).
 struct Columns {
-  int image_path = -1, task_id = -1, task_name = -1, num_classes = -1, mask_path = -1, mask = -1;
-  int box[4] = {-1, -1, -1, -1};
-  std::map<int64_t, int> points;  // k of point_k_xy -> column
+  int image_path = -1, task_id = -1, task_name = -1, num_classes = -1;
+  std::map<std::string, int> by_name;  // trimmed header name -> column; point_<k>_xy also under its canonical k
   std::vector<std::string> names;
-};
 
-constexpr const char* kBoxNames[4] = {"x_min", "y_min", "x_max", "y_max"};
+  int find(const std::string& name) const {
+    auto it = by_name.find(name);
+    return it == by_name.end() ? -1 : it->second;
+  }
+};
 
 Columns map_columns(const CsvTable& t, const std::string& file) {
   Columns c;
@@ -58,28 +60,19 @@ Columns map_columns(const CsvTable& t, const std::string& file) {
       SONO_CHECK(trim(t.header[j]) != name, "read_dataset", file, ", line ", t.header_line, ": column '", name,
                  "' appears twice in the header");
     int col = int(i);
-    if (name == "image_path")
-      c.image_path = col;
-    else if (name == "task_id")
-      c.task_id = col;
-    else if (name == "task_name")
-      c.task_name = col;
-    else if (name == "num_classes")
-      c.num_classes = col;
-    else if (name == "mask_path")
-      c.mask_path = col;
-    else if (name == "mask")
-      c.mask = col;
-    for (int k = 0; k < 4; ++k)
-      if (name == kBoxNames[k]) c.box[k] = col;
-    // point_<k>_xy
+    c.by_name[name] = col;
+    // point_<k>_xy: leading zeros name the same point
     if (name.size() > 9 && name.compare(0, 6, "point_") == 0 && name.compare(name.size() - 3, 3, "_xy") == 0) {
       std::string digits = name.substr(6, name.size() - 9);
       auto is_digit = [](unsigned char ch) { return std::isdigit(ch) != 0; };
       if (!digits.empty() && digits.size() < 10 && std::all_of(digits.begin(), digits.end(), is_digit))
-        c.points[std::stoll(digits)] = col;
+        c.by_name[str_cat("point_", std::stoll(digits), "_xy")] = col;
     }
   }
+  c.image_path = c.find("image_path");
+  c.task_id = c.find("task_id");
+  c.task_name = c.find("task_name");
+  c.num_classes = c.find("num_classes");
   std::string all;  // for the message below
   for (const auto& h : t.header) all += (all.empty() ? "" : ", ") + h;
   const std::pair<const char*, int> required[] = {
@@ -91,9 +84,10 @@ Columns map_columns(const CsvTable& t, const std::string& file) {
 }
 
 // Reads one CSV row into a Sample; throws RowError.
-class RowReader {
+class RowReader : public RowFields {
  public:
-  RowReader(const std::string& file, const Columns& cols, const CsvRow& row) : file_(file), cols_(cols), row_(row) {}
+  RowReader(const std::string& file, const Columns& cols, const CsvRow& row, const fs::path& csv_dir)
+      : file_(file), cols_(cols), row_(row), csv_dir_(csv_dir) {}
 
   [[noreturn]] void fail(int col, const std::string& what) const {
     std::string where = str_cat(file_, ", line ", row_.line);
@@ -147,8 +141,33 @@ class RowReader {
     }
   }
 
+  // ---- RowFields, by column name (the task kind reads its target with these)
+  std::optional<std::string> get(const std::string& column) const override { return get(cols_.find(column)); }
+  std::string require(const std::string& column) const override {
+    return require(cols_.find(column), column.c_str());
+  }
+  double number(const std::string& column) const override {
+    const int col = cols_.find(column);
+    return number(col, require(col, column.c_str()));
+  }
+  int64_t integer(const std::string& column) const override {
+    const int col = cols_.find(column);
+    return integer(col, require(col, column.c_str()));
+  }
+  void point(const std::string& column, std::vector<double>& out) const override {
+    const int col = cols_.find(column);
+    point(col, require(col, column.c_str()), out);
+  }
+  std::string resolve(const std::string& relative) const override {
+    return (csv_dir_ / relative).lexically_normal().string();
+  }
+  [[noreturn]] void fail(const std::string& column, const std::string& what) const override {
+    fail(cols_.find(column), what);
+  }
+
   // The fields every row has; the task's own fields come from read_targets().
-  Sample read_common(const fs::path& csv_dir) const {
+  Sample read_common() const {
+    const fs::path& csv_dir = csv_dir_;
     if (!row_.error.empty()) fail(-1, str_cat("malformed CSV row: ", row_.error));
     Sample s;
     s.csv_file = file_;
@@ -157,7 +176,7 @@ class RowReader {
     s.image_path = (csv_dir / s.csv_image_path).lexically_normal().string();
     require(cols_.task_id, "task_id");
     std::string type = trim(require(cols_.task_name, "task_name"));
-    if (!parse_task_type(type, s.type))
+    if (!try_parse_task_type(type, s.type))
       fail(cols_.task_name,
            str_cat("unknown task_name '", type, "' (expected segmentation, classification, detection or Regression)"));
     s.num_classes = integer(cols_.num_classes, require(cols_.num_classes, "num_classes"));
@@ -165,64 +184,23 @@ class RowReader {
     return s;
   }
 
-  void read_targets(Sample& s, const fs::path& csv_dir, Targets targets) const {
-    if (targets == Targets::Optional) {
-      // Prediction: only mask_path matters (where the output goes); any
-      // target that is present is still read and checked.
-      const bool has = s.type == TaskType::Segmentation ? get(cols_.mask_path).has_value()
-                       : s.type == TaskType::Classification ? get(cols_.mask).has_value()
-                       : s.type == TaskType::Regression ? get(cols_.points.count(1) ? cols_.points.at(1) : -1).has_value()
-                                                         : true;
-      if (!has) {
-        s.has_target = false;
-        if (s.type == TaskType::Segmentation) require(cols_.mask_path, "mask_path");
-        return;
-      }
+  void read_targets(Sample& s, const TargetCodec& codec, Targets targets) const {
+    // Prediction: a row may lack its target (test CSVs); any target that is
+    // present is still read and checked.
+    if (targets == Targets::Optional && !codec.row_has_target(*this)) {
+      s.has_target = false;
+      return;
     }
-    switch (s.type) {
-      case TaskType::Segmentation:
-        s.mask_path = (csv_dir / require(cols_.mask_path, "mask_path")).lexically_normal().string();
-        break;
-      case TaskType::Classification:
-        s.label = integer(cols_.mask, require(cols_.mask, "mask"));
-        if (s.label < 0 || s.label >= s.num_classes)
-          fail(cols_.mask, str_cat("label ", s.label, " is outside [0, num_classes = ", s.num_classes, ")"));
-        break;
-      case TaskType::Detection:
-        read_box(s);
-        break;
-      case TaskType::Regression:
-        for (int64_t k = 1; k <= s.num_classes; ++k) {
-          auto it = cols_.points.find(k);
-          const int col = it == cols_.points.end() ? -1 : it->second;
-          point(col, require(col, str_cat("point_", k, "_xy").c_str()), s.points);
-        }
-        break;
-    }
+    codec.read_target(*this, s);
   }
 
   std::string task_id() const { return trim(*get(cols_.task_id)); }
 
  private:
-  void read_box(Sample& s) const {
-    int present = 0;
-    for (int k = 0; k < 4; ++k) present += get(cols_.box[k]).has_value();
-    if (present == 0) return;  // no box: the target becomes (-1, -1, -1, -1)
-    if (present < 4)
-      for (int k = 0; k < 4; ++k)
-        if (!get(cols_.box[k])) fail(cols_.box[k], str_cat("box is incomplete: ", kBoxNames[k], " is missing"));
-    double v[4];
-    for (int k = 0; k < 4; ++k) v[k] = number(cols_.box[k], *get(cols_.box[k]));
-    s.has_box = true;
-    s.box = {v[0], v[1], v[2], v[3]};
-    if (v[0] < 0 || v[1] < 0) fail(v[0] < 0 ? cols_.box[0] : cols_.box[1], "box coordinates must be >= 0");
-    if (!(v[0] < v[2])) fail(cols_.box[2], str_cat("x_max ", v[2], " must be > x_min ", v[0]));
-    if (!(v[1] < v[3])) fail(cols_.box[3], str_cat("y_max ", v[3], " must be > y_min ", v[1]));
-  }
-
   const std::string& file_;
   const Columns& cols_;
   const CsvRow& row_;
+  const fs::path& csv_dir_;
 };
 
 // The index of the row's task in ds.tasks (-1 when new), after checking the
@@ -249,14 +227,24 @@ void report(Dataset& ds, OnBadRow policy, const std::string& file, int64_t line,
 
 }  // namespace
 
+const TargetCodec& Dataset::codec(int64_t task) const {
+  SONO_CHECK(codecs != nullptr, "dataset", "no target codecs (the dataset was not made by read_dataset)");
+  SONO_CHECK(task >= 0 && task < int64_t(tasks.size()), "dataset", "task index ", task, " is outside the ",
+             tasks.size(), " tasks");
+  return codecs(tasks[size_t(task)].type);
+}
+
 int64_t Dataset::find_task(const std::string& id) const {
   for (size_t i = 0; i < tasks.size(); ++i)
     if (tasks[i].id == id) return int64_t(i);
   return -1;
 }
 
-Dataset read_csv_files(const std::vector<std::string>& files, OnBadRow policy, Targets targets) {
+Dataset read_csv_files(const std::vector<std::string>& files, TargetCodecs codecs, OnBadRow policy,
+                       Targets targets) {
+  SONO_CHECK(codecs != nullptr, "read_dataset", "no target codecs given (pass tasks::target_codec)");
   Dataset ds;
+  ds.codecs = codecs;
   std::vector<Sample> first_rows;  // the row that introduced each task, for messages
   for (const std::string& file : files) {
     const CsvTable table = parse_csv(read_text(file));
@@ -266,12 +254,12 @@ Dataset read_csv_files(const std::vector<std::string>& files, OnBadRow policy, T
     const Columns cols = map_columns(table, file);
     const fs::path dir = fs::path(file).parent_path();
     for (const CsvRow& row : table.rows) {
-      RowReader reader(file, cols, row);
+      RowReader reader(file, cols, row, dir);
       try {
-        Sample s = reader.read_common(dir);
+        Sample s = reader.read_common();
         const std::string id = reader.task_id();
         s.task = check_task(ds, first_rows, id, s, reader, cols);
-        reader.read_targets(s, dir, targets);
+        reader.read_targets(s, codecs(s.type), targets);
         if (s.task < 0) {  // a new task, registered once a row of it is accepted
           ds.tasks.push_back({id, s.type, s.num_classes});
           first_rows.push_back(s);
@@ -286,7 +274,7 @@ Dataset read_csv_files(const std::vector<std::string>& files, OnBadRow policy, T
   return ds;
 }
 
-Dataset read_dataset(const std::string& root, OnBadRow policy, Targets targets) {
+Dataset read_dataset(const std::string& root, TargetCodecs codecs, OnBadRow policy, Targets targets) {
   const fs::path dir = fs::path(root) / "csv_files";
   SONO_CHECK(fs::is_directory(dir), "read_dataset", "'", dir.string(), "' is not a directory (a dataset root holds ",
              "csv_files/*.csv)");
@@ -295,13 +283,13 @@ Dataset read_dataset(const std::string& root, OnBadRow policy, Targets targets) 
     if (e.is_regular_file() && e.path().extension() == ".csv") files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
   SONO_CHECK(!files.empty(), "read_dataset", "no .csv files in '", dir.string(), "'");
-  Dataset ds = read_csv_files(files, policy, targets);
+  Dataset ds = read_csv_files(files, codecs, policy, targets);
   ds.root = root;
   return ds;
 }
 
 void check_box_in_image(const Sample& s, int64_t height, int64_t width) {
-  if (s.type != TaskType::Detection || !s.has_box) return;
+  if (!s.has_box) return;  // only detection rows have a box
   const Box& b = s.box;
   SONO_CHECK(
       b.x_min >= 0 && b.x_min < b.x_max && b.x_max <= width && b.y_min >= 0 && b.y_min < b.y_max && b.y_max <= height,

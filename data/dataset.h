@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "data/sample.h"
+#include "data/target_codec.h"
 
 namespace sono::data {
 
@@ -44,13 +45,18 @@ struct Dataset {
   std::vector<TaskInfo> tasks;      // in order of first appearance
   std::vector<Sample> samples;      // accepted rows, file-name order then row order
   std::vector<SkippedRow> skipped;  // OnBadRow::Skip only
+  TargetCodecs codecs = nullptr;    // how each kind's targets are read and batched
 
   int64_t find_task(const std::string& id) const;  // -1 when absent
+  const TargetCodec& codec(int64_t task) const;    // of ds.tasks[task]'s kind
 };
 
-Dataset read_dataset(const std::string& root, OnBadRow policy = OnBadRow::Stop, Targets targets = Targets::Required);
+// `codecs` reads each kind's target columns (tasks::target_codec; tasks/dataset.h
+// has the overloads that pass it).
+Dataset read_dataset(const std::string& root, TargetCodecs codecs, OnBadRow policy = OnBadRow::Stop,
+                     Targets targets = Targets::Required);
 // The same for an explicit list of CSV files, read in the given order.
-Dataset read_csv_files(const std::vector<std::string>& files, OnBadRow policy = OnBadRow::Stop,
+Dataset read_csv_files(const std::vector<std::string>& files, TargetCodecs codecs, OnBadRow policy = OnBadRow::Stop,
                        Targets targets = Targets::Required);
 
 // Reads every image header (not the pixels) and checks that the image

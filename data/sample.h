@@ -5,15 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "core/task_type.h"
+
 namespace sono::data {
-
-enum class TaskType : uint8_t { Segmentation, Classification, Detection, Regression };
-
-// The baseline's spelling: "segmentation", "classification", "detection",
-// "Regression" (capital R, as in the official CSVs and train.py).
-const char* task_type_name(TaskType t);
-// Case-insensitive; false for anything else.
-bool parse_task_type(const std::string& s, TaskType& out);
 
 struct TaskInfo {
   std::string id;  // e.g. "breast_lesion"

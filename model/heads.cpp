@@ -7,33 +7,37 @@
 
 namespace sono::model {
 
-SegmentationHead::SegmentationHead(const TaskSpec& spec, int64_t in_channels, int64_t upsampling)
+SegmentationHead::SegmentationHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels,
+                                   int64_t upsampling)
     : TaskHead("SegmentationHead", spec) {
-  conv_ = register_module("0", std::make_shared<nn::Conv2d>(in_channels, spec.output_channels(), 1));
+  conv_ = register_module("0", std::make_shared<nn::Conv2d>(in_channels, out_channels, 1));
   upsample_ = register_module("1", std::make_shared<nn::UpsamplingBilinear2d>(upsampling));
   register_module("2", std::make_shared<nn::Identity>());
 }
 
 Tensor SegmentationHead::forward(const Tensor& x) { return upsample_->forward(conv_->forward(x)); }
 
-ClassificationHead::ClassificationHead(const TaskSpec& spec, int64_t in_channels, double dropout)
+ClassificationHead::ClassificationHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels,
+                                       double dropout)
     : TaskHead("ClassificationHead", spec) {
   head_ = register_module("head", std::make_shared<nn::Sequential>());
   head_->push_back(std::make_shared<nn::GlobalAvgPool2d>());
   head_->push_back(std::make_shared<nn::Flatten>());
   head_->push_back(std::make_shared<nn::Dropout>(dropout));
-  linear_ = std::make_shared<nn::Linear>(in_channels, spec.output_channels());
+  linear_ = std::make_shared<nn::Linear>(in_channels, out_channels);
   head_->push_back(linear_);
   head_->push_back(std::make_shared<nn::Identity>());
 }
 
-RegressionHead::RegressionHead(const TaskSpec& spec, int64_t in_channels) : TaskHead("RegressionHead", spec) {
-  linear_ = register_module("linear", std::make_shared<nn::Linear>(in_channels, spec.output_channels()));
+RegressionHead::RegressionHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels)
+    : TaskHead("RegressionHead", spec) {
+  linear_ = register_module("linear", std::make_shared<nn::Linear>(in_channels, out_channels));
 }
 
 Tensor RegressionHead::forward(const Tensor& x) { return linear_->forward(global_avg_pool2d(x).flatten(1)); }
 
-DetectionHead::DetectionHead(const TaskSpec& spec, int64_t in_channels) : TaskHead("FPNGridDetectionHead", spec) {
+DetectionHead::DetectionHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels)
+    : TaskHead("FPNGridDetectionHead", spec) {
   conv_block_ = register_module("conv_block", std::make_shared<nn::Sequential>());
   auto conv3x3 = [&] {
     return std::make_shared<nn::Conv2d>(in_channels, in_channels, 3, Conv2dOptions::symmetric(1), false);
@@ -42,7 +46,7 @@ DetectionHead::DetectionHead(const TaskSpec& spec, int64_t in_channels) : TaskHe
   bn1_ = std::make_shared<nn::BatchNorm2d>(in_channels, 1e-5, 0.1);
   conv3_ = conv3x3();
   bn4_ = std::make_shared<nn::BatchNorm2d>(in_channels, 1e-5, 0.1);
-  conv6_ = std::make_shared<nn::Conv2d>(in_channels, spec.output_channels(), 1);
+  conv6_ = std::make_shared<nn::Conv2d>(in_channels, out_channels, 1);
   conv_block_->push_back(conv0_);
   conv_block_->push_back(bn1_);
   conv_block_->push_back(std::make_shared<nn::ReLU>());
@@ -69,18 +73,6 @@ void DetectionHead::reset_parameters(Generator& gen) {
 
 int64_t DetectionHead::macs(int64_t h, int64_t w) const {
   return conv0_->macs(h, w) + conv3_->macs(h, w) + conv6_->macs(h, w);
-}
-
-std::shared_ptr<TaskHead> make_head(const TaskSpec& spec, int64_t decoder_channels, int64_t encoder_channels,
-                                    double classification_dropout) {
-  switch (spec.type) {
-    case TaskType::Segmentation: return std::make_shared<SegmentationHead>(spec, decoder_channels);
-    case TaskType::Classification:
-      return std::make_shared<ClassificationHead>(spec, encoder_channels, classification_dropout);
-    case TaskType::Regression: return std::make_shared<RegressionHead>(spec, encoder_channels);
-    case TaskType::Detection: return std::make_shared<DetectionHead>(spec, decoder_channels);
-  }
-  throw Error("make_head: unknown task type");
 }
 
 }  // namespace sono::model

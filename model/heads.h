@@ -1,5 +1,6 @@
 #pragma once
-// The four task heads of the baseline, with its state-dict names:
+// The four task heads of the baseline (their architectures; which task gets
+// which is decided in tasks/), with its state-dict names:
 //   segmentation   heads.<id>.0.{weight,bias}             (SMP SegmentationHead)
 //   classification heads.<id>.head.3.{weight,bias}        (SMP ClassificationHead in a wrapper)
 //   regression     heads.<id>.linear.{weight,bias}
@@ -19,7 +20,7 @@ class TaskHead : public nn::UnaryModule {
   TaskHead(std::string type_name, TaskSpec spec) : UnaryModule(std::move(type_name)), spec_(std::move(spec)) {}
   const TaskSpec& spec() const { return spec_; }
   // True: input is the decoder output; false: the last encoder feature.
-  bool uses_decoder() const { return spec_.type == TaskType::Segmentation || spec_.type == TaskType::Detection; }
+  virtual bool uses_decoder() const = 0;
   // PyTorch default initialisation (kaiming-uniform a=sqrt(5), bias U(+-1/sqrt(fan_in)), BN 1/0).
   virtual void reset_parameters(Generator& gen) = 0;
   // Conv/linear MACs of one sample for an input map of h x w.
@@ -32,8 +33,9 @@ class TaskHead : public nn::UnaryModule {
 // conv1x1(in -> C, bias) -> bilinear x4 (align_corners=True) -> identity.
 class SegmentationHead : public TaskHead {
  public:
-  SegmentationHead(const TaskSpec& spec, int64_t in_channels, int64_t upsampling = 4);
+  SegmentationHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels, int64_t upsampling = 4);
   Tensor forward(const Tensor& x) override;
+  bool uses_decoder() const override { return true; }
   void reset_parameters(Generator& gen) override { conv_->reset_parameters(gen); }
   int64_t macs(int64_t h, int64_t w) const override { return conv_->macs(h, w); }
 
@@ -45,8 +47,9 @@ class SegmentationHead : public TaskHead {
 // head = Sequential(0 avg-pool, 1 flatten, 2 dropout, 3 linear, 4 identity).
 class ClassificationHead : public TaskHead {
  public:
-  ClassificationHead(const TaskSpec& spec, int64_t in_channels, double dropout = 0.2);
+  ClassificationHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels, double dropout = 0.2);
   Tensor forward(const Tensor& x) override { return head_->forward(x); }
+  bool uses_decoder() const override { return false; }
   void reset_parameters(Generator& gen) override { linear_->reset_parameters(gen); }
   int64_t macs(int64_t, int64_t) const override { return linear_->macs(); }
 
@@ -58,8 +61,9 @@ class ClassificationHead : public TaskHead {
 // avg-pool -> flatten -> linear(in -> 2 * points); no dropout, no activation.
 class RegressionHead : public TaskHead {
  public:
-  RegressionHead(const TaskSpec& spec, int64_t in_channels);
+  RegressionHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels);
   Tensor forward(const Tensor& x) override;
+  bool uses_decoder() const override { return false; }
   void reset_parameters(Generator& gen) override { linear_->reset_parameters(gen); }
   int64_t macs(int64_t, int64_t) const override { return linear_->macs(); }
 
@@ -71,8 +75,9 @@ class RegressionHead : public TaskHead {
 // 6 conv1x1 -> 5); then sigmoid on channels 0..3 (box), channel 4 stays a logit.
 class DetectionHead : public TaskHead {
  public:
-  DetectionHead(const TaskSpec& spec, int64_t in_channels);
+  DetectionHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels);
   Tensor forward(const Tensor& x) override;
+  bool uses_decoder() const override { return true; }
   void reset_parameters(Generator& gen) override;
   int64_t macs(int64_t h, int64_t w) const override;
 
@@ -82,9 +87,13 @@ class DetectionHead : public TaskHead {
   std::shared_ptr<nn::BatchNorm2d> bn1_, bn4_;
 };
 
-// The head for `spec` (in_channels: decoder width for segmentation/detection,
-// last encoder width for classification/regression).
-std::shared_ptr<TaskHead> make_head(const TaskSpec& spec, int64_t decoder_channels, int64_t encoder_channels,
-                                    double classification_dropout = 0.2);
+// What a head is built from besides its spec; which head a task gets is its
+// kind's choice (tasks::TaskKind::make_head), passed in as a HeadFactory.
+struct HeadInputs {
+  int64_t decoder_channels = 0;  // FPN decoder output width
+  int64_t encoder_channels = 0;  // last encoder feature width
+  double classification_dropout = 0.2;
+};
+using HeadFactory = std::shared_ptr<TaskHead> (*)(const TaskSpec& spec, const HeadInputs& inputs);
 
 }  // namespace sono::model

@@ -8,9 +8,10 @@ MultiTaskModel::MultiTaskModel(const MultiTaskModelConfig& config) : Module("Mul
   encoder_ = register_module("encoder", std::make_shared<EfficientNetEncoder>(encoder_config));
   decoder_ = register_module("fpn_decoder", std::make_shared<FpnDecoder>(encoder_->out_channels(), config.decoder));
   heads_ = register_module("heads", std::make_shared<nn::ModuleDict<TaskHead>>());
-  for (const auto& t : config_.tasks.tasks())
-    heads_->insert(t.id, make_head(t, decoder_->out_channels(), encoder_->out_channels()[5],
-                                   config.classification_dropout));
+  SONO_CHECK(config.make_head != nullptr, "MultiTaskModel",
+             "config.make_head is not set (use tasks::make_head or tasks::model_config)");
+  const HeadInputs inputs{decoder_->out_channels(), encoder_->out_channels()[5], config.classification_dropout};
+  for (const auto& t : config_.tasks.tasks()) heads_->insert(t.id, config.make_head(t, inputs));
   random_ = std::make_shared<nn::RandomContext>(config.random_seed);
   set_random_context(random_);
   reset_parameters(config.init_seed);

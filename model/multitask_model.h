@@ -25,13 +25,15 @@ struct MultiTaskModelConfig {
   // random layer off while BatchNorm stays in train mode (parity fixtures).
   std::optional<double> drop_connect_rate;
   TaskRegistry tasks = TaskRegistry::official();
+  // Builds each task's head (tasks::make_head); required.
+  HeadFactory make_head = nullptr;
   uint64_t init_seed = 0;    // parameter initialisation stream
   uint64_t random_seed = 1;  // dropout / drop-connect stream
 };
 
 class MultiTaskModel : public nn::Module {
  public:
-  explicit MultiTaskModel(const MultiTaskModelConfig& config = {});
+  explicit MultiTaskModel(const MultiTaskModelConfig& config);
 
   // Output for one task: segmentation [N, C, H, W] logits; classification
   // [N, C]; regression [N, 2 * points]; detection [N, 5, H/4, W/4].

@@ -1,40 +1,8 @@
 #include "model/tasks.h"
 
-#include <algorithm>
-#include <cctype>
-
 #include "core/error.h"
 
 namespace sono::model {
-
-const char* task_type_name(TaskType t) {
-  switch (t) {
-    case TaskType::Segmentation: return "segmentation";
-    case TaskType::Classification: return "classification";
-    case TaskType::Regression: return "Regression";
-    case TaskType::Detection: return "detection";
-  }
-  return "?";
-}
-
-TaskType parse_task_type(const std::string& name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  for (TaskType t : {TaskType::Segmentation, TaskType::Classification, TaskType::Regression, TaskType::Detection}) {
-    std::string n = task_type_name(t);
-    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    if (n == lower) return t;
-  }
-  throw Error("task type: unknown '" + name + "' (expected segmentation, classification, Regression or detection)");
-}
-
-int64_t TaskSpec::output_channels() const {
-  switch (type) {
-    case TaskType::Regression: return 2 * num_classes;
-    case TaskType::Detection: return 5;
-    default: return num_classes;
-  }
-}
 
 const std::vector<TaskSpec>& official_tasks() {
   using T = TaskType;

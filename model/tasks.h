@@ -3,21 +3,14 @@
 #include <string>
 #include <vector>
 
+#include "core/task_type.h"
+
 namespace sono::model {
-
-enum class TaskType { Segmentation, Classification, Regression, Detection };
-
-// The baseline's spelling: "segmentation", "classification", "Regression", "detection".
-const char* task_type_name(TaskType t);
-// Case-insensitive; throws listing the accepted names.
-TaskType parse_task_type(const std::string& name);
 
 struct TaskSpec {
   std::string id;
   TaskType type;
   int64_t num_classes;  // classes; for Regression the number of points
-  // Head output width: classes, or 2 per point for Regression, 5 for detection.
-  int64_t output_channels() const;
   bool operator==(const TaskSpec& o) const { return id == o.id && type == o.type && num_classes == o.num_classes; }
 };
 

@@ -1,7 +1,8 @@
 #pragma once
 // Pieces shared by the whole-model benchmarks (bench/bench_model.cpp) and
-// `sono bench --per-task`: a synthetic single-task batch, one training step,
-// and the peak memory of a region of work on one device.
+// `sono bench --per-task`: a synthetic single-task batch (tasks/dataset.h),
+// the trainer's step (train/step.h), the optimizer, and the peak memory of a
+// region of work on one device.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -10,25 +11,17 @@
 #include "data/batch.h"
 #include "model/multitask_model.h"
 #include "optim/adamw.h"
+#include "tasks/dataset.h"
+#include "train/step.h"
 
 namespace sono {
 
-// A random batch for `task` with images [batch, 3, size, size] ~ N(0, 1) and
-// a valid target of the task's type (every segmentation class present, boxes
-// inside the image), all on `device`. Deterministic in `seed`.
-data::Batch synthetic_batch(const model::TaskSpec& task, int64_t batch, int64_t size, Device device, uint64_t seed);
-
-// A copy of `b` whose images and targets live on `device` (the loader makes
-// them on the CPU; the losses want them next to the model's output).
-data::Batch batch_to(const data::Batch& b, Device device);
+using tasks::batch_to;
+using tasks::synthetic_batch;
 
 // AdamW over every parameter in one group (encoder lr). The update costs the
 // same as the trainer's per-part groups: the learning rates differ, not the work.
 AdamW benchmark_optimizer(const model::MultiTaskModel& model);
-
-// One training step as `sono train` runs it: zero_grad, forward, task_loss,
-// backward, optimizer step. Returns the loss (reading it synchronizes).
-Tensor training_step(model::MultiTaskModel& model, AdamW& opt, const data::Batch& batch, const std::string& task_id);
 
 // Peak memory of the work done while this object lives, in bytes above what
 // was in use when it was created.

@@ -8,13 +8,13 @@
 #include "io/torch_checkpoint.h"
 #include "model/efficientnet_config.h"
 #include "model/key_maps.h"
-#include "train/tasks.h"
+#include "tasks/dataset.h"
 
 namespace sono {
 
 std::string tasks_to_json(const model::TaskRegistry& reg) {
   nlohmann::json j = nlohmann::json::array();
-  for (const auto& t : reg.tasks()) j.push_back({t.id, model::task_type_name(t.type), t.num_classes});
+  for (const auto& t : reg.tasks()) j.push_back({t.id, task_type_name(t.type), t.num_classes});
   return j.dump();
 }
 
@@ -22,7 +22,7 @@ model::TaskRegistry tasks_from_json(const std::string& text) {
   model::TaskRegistry reg;
   try {
     for (const auto& e : nlohmann::json::parse(text))
-      reg.add({e.at(0).get<std::string>(), model::parse_task_type(e.at(1).get<std::string>()), e.at(2).get<int64_t>()});
+      reg.add({e.at(0).get<std::string>(), parse_task_type(e.at(1).get<std::string>()), e.at(2).get<int64_t>()});
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat("model file: malformed 'sono.tasks' metadata: ", e.what()));
   }
@@ -92,7 +92,7 @@ std::string infer_encoder_variant(const nn::NamedTensors& tensors) {
 
 LoadedModel load_model_for_dataset(const std::string& path, const data::Dataset& ds, const std::string& encoder) {
   nn::SafetensorsFile file = read_weights_file(path);
-  model::MultiTaskModelConfig cfg;
+  model::MultiTaskModelConfig cfg = tasks::model_config();
   auto enc = file.metadata.find("sono.encoder");
   auto tasks = file.metadata.find("sono.tasks");
   cfg.encoder = enc != file.metadata.end() ? enc->second
@@ -103,9 +103,9 @@ LoadedModel load_model_for_dataset(const std::string& path, const data::Dataset&
              "variant (sono predict --encoder)");
   if (tasks != file.metadata.end()) {
     cfg.tasks = tasks_from_json(tasks->second);
-    for (const auto& t : ds.tasks) cfg.tasks.add({t.id, to_model_type(t.type), t.num_classes});
+    for (const auto& t : ds.tasks) cfg.tasks.add({t.id, t.type, t.num_classes});
   } else {
-    cfg.tasks = registry_for(ds, false);
+    cfg.tasks = tasks::registry_for(ds, false);
   }
   LoadedModel out;
   out.metadata = file.metadata;

@@ -1,5 +1,7 @@
 #pragma once
-// Predictions in the challenge's submission layout (the official model.py):
+// Predictions in the challenge's submission layout (the official model.py),
+// through the shared evaluation loop (train/inference.h); each task kind
+// writes its own records (tasks/<kind>.cpp):
 //   <out>/<mask_path without "../">  segmentation: PNG, class index per
 //       pixel, argmax at the input size resized to the original with nearest
 //   <out>/classification_predictions.json  image_path, task_id,
@@ -14,16 +16,10 @@
 
 #include "data/dataset.h"
 #include "model/multitask_model.h"
+#include "tasks/segmentation.h"
+#include "train/inference.h"
 
 namespace sono {
-
-struct PredictOptions {
-  int64_t image_size = 256;
-  int64_t batch_size = 8;
-  int num_workers = 2;
-  Device device = Device::cpu();
-  bool progress = true;
-};
 
 struct PredictSummary {
   std::map<std::string, int64_t> per_task;  // rows predicted per task id
@@ -32,9 +28,8 @@ struct PredictSummary {
 };
 
 PredictSummary predict(model::MultiTaskModel& model, const data::Dataset& ds, const std::string& out_dir,
-                       const PredictOptions& opt = {});
+                       const InferenceOptions& opt = {});
 
-// "../Segmentation/x/masks/1.png" -> "Segmentation/x/masks/1.png" (every "../" removed, as model.py does).
-std::string submission_mask_path(const std::string& csv_mask_path);
+using tasks::submission_mask_path;
 
 }  // namespace sono

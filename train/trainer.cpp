@@ -1,3 +1,9 @@
+// `sono train` in named stages: setup (data, model, optimizer), resume (from
+// last.safetensors), begin (log, loader), one epoch of steps (the step is
+// train/step.h, the one the benchmarks time), end of epoch (validation, best
+// model, checkpoint) and finish (curves.png, summary.json, the end record),
+// which runs on every exit path: all epochs done, --max-steps, or an error
+// (bad input, a non-finite loss), which is rethrown after it.
 #include "train/trainer.h"
 
 #include <chrono>
@@ -10,14 +16,14 @@
 #include "data/sampler.h"
 #include "data/split.h"
 #include "io/safetensors.h"
-#include "optim/adamw.h"
 #include "optim/schedule.h"
+#include "tasks/dataset.h"
 #include "train/bn_calibration.h"
 #include "train/curves.h"
 #include "train/model_io.h"
 #include "train/progress.h"
-#include "train/task_loss.h"
-#include "train/tasks.h"
+#include "train/step.h"
+#include "train/train_state.h"
 #include "train/validation.h"
 
 namespace sono {
@@ -27,71 +33,9 @@ using nlohmann::json;
 
 namespace {
 
-// Where training stands; saved in last.safetensors so --resume continues
-// exactly: same batches, same augmentation, same dropout masks, same updates.
-struct TrainState {
-  int64_t epoch = 0;          // current epoch
-  int64_t step_in_epoch = 0;  // steps of `epoch` already done
-  int64_t global_step = 0;
-  double best_score = -INFINITY;
-  int64_t best_epoch = -1;
-  std::string sampler_at_epoch_start;  // TaskSampler::state() before this epoch's plan was drawn
-  uint64_t dropout_offset = 0;          // model random stream position
-
-  json to_json() const {
-    return {{"epoch", epoch},           {"step_in_epoch", step_in_epoch}, {"global_step", global_step},
-            {"best_score", best_score}, {"best_epoch", best_epoch},       {"sampler", sampler_at_epoch_start},
-            {"dropout_offset", dropout_offset}};
-  }
-  static TrainState from_json(const json& j) {
-    TrainState s;
-    s.epoch = j.at("epoch");
-    s.step_in_epoch = j.at("step_in_epoch");
-    s.global_step = j.at("global_step");
-    s.best_score = j.at("best_score").is_null() ? -INFINITY : j.at("best_score").get<double>();
-    s.best_epoch = j.at("best_epoch");
-    s.sampler_at_epoch_start = j.at("sampler");
-    s.dropout_offset = j.at("dropout_offset");
-    return s;
-  }
-};
-
-// Decoder and heads train at lr_heads/lr_decoder, the encoder at lr_encoder
-// (MODEL_SPEC 6.1); the official recipe has no decoder group.
-std::vector<ParamGroup> make_groups(const model::MultiTaskModel& m, const TrainOptions& o) {
-  auto group = [&](const std::string& name, const nn::Module& mod, double lr) {
-    ParamGroup g;
-    g.name = name;
-    g.params = mod.parameters();
-    g.lr = g.initial_lr = lr;
-    g.weight_decay = o.weight_decay;
-    return g;
-  };
-  std::vector<ParamGroup> groups{group("encoder", m.encoder(), o.lr_encoder)};
-  if (o.recipe != "official") groups.push_back(group("fpn_decoder", m.decoder(), o.lr_decoder));
-  for (const auto& [id, head] : m.heads().items()) groups.push_back(group("heads." + id, *head, o.lr_heads));
-  return groups;
-}
-
 void append_jsonl(std::ofstream& log, const json& j) {
   log << j.dump() << "\n";
   log.flush();
-}
-
-std::map<std::string, std::string> best_metadata(const model::MultiTaskModel& model, const TrainOptions& o) {
-  auto meta = model_metadata(model);
-  meta["sono.image_size"] = std::to_string(o.image_size);
-  meta["sono.recipe"] = o.recipe;
-  return meta;
-}
-
-void save_last(const std::string& path, const model::MultiTaskModel& model, const AdamW& opt, const TrainState& st,
-               const TrainOptions& o) {
-  nn::NamedTensors tensors = model.state_dict();
-  for (auto& [k, v] : opt.state_dict()) tensors.push_back({"optimizer." + k, v});
-  auto meta = best_metadata(model, o);
-  meta["sono.trainer_state"] = st.to_json().dump();
-  nn::write_safetensors(path, tensors, meta);
 }
 
 std::string fmt(double v, int prec = 4) {
@@ -100,6 +44,250 @@ std::string fmt(double v, int prec = 4) {
   return buf;
 }
 
+json skipped_rows_json(const std::vector<data::SkippedRow>& rows) {
+  json a = json::array();
+  for (const auto& s : rows) a.push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
+  return a;
+}
+
+class TrainingRun {
+ public:
+  explicit TrainingRun(const TrainOptions& o)
+      : o_(o),
+        t_start_(std::chrono::steady_clock::now()),
+        last_path_((fs::path(o.out_dir) / "last.safetensors").string()),
+        best_path_((fs::path(o.out_dir) / "best.safetensors").string()) {
+    fs::create_directories(o.out_dir);
+  }
+
+  // ---- setup: data, model, optimizer ----------------------------------------
+  void setup() {
+    const data::OnBadRow policy = o_.skip_bad_rows ? data::OnBadRow::Skip : data::OnBadRow::Stop;
+    ds_ = tasks::read_dataset(o_.data_dir, policy);
+    data::check_images(ds_, policy);
+    SONO_CHECK(!ds_.samples.empty(), "train", "no usable rows in ", o_.data_dir);
+    split_ = data::random_split(int64_t(ds_.samples.size()), o_.val_fraction, o_.seed);
+    sampler_ = std::make_unique<data::TaskSampler>(ds_.samples, split_.train, o_.batch_size, o_.seed);
+    SONO_CHECK(sampler_->steps_per_epoch() > 0, "train", split_.train.size(),
+               " training rows are fewer than one batch of ", o_.batch_size);
+
+    model::MultiTaskModelConfig cfg = tasks::model_config();
+    cfg.encoder = o_.encoder;
+    cfg.tasks = tasks::registry_for(ds_, o_.recipe == "official");
+    cfg.init_seed = o_.seed;
+    cfg.random_seed = o_.seed;
+    model_ = std::make_unique<model::MultiTaskModel>(cfg);
+    if (!o_.pretrained.empty()) pretrained_report_ = load_pretrained_encoder(*model_, o_.pretrained);
+    model_->to(o_.device);
+    opt_ = std::make_unique<AdamW>(make_groups(*model_, o_));
+    st_.sampler_at_epoch_start = sampler_->state();
+  }
+
+  // ---- resume: model, optimizer and trainer state of last.safetensors ----------
+  void resume() { st_ = load_last(last_path_, *model_, *opt_); }
+
+  // ---- begin: the log's start record, the loader, the curves so far ------------
+  void begin() {
+    const fs::path log_path = fs::path(o_.out_dir) / "log.jsonl";
+    log_.open(log_path, o_.resume ? std::ios::app : std::ios::trunc);
+    SONO_CHECK(log_.good(), "train", "cannot write ", log_path.string());
+    json start = {{"type", "start"},
+                  {"bn_calibration_batches", o_.bn_calibration_batches},
+                  {"data", o_.data_dir},
+                  {"encoder", o_.encoder},
+                  {"recipe", o_.recipe},
+                  {"epochs", o_.epochs},
+                  {"batch_size", o_.batch_size},
+                  {"image_size", o_.image_size},
+                  {"train_rows", split_.train.size()},
+                  {"val_rows", split_.val.size()},
+                  {"steps_per_epoch", sampler_->steps_per_epoch()},
+                  {"resume", o_.resume},
+                  {"global_step", st_.global_step},
+                  {"skipped_rows", skipped_rows_json(ds_.skipped)}};
+    if (!pretrained_report_.empty()) start["pretrained"] = pretrained_report_;
+    append_jsonl(log_, start);
+    for (const auto& s : ds_.skipped)
+      std::fprintf(stderr, "train: skipped %s line %lld: %s\n", s.file.c_str(), (long long)s.line, s.reason.c_str());
+
+    cache_ = o_.cache_images ? std::make_shared<data::ImageCache>() : nullptr;
+    data::LoaderOptions lo;
+    lo.batch.image_size = o_.image_size;
+    lo.batch.augment = true;
+    lo.batch.seed = o_.seed;
+    lo.num_workers = o_.num_workers;
+    loader_ = std::make_unique<data::Loader>(ds_, lo, cache_);
+    if (o_.resume) curves_ = read_curves(log_path);
+    model_->train();
+  }
+
+  bool epochs_left() const { return st_.epoch < o_.epochs; }
+
+  // ---- one epoch of steps; false when --max-steps stopped it -----------------
+  bool run_epoch() {
+    apply_cosine_schedule(*opt_, o_.eta_min, st_.epoch, o_.epochs);
+    sampler_->set_state(st_.sampler_at_epoch_start);
+    std::vector<data::PlannedBatch> plan = sampler_->epoch();
+    model_->random().generator.offset = st_.dropout_offset;
+    loader_->start(plan, st_.epoch, st_.step_in_epoch);
+    ProgressBar bar(str_cat("epoch ", st_.epoch + 1, "/", o_.epochs), int64_t(plan.size()), o_.progress);
+    epoch_loss_.clear();
+    epoch_start_ = std::chrono::steady_clock::now();
+    epoch_images_ = 0;
+    data::Batch batch;
+    while (loader_->next(batch)) {
+      step(batch, bar);
+      if (o_.max_steps >= 0 && st_.global_step >= o_.max_steps) {
+        bar.finish("stopped at max_steps");
+        save_last(last_path_, *model_, *opt_, st_, o_);
+        append_jsonl(log_, {{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "max_steps"}});
+        return false;
+      }
+    }
+    bar.finish();
+    return true;
+  }
+
+  // ---- end of epoch: validation, best model, checkpoint, schedule position ----
+  void end_epoch() {
+    json ep = {{"type", "epoch"}, {"epoch", st_.epoch + 1}, {"global_step", st_.global_step},
+               {"lr", opt_->groups()[0].lr}, {"train_loss", json::object()}};
+    for (auto& [task, sc] : epoch_loss_) ep["train_loss"][task] = sc.first / double(sc.second);
+    if (!split_.val.empty()) {
+      validate_epoch(ep);
+    } else {
+      nn::save_safetensors(*model_, best_path_, best_metadata(*model_, o_));  // no validation split: the last is the best
+    }
+    append_jsonl(log_, ep);
+    st_.sampler_at_epoch_start = sampler_->state();
+    st_.step_in_epoch = 0;
+    TrainState next = st_;
+    ++next.epoch;
+    save_last(last_path_, *model_, *opt_, next, o_);
+    ++st_.epoch;
+  }
+
+  // ---- finish: curves.png, summary.json and the end record, on every exit -----
+  // `stop`: "end" (all epochs), "max_steps" or "error" (with `error`).
+  TrainSummary finish(const std::string& stop, const std::string& error = "") {
+    TrainSummary summary;
+    summary.steps = st_.global_step;
+    summary.epochs_completed = st_.epoch;
+    summary.best_score = st_.best_score;
+    summary.best_epoch = st_.best_epoch;
+    summary.last_loss = last_loss_;
+    summary.skipped_rows = int64_t(ds_.skipped.size());
+    write_curves_png((fs::path(o_.out_dir) / "curves.png").string(), curves_);
+    summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count();
+    json sj = {{"steps", summary.steps},
+               {"epochs", summary.epochs_completed},
+               {"best_score", summary.best_score},
+               {"best_epoch", summary.best_epoch},
+               {"last_loss", summary.last_loss},
+               {"seconds", summary.seconds},
+               {"stop", stop},
+               {"skipped_rows", skipped_rows_json(ds_.skipped)}};
+    if (!error.empty()) sj["error"] = error;
+    std::ofstream(fs::path(o_.out_dir) / "summary.json") << sj.dump(2) << "\n";
+    if (log_.is_open()) {
+      if (stop == "error") append_jsonl(log_, {{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "error"}});
+      append_jsonl(log_, {{"type", "end"}, {"summary", sj}});
+    }
+    return summary;
+  }
+
+ private:
+  // One training step and its bookkeeping; a non-finite loss stops training
+  // before anything is saved, naming the batch's rows.
+  void step(const data::Batch& batch, ProgressBar& bar) {
+    const std::string& task = ds_.tasks[size_t(batch.task)].id;
+    // The images go to the model's device in the step and the loss moves the
+    // target next to the output; the loader's tensors stay on the CPU.
+    Tensor loss = training_step(*model_, *opt_, batch, task, o_.device);
+    // The step's one read-back from the device (the logged and printed loss).
+    // It comes after the whole step is queued so that a GPU runs forward,
+    // backward and update without waiting for the host.
+    const double lv = loss.item();
+    if (!std::isfinite(lv)) {
+      std::string rows;
+      for (const auto& s : batch.samples) rows += "\n  " + data::row_location(s) + ": " + s.image_path;
+      throw Error(str_cat("train: the loss of task '", task, "' is ", lv, " at epoch ", st_.epoch + 1, ", step ",
+                          batch.step + 1, " (global step ", st_.global_step + 1, "); the batch's rows:", rows));
+    }
+    ++st_.global_step;
+    st_.step_in_epoch = batch.step + 1;
+    st_.dropout_offset = model_->random().generator.offset;
+    last_loss_ = lv;
+    epoch_loss_[task].first += lv;
+    epoch_loss_[task].second += 1;
+    epoch_images_ += batch.size();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count();
+    const double ips = secs > 0 ? double(epoch_images_) / secs : 0.0;
+    curves_.steps.push_back({st_.global_step, lv, task});
+    if (o_.log_every > 0 && st_.global_step % o_.log_every == 0)
+      append_jsonl(log_, {{"type", "step"}, {"epoch", st_.epoch + 1}, {"step", st_.step_in_epoch},
+                          {"global_step", st_.global_step}, {"task", task}, {"loss", lv},
+                          {"lr", opt_->groups()[0].lr}, {"lr_heads", opt_->groups().back().lr},
+                          {"images_per_s", ips}});
+    bar.update(st_.step_in_epoch, str_cat("loss ", fmt(lv), " task ", task, " lr ", fmt(opt_->groups()[0].lr, 3),
+                                          " ", fmt(ips, 3), " img/s"));
+  }
+
+  void validate_epoch(json& ep) {
+    if (o_.bn_calibration_batches > 0) {
+      // Its own sampler stream, so the training's batches stay as they were.
+      data::TaskSampler cal(ds_.samples, split_.train, o_.batch_size, o_.seed + 7919 * uint64_t(st_.epoch + 1));
+      std::vector<data::PlannedBatch> cal_plan;
+      for (int64_t i = 0; i < o_.bn_calibration_batches; ++i) cal_plan.push_back(cal.next());
+      recalibrate_batch_norm(*model_, ds_, cal_plan, o_.image_size, o_.device, o_.num_workers, cache_);
+    }
+    InferenceOptions vo;
+    vo.image_size = o_.image_size;
+    vo.batch_size = o_.val_batch_size;
+    vo.num_workers = o_.num_workers;
+    vo.device = o_.device;
+    vo.progress = o_.progress;
+    ValidationResult v = validate(*model_, ds_, split_.val, vo, cache_);
+    model_->train();
+    ep["val"] = v.per_task;
+    ep["val_score"] = v.score;
+    curves_.epochs.push_back({st_.epoch + 1, v.score});
+    if (v.score > st_.best_score) {
+      st_.best_score = v.score;
+      st_.best_epoch = st_.epoch + 1;
+      nn::save_safetensors(*model_, best_path_, best_metadata(*model_, o_));
+      ep["best"] = true;
+    }
+    if (!o_.progress) return;
+    std::fprintf(stderr, "epoch %lld: validation score %.4f%s\n", (long long)(st_.epoch + 1), v.score,
+                 st_.best_epoch == st_.epoch + 1 ? " (best so far, saved)" : "");
+    for (auto& [task, m] : v.per_task) {
+      std::string line;
+      for (auto& [k, x] : m) line += " " + k + "=" + fmt(x);
+      std::fprintf(stderr, "  %s:%s\n", task.c_str(), line.c_str());
+    }
+  }
+
+  const TrainOptions& o_;
+  const std::chrono::steady_clock::time_point t_start_;
+  const std::string last_path_, best_path_;
+  data::Dataset ds_;
+  data::Split split_;
+  std::unique_ptr<data::TaskSampler> sampler_;
+  std::unique_ptr<model::MultiTaskModel> model_;
+  std::unique_ptr<AdamW> opt_;
+  std::string pretrained_report_;
+  TrainState st_;
+  std::ofstream log_;
+  std::shared_ptr<data::ImageCache> cache_;
+  std::unique_ptr<data::Loader> loader_;
+  CurveData curves_;
+  std::map<std::string, std::pair<double, int64_t>> epoch_loss_;  // task -> (sum, count) this epoch
+  std::chrono::steady_clock::time_point epoch_start_;
+  int64_t epoch_images_ = 0;
+  double last_loss_ = 0;
+};
+
 }  // namespace
 
 TrainSummary train_model(const TrainOptions& o) {
@@ -107,203 +295,28 @@ TrainSummary train_model(const TrainOptions& o) {
              "' (default or official)");
   SONO_CHECK(o.epochs > 0 && o.batch_size > 0 && o.image_size >= 32 && o.image_size % 32 == 0, "train",
              "epochs and batch size must be positive and the image size a multiple of 32 (>= 32)");
-  const auto t_start = std::chrono::steady_clock::now();
-  fs::create_directories(o.out_dir);
-  const std::string last_path = (fs::path(o.out_dir) / "last.safetensors").string();
-  const std::string best_path = (fs::path(o.out_dir) / "best.safetensors").string();
-
-  // ---- data ---------------------------------------------------------------
-  const data::OnBadRow policy = o.skip_bad_rows ? data::OnBadRow::Skip : data::OnBadRow::Stop;
-  data::Dataset ds = data::read_dataset(o.data_dir, policy);
-  data::check_images(ds, policy);
-  SONO_CHECK(!ds.samples.empty(), "train", "no usable rows in ", o.data_dir);
-  data::Split split = data::random_split(int64_t(ds.samples.size()), o.val_fraction, o.seed);
-  data::TaskSampler sampler(ds.samples, split.train, o.batch_size, o.seed);
-  SONO_CHECK(sampler.steps_per_epoch() > 0, "train", split.train.size(), " training rows are fewer than one batch of ",
-             o.batch_size);
-
-  // ---- model and optimizer ---------------------------------------------------
-  model::MultiTaskModelConfig cfg;
-  cfg.encoder = o.encoder;
-  cfg.tasks = registry_for(ds, o.recipe == "official");
-  cfg.init_seed = o.seed;
-  cfg.random_seed = o.seed;
-  model::MultiTaskModel model(cfg);
-  std::string pretrained_report;
-  if (!o.pretrained.empty()) pretrained_report = load_pretrained_encoder(model, o.pretrained);
-  model.to(o.device);
-  AdamW opt(make_groups(model, o));
-
-  TrainState st;
-  st.sampler_at_epoch_start = sampler.state();
-  if (o.resume) {
-    SONO_CHECK(fs::exists(last_path), "train --resume", "no checkpoint ", last_path);
-    nn::SafetensorsFile f = nn::read_safetensors(last_path);
-    nn::NamedTensors model_part;
-    std::map<std::string, Tensor> opt_part;
-    for (auto& [k, v] : f.tensors) {
-      if (k.rfind("optimizer.", 0) == 0) opt_part[k.substr(10)] = v;
-      else model_part.push_back({k, v});
+  TrainingRun run(o);
+  std::string stop = "end";
+  try {
+    run.setup();
+    if (o.resume) run.resume();
+    run.begin();
+    while (run.epochs_left()) {
+      if (!run.run_epoch()) {
+        stop = "max_steps";
+        break;
+      }
+      run.end_epoch();
     }
-    nn::LoadOptions lo;
-    lo.source = last_path;
-    nn::load_state_dict(model, model_part, lo);
-    opt.load_state_dict(opt_part);
-    auto it = f.metadata.find("sono.trainer_state");
-    SONO_CHECK(it != f.metadata.end(), "train --resume", last_path, " has no trainer state");
-    st = TrainState::from_json(json::parse(it->second));
-  }
-
-  std::ofstream log(fs::path(o.out_dir) / "log.jsonl", o.resume ? std::ios::app : std::ios::trunc);
-  SONO_CHECK(log.good(), "train", "cannot write ", (fs::path(o.out_dir) / "log.jsonl").string());
-  {
-    json start = {{"type", "start"}, {"bn_calibration_batches", o.bn_calibration_batches},        {"data", o.data_dir},          {"encoder", o.encoder},
-                  {"recipe", o.recipe},      {"epochs", o.epochs},          {"batch_size", o.batch_size},
-                  {"image_size", o.image_size}, {"train_rows", split.train.size()}, {"val_rows", split.val.size()},
-                  {"steps_per_epoch", sampler.steps_per_epoch()}, {"resume", o.resume},
-                  {"global_step", st.global_step}, {"skipped_rows", json::array()}};
-    for (const auto& s : ds.skipped) start["skipped_rows"].push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
-    if (!pretrained_report.empty()) start["pretrained"] = pretrained_report;
-    append_jsonl(log, start);
-    for (const auto& s : ds.skipped)
-      std::fprintf(stderr, "train: skipped %s line %lld: %s\n", s.file.c_str(), (long long)s.line, s.reason.c_str());
-  }
-
-  auto cache = o.cache_images ? std::make_shared<data::ImageCache>() : nullptr;
-  data::LoaderOptions lo;
-  lo.batch.image_size = o.image_size;
-  lo.batch.augment = true;
-  lo.batch.seed = o.seed;
-  lo.num_workers = o.num_workers;
-  data::Loader loader(ds, lo, cache);
-  ValidationOptions vo;
-  vo.image_size = o.image_size;
-  vo.batch_size = o.val_batch_size;
-  vo.num_workers = o.num_workers;
-  vo.device = o.device;
-  vo.progress = o.progress;
-
-  CurveData curves = o.resume ? read_curves(fs::path(o.out_dir) / "log.jsonl") : CurveData{};
-  TrainSummary summary;
-  model.train();
-  for (; st.epoch < o.epochs; ++st.epoch) {
-    apply_cosine_schedule(opt, o.eta_min, st.epoch, o.epochs);
-    sampler.set_state(st.sampler_at_epoch_start);
-    std::vector<data::PlannedBatch> plan = sampler.epoch();
-    model.random().generator.offset = st.dropout_offset;
-    loader.start(plan, st.epoch, st.step_in_epoch);
-    ProgressBar bar(str_cat("epoch ", st.epoch + 1, "/", o.epochs), int64_t(plan.size()), o.progress);
-    std::map<std::string, std::pair<double, int64_t>> epoch_loss;  // task -> (sum, count)
-    data::Batch batch;
-    auto t_epoch = std::chrono::steady_clock::now();
-    int64_t images = 0;
-    while (loader.next(batch)) {
-      const std::string& task = ds.tasks[size_t(batch.task)].id;
-      opt.zero_grad();
-      // The images go to the model's device here and task_loss moves the
-      // target next to the output; the loader's tensors stay on the CPU.
-      Tensor out = model.forward(batch.images.to(o.device), task);
-      Tensor loss = task_loss(batch, out);
-      loss.backward();
-      opt.step();
-      // The step's one read-back from the device (the logged and printed
-      // loss). It comes after the whole step is queued so that a GPU runs
-      // forward, backward and update without waiting for the host; a
-      // non-finite loss still stops training before anything is saved.
-      const double lv = loss.item();
-      if (!std::isfinite(lv)) {
-        std::string rows;
-        for (const auto& s : batch.samples) rows += "\n  " + data::row_location(s) + ": " + s.image_path;
-        throw Error(str_cat("train: the loss of task '", task, "' is ", lv, " at epoch ", st.epoch + 1, ", step ",
-                            batch.step + 1, " (global step ", st.global_step + 1, "); the batch's rows:", rows));
-      }
-      ++st.global_step;
-      st.step_in_epoch = batch.step + 1;
-      st.dropout_offset = model.random().generator.offset;
-      summary.last_loss = lv;
-      epoch_loss[task].first += lv;
-      epoch_loss[task].second += 1;
-      images += batch.size();
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
-      const double ips = secs > 0 ? double(images) / secs : 0.0;
-      curves.steps.push_back({st.global_step, lv, task});
-      if (o.log_every > 0 && st.global_step % o.log_every == 0)
-        append_jsonl(log, {{"type", "step"}, {"epoch", st.epoch + 1}, {"step", st.step_in_epoch},
-                           {"global_step", st.global_step}, {"task", task}, {"loss", lv},
-                           {"lr", opt.groups()[0].lr}, {"lr_heads", opt.groups().back().lr},
-                           {"images_per_s", ips}});
-      bar.update(st.step_in_epoch, str_cat("loss ", fmt(lv), " task ", task, " lr ", fmt(opt.groups()[0].lr, 3),
-                                           " ", fmt(ips, 3), " img/s"));
-      if (o.max_steps >= 0 && st.global_step >= o.max_steps) {
-        bar.finish("stopped at max_steps");
-        save_last(last_path, model, opt, st, o);
-        append_jsonl(log, {{"type", "stop"}, {"global_step", st.global_step}, {"reason", "max_steps"}});
-        summary.steps = st.global_step;
-        summary.epochs_completed = st.epoch;
-        summary.best_score = st.best_score;
-        summary.best_epoch = st.best_epoch;
-        summary.skipped_rows = int64_t(ds.skipped.size());
-        return summary;
-      }
+  } catch (const std::exception& e) {
+    try {
+      run.finish("error", e.what());
+    } catch (const std::exception& f) {
+      std::fprintf(stderr, "train: could not write the summary after the error: %s\n", f.what());
     }
-    bar.finish();
-
-    // ---- end of epoch: validation, best model, checkpoint ----------------
-    json ep = {{"type", "epoch"}, {"epoch", st.epoch + 1}, {"global_step", st.global_step},
-               {"lr", opt.groups()[0].lr}, {"train_loss", json::object()}};
-    for (auto& [task, sc] : epoch_loss) ep["train_loss"][task] = sc.first / double(sc.second);
-    if (!split.val.empty()) {
-      if (o.bn_calibration_batches > 0) {
-        // Its own sampler stream, so the training's batches stay as they were.
-        data::TaskSampler cal(ds.samples, split.train, o.batch_size, o.seed + 7919 * uint64_t(st.epoch + 1));
-        std::vector<data::PlannedBatch> cal_plan;
-        for (int64_t i = 0; i < o.bn_calibration_batches; ++i) cal_plan.push_back(cal.next());
-        recalibrate_batch_norm(model, ds, cal_plan, o.image_size, o.device, o.num_workers, cache);
-      }
-      ValidationResult v = validate(model, ds, split.val, vo, cache);
-      model.train();
-      ep["val"] = v.per_task;
-      ep["val_score"] = v.score;
-      curves.epochs.push_back({st.epoch + 1, v.score});
-      if (v.score > st.best_score) {
-        st.best_score = v.score;
-        st.best_epoch = st.epoch + 1;
-        nn::save_safetensors(model, best_path, best_metadata(model, o));
-        ep["best"] = true;
-      }
-      if (o.progress) std::fprintf(stderr, "epoch %lld: validation score %.4f%s\n", (long long)(st.epoch + 1), v.score,
-                   st.best_epoch == st.epoch + 1 ? " (best so far, saved)" : "");
-      for (auto& [task, m] : v.per_task) {
-        if (!o.progress) break;
-        std::string line;
-        for (auto& [k, x] : m) line += " " + k + "=" + fmt(x);
-        std::fprintf(stderr, "  %s:%s\n", task.c_str(), line.c_str());
-      }
-    } else {
-      nn::save_safetensors(model, best_path, best_metadata(model, o));  // no validation split: the last is the best
-    }
-    append_jsonl(log, ep);
-    st.sampler_at_epoch_start = sampler.state();
-    st.step_in_epoch = 0;
-    TrainState next = st;
-    ++next.epoch;
-    save_last(last_path, model, opt, next, o);
-    summary.epochs_completed = st.epoch + 1;
+    throw;
   }
-  write_curves_png((fs::path(o.out_dir) / "curves.png").string(), curves);
-
-  summary.steps = st.global_step;
-  summary.best_score = st.best_score;
-  summary.best_epoch = st.best_epoch;
-  summary.skipped_rows = int64_t(ds.skipped.size());
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  json sj = {{"steps", summary.steps}, {"epochs", summary.epochs_completed}, {"best_score", summary.best_score},
-             {"best_epoch", summary.best_epoch}, {"last_loss", summary.last_loss}, {"seconds", summary.seconds},
-             {"skipped_rows", json::array()}};
-  for (const auto& s : ds.skipped) sj["skipped_rows"].push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
-  std::ofstream(fs::path(o.out_dir) / "summary.json") << sj.dump(2) << "\n";
-  append_jsonl(log, {{"type", "end"}, {"summary", sj}});
-  return summary;
+  return run.finish(stop);
 }
 
 }  // namespace sono

@@ -6,12 +6,14 @@
 // decoder out of the optimizer exactly as train.py does. Each epoch: the
 // sampler's single-task batches with augmentation, AdamW, then the official
 // validation score on the held-out 20%, the best model kept by that score,
-// and the cosine schedule stepped. Files written to out_dir:
+// and the cosine schedule stepped (the stages are in train/trainer.cpp). Files
+// written to out_dir (curves.png, summary.json and log.jsonl's end record on
+// every exit: all epochs, --max-steps, or an error, which is then raised):
 //   log.jsonl        one JSON object per step and per epoch (plottable)
 //   last.safetensors model + optimizer + trainer state (for --resume)
 //   best.safetensors model with the best validation score (for predict)
 //   curves.png       training loss and validation score curves
-//   summary.json     final figures and every skipped input row
+//   summary.json     final figures, the stop reason and every skipped input row
 #include <string>
 
 #include "core/device.h"

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "tasks/dataset.h"
 #include "data/csv.h"
 #include "data/dataset.h"
 #include "data/image.h"
@@ -75,7 +76,7 @@ TEST_CASE("read_dataset: columns in any order, missing values, task discovery") 
         "image_path,x_min,y_min,x_max,y_max,task_id,task_name,num_classes\n"
         "../img/d0.png,1,2,30.5,40,det,detection,1\n"
         "../img/d1.png,,,,,det,detection,1\n");
-  Dataset ds = read_dataset(d.root());
+  Dataset ds = tasks::read_dataset(d.root());
   CHECK(ds.skipped.empty());
   REQUIRE(ds.tasks.size() == 4);
   CHECK(ds.tasks[0].id == "seg");
@@ -119,7 +120,7 @@ void check_row_error(const std::string& header, const std::string& good_row, con
   d.add("t.csv", header + "\n" + good_row + "\n" + bad_row + "\n");
   std::string msg;
   try {
-    read_dataset(d.root());
+    tasks::read_dataset(d.root());
   } catch (const Error& e) {
     msg = e.what();
   }
@@ -128,7 +129,7 @@ void check_row_error(const std::string& header, const std::string& good_row, con
   if (!column.empty()) CHECK(msg.find("column '" + column + "'") != std::string::npos);
   CHECK(msg.find(what) != std::string::npos);
   // The skip policy keeps the good row and reports the bad one.
-  Dataset ds = read_dataset(d.root(), OnBadRow::Skip);
+  Dataset ds = tasks::read_dataset(d.root(), OnBadRow::Skip);
   CHECK(ds.samples.size() == 1);
   REQUIRE(ds.skipped.size() == 1);
   CHECK(ds.skipped[0].line == 3);
@@ -171,22 +172,22 @@ TEST_CASE("read_dataset: file-level errors") {
   {
     CsvDataset d;
     d.add("t.csv", "image_path,task_id,num_classes\na.png,t,2\n");
-    CHECK_THROWS_WITH_AS(read_dataset(d.root(), OnBadRow::Skip), doctest::Contains("no column 'task_name'"), Error);
+    CHECK_THROWS_WITH_AS(tasks::read_dataset(d.root(), OnBadRow::Skip), doctest::Contains("no column 'task_name'"), Error);
   }
   {
     CsvDataset d;
     d.add("r.csv", "image_path,point_1_xy,task_id,task_name,num_classes\na.png,\"[1, 2]\",r,Regression,2\n");
-    CHECK_THROWS_WITH_AS(read_dataset(d.root()), doctest::Contains("missing column 'point_2_xy'"), Error);
+    CHECK_THROWS_WITH_AS(tasks::read_dataset(d.root()), doctest::Contains("missing column 'point_2_xy'"), Error);
   }
   {
     CsvDataset d;
     d.add("t.csv", "image_path,task_id,task_id,task_name,num_classes\n");
-    CHECK_THROWS_WITH_AS(read_dataset(d.root()), doctest::Contains("'task_id' appears twice"), Error);
+    CHECK_THROWS_WITH_AS(tasks::read_dataset(d.root()), doctest::Contains("'task_id' appears twice"), Error);
   }
   TempDir empty("empty");
-  CHECK_THROWS_WITH_AS(read_dataset(empty.str()), doctest::Contains("is not a directory"), Error);
+  CHECK_THROWS_WITH_AS(tasks::read_dataset(empty.str()), doctest::Contains("is not a directory"), Error);
   fs::create_directories(empty / "csv_files");
-  CHECK_THROWS_WITH_AS(read_dataset(empty.str()), doctest::Contains("no .csv files"), Error);
+  CHECK_THROWS_WITH_AS(tasks::read_dataset(empty.str()), doctest::Contains("no .csv files"), Error);
 }
 
 TEST_CASE("read_dataset: skip policy collects every bad row") {
@@ -199,8 +200,8 @@ TEST_CASE("read_dataset: skip policy collects every bad row") {
         "a.png,1,t,nonsense,2\n"
         "a.png,1,u,classification\n");
   d.add("b.csv", "image_path,mask,task_id,task_name,num_classes\nb.png,1,u,classification,4\n");
-  CHECK_THROWS_AS(read_dataset(d.root()), Error);
-  Dataset ds = read_dataset(d.root(), OnBadRow::Skip);
+  CHECK_THROWS_AS(tasks::read_dataset(d.root()), Error);
+  Dataset ds = tasks::read_dataset(d.root(), OnBadRow::Skip);
   CHECK(ds.samples.size() == 3);
   REQUIRE(ds.skipped.size() == 3);
   CHECK(ds.skipped[0].line == 3);
@@ -223,7 +224,7 @@ TEST_CASE("check_images: boxes must lie inside their image") {
         "../img/a.png,0,0,21,10,d,detection,1\n"
         "../img/missing.png,0,0,5,5,d,detection,1\n"
         "../img/a.png,,,,,d,detection,1\n");
-  Dataset ds = read_dataset(d.root());
+  Dataset ds = tasks::read_dataset(d.root());
   REQUIRE(ds.samples.size() == 4);
   Dataset strict = ds;
   const std::string where = d.csv("det.csv") + ", line 3";

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <set>
 
+#include "tasks/dataset.h"
 #include "data/augment.h"
 #include "data/loader.h"
 #include "data/phantom.h"
@@ -27,7 +28,7 @@ struct Fixture {
     opt.max_size = 110;
     opt.det_rows_without_box = 1;
     write_phantom_dataset(dir.str(), opt);
-    ds = read_dataset(dir.str());
+    ds = tasks::read_dataset(dir.str());
   }
 };
 
@@ -200,7 +201,7 @@ TEST_CASE("loader: a worker's error reaches the consumer at its batch, naming th
   opt.images_per_task = 4;
   opt.min_size = opt.max_size = 50;
   write_phantom_dataset(dir.str(), opt);
-  Dataset ds = read_dataset(dir.str());
+  Dataset ds = tasks::read_dataset(dir.str());
   fs::remove(dir / "images/blobs/2.png");  // phantom_cls rows are first: rows 0..3
   const std::string broken = (dir / "images/blobs/2.png").string();
   const std::vector<PlannedBatch> plan = {{0, {0, 1}}, {0, {2, 3}}, {0, {1, 0}}};

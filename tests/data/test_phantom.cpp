@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tasks/dataset.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "data/phantom.h"
@@ -32,7 +33,7 @@ TEST_CASE("phantom: read_dataset returns exactly the generator's ground truth") 
   opt.det_rows_without_box = 2;
   opt.seed = 5;
   const std::vector<PhantomRow> truth = write_phantom_dataset(dir.str(), opt);
-  Dataset ds = read_dataset(dir.str());
+  Dataset ds = tasks::read_dataset(dir.str());
   check_images(ds);
   CHECK(ds.skipped.empty());
   REQUIRE(ds.samples.size() == truth.size());

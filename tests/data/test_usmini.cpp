@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "tasks/dataset.h"
 #include "data/batch.h"
 #include "data/dataset.h"
 #include "data/image.h"
@@ -48,7 +49,7 @@ TEST_CASE("usmini: every row parses, every image and mask decodes, every box lie
       {"thyroid_nodule", {TaskType::Segmentation, 2}}, {"thyroid_nodule_det", {TaskType::Detection, 1}}};
   for (const fs::path& root : roots) {
     CAPTURE(root.string());
-    Dataset ds = read_dataset(root.string());  // stops at the first bad row
+    Dataset ds = tasks::read_dataset(root.string());  // stops at the first bad row
     check_images(ds);
     CHECK(ds.tasks.size() == known.size());
     for (const TaskInfo& t : ds.tasks) {

@@ -3,13 +3,14 @@
 #include <cmath>
 
 #include "model/counts.h"
+#include "tasks/dataset.h"
 
 using namespace sono;
 using namespace sono::model;
 
 namespace {
 MultiTaskModel& b4() {
-  static MultiTaskModel model;
+  static MultiTaskModel model(tasks::model_config());
   return model;
 }
 // a value of MODEL_SPEC given in millions with `digits` decimals

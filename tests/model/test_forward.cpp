@@ -8,6 +8,7 @@
 #include "core/autograd.h"
 #include "layers/module.h"
 #include "model/multitask_model.h"
+#include "tasks/dataset.h"
 #include "ops/ops.h"
 #include "tests/support/check.h"
 
@@ -23,12 +24,12 @@ const char* kReg = "IUGC";            // 3 points
 const char* kDet = "thyroid_nodule_det";
 
 MultiTaskModel& b4() {
-  static MultiTaskModel model;
+  static MultiTaskModel model(tasks::model_config());
   return model;
 }
 
 MultiTaskModelConfig b0_config(uint64_t seed = 0) {
-  MultiTaskModelConfig c;
+  MultiTaskModelConfig c = tasks::model_config();
   c.encoder = "efficientnet-b0";
   c.init_seed = seed;
   return c;

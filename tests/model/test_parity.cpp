@@ -46,7 +46,9 @@
 #include "layers/module.h"
 #include "model/multitask_model.h"
 #include "optim/adamw.h"
-#include "train/task_loss.h"
+#include "tasks/dataset.h"
+#include "tasks/detection.h"
+#include "tasks/task_kind.h"
 #include "tests/support/check.h"
 #include "tests/support/skip.h"
 
@@ -107,7 +109,7 @@ Fixture read_fixture(const std::string& path) {
 // Dropout p = 0 and drop-connect rate 0, as in the dump; BatchNorm still
 // uses batch statistics in train mode.
 MultiTaskModelConfig parity_config() {
-  MultiTaskModelConfig c;
+  MultiTaskModelConfig c = tasks::model_config();
   c.encoder = "efficientnet-b4";
   c.decoder.dropout = 0.0;
   c.classification_dropout = 0.0;
@@ -213,23 +215,23 @@ void check_equal_ints(const Tensor& actual, const Tensor& expected, const std::s
                 what, " differs");
 }
 
-// The training loss exactly as the trainer computes it (sono::task_loss).
+// The training loss exactly as the trainer computes it (tasks::task_loss).
 Tensor parity_loss(TaskType type, const Tensor& output, const Tensor& target) {
   data::Batch b;
   switch (type) {
-    case TaskType::Segmentation: b.type = data::TaskType::Segmentation; b.masks = target; break;
-    case TaskType::Classification: b.type = data::TaskType::Classification; b.labels = target; break;
-    case TaskType::Regression: b.type = data::TaskType::Regression; b.points = target; break;
-    case TaskType::Detection: b.type = data::TaskType::Detection; b.boxes = target; break;
+    case TaskType::Segmentation: b.type = TaskType::Segmentation; b.masks = target; break;
+    case TaskType::Classification: b.type = TaskType::Classification; b.labels = target; break;
+    case TaskType::Regression: b.type = TaskType::Regression; b.points = target; break;
+    case TaskType::Detection: b.type = TaskType::Detection; b.boxes = target; break;
   }
-  return task_loss(b, output);
+  return tasks::task_loss(b, output);
 }
 
 // output[b, :, row, col] at the loss's centre cells, read directly (the loss
 // gathers it with gather_cells), and the cells themselves.
 void check_detection_cells(const Tensor& out, const Tensor& boxes, const Fixture& f, double tol, Worst& worst) {
   std::vector<int64_t> rows, cols;
-  centre_cells(boxes, out.size(2), out.size(3), rows, cols);
+  tasks::centre_cells(boxes, out.size(2), out.size(3), rows, cols);
   const int64_t n = int64_t(rows.size()), c = out.size(1), h = out.size(2), w = out.size(3);
   std::vector<int64_t> cells;
   for (int64_t b = 0; b < n; ++b) cells.insert(cells.end(), {rows[size_t(b)], cols[size_t(b)]});

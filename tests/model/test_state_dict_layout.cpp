@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "model/multitask_model.h"
+#include "tasks/dataset.h"
 
 using namespace sono;
 using namespace sono::model;
@@ -52,7 +53,7 @@ std::string dtype_tsv(DType t) {
 TEST_CASE("model layout: the B4 state_dict equals the baseline's key for key, in order") {
   const std::vector<Row> ref = read_reference();
   REQUIRE(ref.size() == 823);
-  MultiTaskModel model;
+  MultiTaskModel model(tasks::model_config());
   const nn::NamedTensors sd = model.state_dict();
   REQUIRE(sd.size() == ref.size());
   std::set<std::string> params;
@@ -70,7 +71,7 @@ TEST_CASE("model layout: the B4 state_dict equals the baseline's key for key, in
 }
 
 TEST_CASE("model layout: the B4 encoder's convs carry MODEL_SPEC 2.4's static padding") {
-  MultiTaskModel model;
+  MultiTaskModel model(tasks::model_config());
   auto pads = [](const nn::Conv2d& c) {
     const Conv2dOptions& o = c.options();
     return std::array<int64_t, 5>{o.pad_left, o.pad_right, o.pad_top, o.pad_bottom, o.stride_h};

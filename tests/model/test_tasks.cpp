@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "model/tasks.h"
+#include "tasks/task_kind.h"
 
 using namespace sono;
 using namespace sono::model;
@@ -22,9 +23,9 @@ TEST_CASE("tasks: the 27 official tasks in TASK_CONFIGURATIONS order") {
   CHECK(counts[int(TaskType::Classification)] == 9);
   CHECK(counts[int(TaskType::Regression)] == 3);
   CHECK(counts[int(TaskType::Detection)] == 3);
-  CHECK(t[1].output_channels() == 6);   // 2 per point
-  CHECK(t[13].output_channels() == 5);  // box + objectness
-  CHECK(t[16].output_channels() == 4);
+  CHECK(tasks::output_channels(t[1]) == 6);   // 2 per point
+  CHECK(tasks::output_channels(t[13]) == 5);  // box + objectness
+  CHECK(tasks::output_channels(t[16]) == 4);
 }
 
 TEST_CASE("tasks: registry adds discovered tasks, rejects conflicts and bad ids") {

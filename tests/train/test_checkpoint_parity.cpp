@@ -34,6 +34,7 @@
 
 #include "core/autograd.h"
 #include "data/dataset.h"
+#include "tasks/dataset.h"
 #include "data/image.h"
 #include "io/safetensors.h"
 #include "layers/module.h"
@@ -220,7 +221,7 @@ TEST_CASE("checkpoint parity: sono predict with the official best_model.pth repr
   // What `sono predict --data DIR/data --weights DIR/best_model.pth` does:
   // best_model.pth has no Sono metadata, so the tasks come from the dataset
   // and the encoder variant from the tensor shapes.
-  const data::Dataset ds = data::read_dataset(dir + "/data");
+  const data::Dataset ds = tasks::read_dataset(dir + "/data");
   LoadedModel lm = load_model_for_dataset(dir + "/best_model.pth", ds);
   CHECK(lm.model->config().encoder == manifest.at("encoder").get<std::string>());
   // model.py loads strictly: the file holds exactly this dataset's model.
@@ -228,7 +229,7 @@ TEST_CASE("checkpoint parity: sono predict with the official best_model.pth repr
   CHECK(lm.report.unexpected.empty());
   CHECK(lm.report.loaded == manifest.at("state_dict_keys").get<int64_t>());
   TempDir out("sono_predict_parity");
-  PredictOptions po;
+  InferenceOptions po;
   po.image_size = manifest.at("image_size");
   po.progress = false;
   const PredictSummary summary = predict(*lm.model, ds, out.path.string(), po);
@@ -242,7 +243,7 @@ TEST_CASE("checkpoint parity: sono predict with the official best_model.pth repr
   // The reference's masks are those with a "seg.margin:<path>" entry.
   {
     int64_t seg_rows = 0;
-    for (const auto& s : ds.samples) seg_rows += s.type == data::TaskType::Segmentation;
+    for (const auto& s : ds.samples) seg_rows += s.type == TaskType::Segmentation;
     int64_t pixels = 0, differing = 0, masks = 0;
     double worst_margin = 0;  // largest reference margin (relative) at a differing pixel
     const std::string tag = "seg.margin:";

@@ -13,7 +13,7 @@
 #include "train/evaluate.h"
 #include "train/model_io.h"
 #include "train/predict.h"
-#include "train/tasks.h"
+#include "tasks/dataset.h"
 #include "train/trainer.h"
 
 using namespace sono;
@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-model::TaskRegistry lm_tasks_for(const data::Dataset& ds) { return registry_for(ds, false); }
+model::TaskRegistry lm_tasks_for(const data::Dataset& ds) { return tasks::registry_for(ds, false); }
 
 std::vector<data::PhantomRow> make_split(const fs::path& root, int64_t n, uint64_t seed) {
   data::PhantomOptions o;
@@ -74,14 +74,14 @@ TEST_CASE("phantom, train, predict and evaluate: the loss falls and the metrics 
   for (auto& [task, l0] : first) CHECK_MESSAGE(last[task] < l0, task, ": loss ", l0, " -> ", last[task]);
   CHECK(fs::exists(root / "run" / "curves.png"));
 
-  data::Dataset val = data::read_dataset((root / "val").string());
-  PredictOptions po;
+  data::Dataset val = tasks::read_dataset((root / "val").string());
+  InferenceOptions po;
   po.image_size = 64;
   po.progress = false;
   po.num_workers = 1;
   // The untrained network (same seed, same init) is the reference "chance" predictor.
   {
-    model::MultiTaskModelConfig cfg;
+    model::MultiTaskModelConfig cfg = tasks::model_config();
     cfg.encoder = o.encoder;
     cfg.tasks = lm_tasks_for(val);
     cfg.init_seed = o.seed;
@@ -94,7 +94,7 @@ TEST_CASE("phantom, train, predict and evaluate: the loss falls and the metrics 
 
   // Submission layout: a mask PNG per segmentation row at its original size.
   for (const auto& r : val_rows) {
-    if (r.type != data::TaskType::Segmentation) continue;
+    if (r.type != TaskType::Segmentation) continue;
     fs::path p = root / "pred" / submission_mask_path(r.mask_path);
     REQUIRE_MESSAGE(fs::exists(p), p.string());
     data::Image m = data::read_mask(p.string(), r.num_classes);
@@ -114,7 +114,7 @@ TEST_CASE("phantom, train, predict and evaluate: the loss falls and the metrics 
   double centre_mre = 0;
   int n = 0;
   for (const auto& r : val_rows)
-    if (r.type == data::TaskType::Regression) {
+    if (r.type == TaskType::Regression) {
       for (size_t k = 0; k < r.points.size(); k += 2)
         centre_mre += std::hypot(r.points[k] - r.width / 2.0, r.points[k + 1] - r.height / 2.0) / 2.0;
       ++n;

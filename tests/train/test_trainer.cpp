@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -12,7 +13,7 @@
 #include "train/evaluate.h"
 #include "train/model_io.h"
 #include "train/predict.h"
-#include "train/tasks.h"
+#include "tasks/dataset.h"
 #include "train/trainer.h"
 
 #include <map>
@@ -123,27 +124,105 @@ TEST_CASE("predict needs no ground truth: test CSVs with only image_path, task a
       f.open(root / "test" / "csv_files" / (r.task_id + ".csv"));
       f << "image_path,task_id,task_name,num_classes,mask_path\n";
     }
-    f << r.image_path << "," << r.task_id << "," << data::task_type_name(r.type) << "," << r.num_classes << ","
+    f << r.image_path << "," << r.task_id << "," << task_type_name(r.type) << "," << r.num_classes << ","
       << r.mask_path << "\n";
   }
   for (auto& [id, f] : csvs) f.close();
-  data::Dataset ds = data::read_dataset((root / "test").string(), data::OnBadRow::Stop, data::Targets::Optional);
+  data::Dataset ds = tasks::read_dataset((root / "test").string(), data::OnBadRow::Stop, data::Targets::Optional);
   CHECK(ds.samples.size() == rows.size());
-  CHECK_THROWS_WITH_AS(data::read_dataset((root / "test").string()), doctest::Contains("missing column"), Error);
-  model::MultiTaskModelConfig cfg;
+  CHECK_THROWS_WITH_AS(tasks::read_dataset((root / "test").string()), doctest::Contains("missing column"), Error);
+  model::MultiTaskModelConfig cfg = tasks::model_config();
   cfg.encoder = "efficientnet-b0";
-  cfg.tasks = registry_for(ds, false);
+  cfg.tasks = tasks::registry_for(ds, false);
   model::MultiTaskModel m(cfg);
-  PredictOptions po;
+  InferenceOptions po;
   po.image_size = 64;
   po.progress = false;
   po.num_workers = 1;
   PredictSummary s = predict(m, ds, (root / "pred").string(), po);
   CHECK(s.images == int64_t(rows.size()));
   for (const auto& r : rows)
-    if (r.type == data::TaskType::Segmentation)
+    if (r.type == TaskType::Segmentation)
       CHECK_MESSAGE(fs::exists(root / "pred" / submission_mask_path(r.mask_path)), r.mask_path);
   for (const char* f : {"classification_predictions.json", "detection_predictions.json", "regression_predictions.json"})
     CHECK(fs::exists(root / "pred" / f));
+  fs::remove_all(root);
+}
+
+namespace {
+
+std::vector<nlohmann::json> read_log(const fs::path& path) {
+  std::vector<nlohmann::json> records;
+  std::ifstream f(path);
+  for (std::string line; std::getline(f, line);) records.push_back(nlohmann::json::parse(line));
+  return records;
+}
+
+nlohmann::json read_summary(const fs::path& out) {
+  std::ifstream f(out / "summary.json");
+  REQUIRE(f.good());
+  return nlohmann::json::parse(f);
+}
+
+}  // namespace
+
+TEST_CASE("the --max-steps exit writes summary.json, curves.png and the timing, as the normal end does") {
+  fs::path root = temp_dir("max_steps");
+  std::string data = phantom(root / "data", 6, 13);
+  TrainOptions o = small_options(data, root / "out");
+  o.max_steps = 2;  // inside the first epoch: no validation ran
+  TrainSummary s = train_model(o);
+  CHECK(s.steps == 2);
+  CHECK(s.epochs_completed == 0);
+  CHECK(s.seconds > 0);
+  CHECK(std::isfinite(s.last_loss));
+  CHECK(fs::exists(root / "out" / "last.safetensors"));
+  CHECK(fs::file_size(root / "out" / "curves.png") > 0);
+  nlohmann::json j = read_summary(root / "out");
+  CHECK(j["steps"] == 2);
+  CHECK(j["epochs"] == 0);
+  CHECK(j["stop"] == "max_steps");
+  CHECK(j["seconds"].get<double>() == doctest::Approx(s.seconds));
+  CHECK(j["last_loss"].get<double>() == doctest::Approx(s.last_loss));
+  auto log = read_log(root / "out" / "log.jsonl");
+  REQUIRE(log.size() >= 3);
+  CHECK(log[log.size() - 2]["type"] == "stop");
+  CHECK(log[log.size() - 2]["reason"] == "max_steps");
+  CHECK(log.back()["type"] == "end");
+  CHECK(log.back()["summary"]["steps"] == 2);
+
+  // The normal end writes the same files, with the stop reason "end".
+  TrainOptions full = small_options(data, root / "full");
+  full.epochs = 1;
+  TrainSummary f = train_model(full);
+  CHECK(f.epochs_completed == 1);
+  CHECK(fs::file_size(root / "full" / "curves.png") > 0);
+  nlohmann::json jf = read_summary(root / "full");
+  CHECK(jf["stop"] == "end");
+  CHECK(jf["steps"] == f.steps);
+  CHECK(jf["seconds"].get<double>() > 0);
+  CHECK(read_log(root / "full" / "log.jsonl").back()["type"] == "end");
+  fs::remove_all(root);
+}
+
+TEST_CASE("a stop on bad input during training still writes summary.json and curves.png, then raises") {
+  fs::path root = temp_dir("stop_error");
+  std::string data = phantom(root / "data", 6, 14);
+  // The mask files are read when a batch is built, not when the dataset is
+  // checked: training starts, then the first segmentation batch fails.
+  fs::remove_all(fs::path(data) / "masks");
+  TrainOptions o = small_options(data, root / "out");
+  o.epochs = 1;
+  CHECK_THROWS_WITH_AS(train_model(o), doctest::Contains("mask"), Error);
+  nlohmann::json j = read_summary(root / "out");
+  CHECK(j["stop"] == "error");
+  CHECK(j["error"].get<std::string>().find("mask") != std::string::npos);
+  CHECK(j["seconds"].get<double>() > 0);
+  CHECK(fs::exists(root / "out" / "curves.png"));
+  auto log = read_log(root / "out" / "log.jsonl");
+  REQUIRE(log.size() >= 2);
+  CHECK(log[log.size() - 2]["type"] == "stop");
+  CHECK(log[log.size() - 2]["reason"] == "error");
+  CHECK(log.back()["type"] == "end");
   fs::remove_all(root);
 }

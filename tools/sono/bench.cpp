@@ -25,7 +25,7 @@
 #include "data/phantom.h"
 #include "tools/sono/command.h"
 #include "train/benchmark.h"
-#include "train/tasks.h"
+#include "tasks/dataset.h"
 
 namespace {
 
@@ -74,7 +74,7 @@ TaskResult bench_task(sono::model::MultiTaskModel& model, sono::AdamW& opt, cons
   const auto& info = ds.tasks[size_t(task)];
   TaskResult r;
   r.id = info.id;
-  r.type = sono::data::task_type_name(info.type);
+  r.type = sono::task_type_name(info.type);
   sono::data::PlannedBatch plan;
   plan.task = task;
   for (int64_t i = 0; i < int64_t(ds.samples.size()); ++i)
@@ -118,13 +118,13 @@ int run_per_task(const BenchArgs& a) {
     phantom = std::make_unique<TempPhantom>(a.phantom_images);
     root = phantom->root.string();
   }
-  sono::data::Dataset ds = sono::data::read_dataset(root);
+  sono::data::Dataset ds = sono::tasks::read_dataset(root);
   sono::data::check_images(ds);
   SONO_CHECK(!ds.samples.empty(), "bench", "no rows in ", root);
 
-  sono::model::MultiTaskModelConfig cfg;
+  sono::model::MultiTaskModelConfig cfg = sono::tasks::model_config();
   cfg.encoder = a.encoder;
-  cfg.tasks = sono::registry_for(ds, false);
+  cfg.tasks = sono::tasks::registry_for(ds, false);
   cfg.init_seed = cfg.random_seed = a.seed;
   sono::model::MultiTaskModel model(cfg);
   model.to(device);

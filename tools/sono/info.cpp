@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "model/counts.h"
+#include "tasks/dataset.h"
 #include "tools/sono/command.h"
 
 static sono::cli::Register reg([](CLI::App& app) {
@@ -11,7 +12,7 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_option("--encoder", *encoder, "Encoder variant (efficientnet-b0 .. efficientnet-b7)")->capture_default_str();
   cmd->add_option("--size", *size, "Input height and width")->capture_default_str();
   return [=] {
-    sono::model::MultiTaskModelConfig cfg;
+    sono::model::MultiTaskModelConfig cfg = sono::tasks::model_config();
     cfg.encoder = *encoder;
     sono::model::MultiTaskModel model(cfg);
     std::fputs(sono::model::model_info_table(model, *size, *size).c_str(), stdout);

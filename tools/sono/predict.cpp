@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "data/dataset.h"
+#include "tasks/dataset.h"
 #include "tools/sono/command.h"
 #include "train/model_io.h"
 #include "train/predict.h"
@@ -27,12 +28,12 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "No progress bar");
   return [=] {
-    sono::data::Dataset ds = sono::data::read_dataset(a->data, sono::data::OnBadRow::Stop, sono::data::Targets::Optional);
+    sono::data::Dataset ds = sono::tasks::read_dataset(a->data, sono::data::OnBadRow::Stop, sono::data::Targets::Optional);
     sono::LoadedModel lm = sono::load_model_for_dataset(a->weights, ds, a->encoder);
     if (!lm.report.unexpected.empty())
       std::fprintf(stderr, "predict: %zu tensors of %s belong to no head of this dataset and were ignored\n",
                    lm.report.unexpected.size(), a->weights.c_str());
-    sono::PredictOptions o;
+    sono::InferenceOptions o;
     o.device = sono::Device::parse(a->device);
     lm.model->to(o.device);
     o.image_size = a->size > 0 ? a->size : 256;

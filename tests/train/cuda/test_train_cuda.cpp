@@ -18,7 +18,7 @@
 #include "data/phantom.h"
 #include "tests/ops/cuda/cuda_check.h"
 #include "train/benchmark.h"
-#include "train/task_loss.h"
+#include "tasks/task_kind.h"
 #include "train/trainer.h"
 
 using namespace sono;
@@ -31,7 +31,7 @@ namespace {
 const char* const kTaskIds[] = {"cardiac_multi", "organ_cls", "thyroid_nodule_det", "IUGC"};
 
 model::MultiTaskModelConfig one_task_per_type(const std::string& encoder) {
-  model::MultiTaskModelConfig cfg;
+  model::MultiTaskModelConfig cfg = tasks::model_config();
   cfg.encoder = encoder;
   std::vector<model::TaskSpec> tasks;
   for (const char* id : kTaskIds) tasks.push_back(model::TaskRegistry::official().at(id));
@@ -104,8 +104,8 @@ TEST_CASE("train cuda: one B4 training step per task type matches the CPU step")
     Tensor out_gpu = gpu_model.forward(gpu_batch.images, id);
     REQUIRE(out_gpu.device() == kGpu);
     CHECK(rel_max_error(out_gpu, out_cpu) <= tol::kCudaVsCpuModel.rtol);
-    Tensor loss_cpu = task_loss(cpu_batch, out_cpu);
-    Tensor loss_gpu = task_loss(gpu_batch, out_gpu);
+    Tensor loss_cpu = tasks::task_loss(cpu_batch, out_cpu);
+    Tensor loss_gpu = tasks::task_loss(gpu_batch, out_gpu);
     CHECK(std::abs(loss_gpu.item() - loss_cpu.item()) <= tol::kCudaVsCpuModel.rtol * std::abs(loss_cpu.item()));
     loss_cpu.backward();
     loss_gpu.backward();

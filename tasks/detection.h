@@ -1,13 +1,12 @@
 #pragma once
-// The training loss of one single-task batch (train.py): Dice for
-// segmentation, cross-entropy for classification, MSE for regression, and
-// the grid detection loss at the ground-truth centre cell (MODEL_SPEC 5.3).
+// Detection's pieces that tests and benchmarks call by name: the grid
+// detection loss of the baseline (MODEL_SPEC 5.3) and its read-out.
+#include <array>
 #include <vector>
 
 #include "core/tensor.h"
-#include "data/batch.h"
 
-namespace sono {
+namespace sono::tasks {
 
 // Centre cell of each normalised box (x1, y1, x2, y2) on an h x w grid, as
 // train.py computes it in float32: row = clamp(trunc(((y1+y2)/2) * h), 0, h-1),
@@ -20,7 +19,8 @@ void centre_cells(const Tensor& boxes, int64_t h, int64_t w, std::vector<int64_t
 // box in the batch: a constant 0 that requires grad and reaches nothing.
 Tensor detection_loss(const Tensor& output, const Tensor& boxes);
 
-// The loss of `batch` given the model's output for its task.
-Tensor task_loss(const data::Batch& batch, const Tensor& output);
+// Index of the first maximum of channel 4 over the h x w grid, per sample,
+// and the four box channels there: the detection read-out of the baseline.
+void best_cell_boxes(const Tensor& output, std::vector<std::array<float, 4>>& boxes);
 
-}  // namespace sono
+}  // namespace sono::tasks

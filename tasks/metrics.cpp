@@ -1,4 +1,4 @@
-#include "train/metrics.h"
+#include "tasks/metrics.h"
 
 #include <algorithm>
 #include <cmath>

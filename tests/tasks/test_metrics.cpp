@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "tasks/metrics.h"
 #include "tests/support/skip.h"
-#include "train/metrics.h"
 
 using namespace sono::metrics;
 

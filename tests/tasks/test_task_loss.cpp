@@ -3,10 +3,11 @@
 #include <cmath>
 
 #include "tests/support/check.h"
-#include "train/task_loss.h"
+#include "tasks/detection.h"
 
 using namespace sono;
 using namespace sono::test;
+using namespace sono::tasks;
 
 namespace {
 // Boxes (x1, y1, x2, y2) normalised; row 2 has no box (-1s).

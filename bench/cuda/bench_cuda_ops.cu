@@ -157,7 +157,7 @@ std::vector<int64_t> parameter_sizes() {
 
 void adamw_bench(benchmark::State& state, bool fused) {
   if (skip_without_device(state)) return;
-  std::vector<sono::cuda::AdamWItem> items;
+  std::vector<sono::AdamWItem> items;
   for (int64_t n : parameter_sizes())
     items.push_back({gpu_randn({n}), gpu_randn({n}, 0.01), gpu_randn({n}, 0.001), gpu_randn({n}, 1e-4), 1e-3, 0.9,
                      0.999, 1e-8, 0.01, 7});

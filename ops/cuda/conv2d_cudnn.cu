@@ -144,7 +144,9 @@ Choice pick(const Perf* perf, int count, const char* what, const Problem& p) {
       const bool tensor_op = e.mathType == CUDNN_TENSOR_OP_MATH || e.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
       if (tensor_op && !p.tf32) continue;
       if (need_deterministic && e.determinism != CUDNN_DETERMINISTIC) continue;
-      return {int(e.algo), e.memory, e.mathType};
+      // Strict FP32 executes with FMA math whatever the entry reports, so a
+      // CUDNN_DEFAULT_MATH entry can never let TF32 in.
+      return {int(e.algo), e.memory, p.tf32 ? e.mathType : CUDNN_FMA_MATH};
     }
   }
   throw Error(str_cat("conv2d: cuDNN has no usable ", what, " algorithm for input [", p.g.n, ", ", p.g.cin, ", ",

@@ -55,7 +55,7 @@ void adamw_bench(benchmark::State& state, bench::Target t, bool fused) {
     }
   };
 #if SONO_WITH_CUDA
-  std::vector<cuda::AdamWItem> items;
+  std::vector<AdamWItem> items;
   for (const Param& q : params) items.push_back({q.p, q.g, q.m, q.v, lr, beta1, beta2, eps, wd, step});
   if (fused) body = [&] { cuda::adamw_step_multi(items); };
 #else

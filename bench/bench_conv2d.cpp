@@ -18,7 +18,7 @@
 #include "bench/bench_support.h"
 #include "core/autograd.h"
 #include "ops/conv2d.h"
-#include "ops/dispatch.h"
+#include "core/backend.h"
 
 #if SONO_WITH_CUDA
 #include "ops/cuda/conv2d_paths.h"

@@ -38,17 +38,12 @@ class CpuAllocator final : public Allocator {
 Allocator& (*g_cuda_factory)(int) = nullptr;
 void (*g_cuda_copy)(void*, Device, const void*, Device, size_t) = nullptr;
 
-[[noreturn]] void no_cuda(const char* what) {
-  throw Error(str_cat(what, ": this build of Sono has no CUDA backend (configure with -DSONO_CUDA=ON "
-                            "on a machine with nvcc to get one)"));
-}
-
 }  // namespace
 
 Allocator& allocator_for(Device d) {
   static CpuAllocator cpu;
   if (d.is_cpu()) return cpu;
-  if (!g_cuda_factory) no_cuda(str_cat("allocate on ", d.str()).c_str());
+  if (!g_cuda_factory) throw_no_cuda_backend("allocate on " + d.str());
   return g_cuda_factory(d.index);
 }
 
@@ -61,7 +56,7 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size
     std::memcpy(dst, src, bytes);
     return;
   }
-  if (!g_cuda_copy) no_cuda(str_cat("copy ", src_dev.str(), " -> ", dst_dev.str()).c_str());
+  if (!g_cuda_copy) throw_no_cuda_backend(str_cat("copy ", src_dev.str(), " -> ", dst_dev.str()));
   g_cuda_copy(dst, dst_dev, src, src_dev, bytes);
 }
 

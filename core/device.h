@@ -22,5 +22,8 @@ struct Device {
 
 // True when this build has the CUDA backend compiled in.
 bool cuda_compiled();
+// Throws the one error for cuda work in a build without the CUDA backend:
+// "<what>: this build of Sono has no CUDA backend (configure with ...)".
+[[noreturn]] void throw_no_cuda_backend(const std::string& what);
 
 }  // namespace sono

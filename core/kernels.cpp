@@ -2,23 +2,13 @@
 
 namespace sono::kernels {
 
-namespace {
-[[noreturn, maybe_unused]] void no_cuda(const char* op, const Tensor& t) {
-  throw Error(str_cat(op, ": ", t.describe(), " is on a cuda device but this build has no CUDA backend"));
-}
-}  // namespace
-
 void copy(const Tensor& dst, const Tensor& src) {
   SONO_CHECK(dst.shape() == src.shape(), "copy", "destination ", dst.describe(), " and source ",
              src.describe(), " differ in shape");
   if (dst.numel() == 0) return;
-  if (dst.device().is_cpu() && src.device().is_cpu()) return cpu::copy(dst, src);
   if (dst.device() == src.device()) {
-#if SONO_WITH_CUDA
-    return cuda::copy(dst, src);
-#else
-    no_cuda("copy", dst);
-#endif
+    SONO_DISPATCH_DEVICE(dst, "copy", copy, dst, src);
+    return;
   }
   // Across devices: make the source contiguous in the destination dtype on its
   // own device, move the bytes, then copy into the destination layout.
@@ -37,12 +27,7 @@ void copy(const Tensor& dst, const Tensor& src) {
 
 void fill(const Tensor& dst, double value) {
   if (dst.numel() == 0) return;
-  if (dst.device().is_cpu()) return cpu::fill(dst, value);
-#if SONO_WITH_CUDA
-  cuda::fill(dst, value);
-#else
-  no_cuda("fill", dst);
-#endif
+  SONO_DISPATCH_DEVICE(dst, "fill", fill, dst, value);
 }
 
 void axpy(const Tensor& dst, const Tensor& src, double alpha) {
@@ -52,12 +37,7 @@ void axpy(const Tensor& dst, const Tensor& src, double alpha) {
   check_same_dtype(dst, src, "add_");
   check_float(dst, "add_", "destination");
   if (dst.numel() == 0) return;
-  if (dst.device().is_cpu()) return cpu::axpy(dst, src, alpha);
-#if SONO_WITH_CUDA
-  cuda::axpy(dst, src, alpha);
-#else
-  no_cuda("add_", dst);
-#endif
+  SONO_DISPATCH_DEVICE(dst, "add_", axpy, dst, src, alpha);
 }
 
 Tensor sum_to_shape(const Tensor& src, const Shape& shape) {
@@ -65,15 +45,7 @@ Tensor sum_to_shape(const Tensor& src, const Shape& shape) {
   SONO_CHECK(b == src.shape(), "sum_to_shape", "cannot reduce ", src.describe(), " to ", shape_str(shape));
   check_float(src, "sum_to_shape", "source");
   Tensor dst = Tensor::empty(shape, src.dtype(), src.device());
-  if (src.device().is_cpu()) {
-    cpu::sum_to_shape(dst, src);
-  } else {
-#if SONO_WITH_CUDA
-    cuda::sum_to_shape(dst, src);
-#else
-    no_cuda("sum_to_shape", src);
-#endif
-  }
+  SONO_DISPATCH_DEVICE(src, "sum_to_shape", sum_to_shape, dst, src);
   return dst;
 }
 

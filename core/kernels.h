@@ -1,6 +1,7 @@
 #pragma once
 // The few data kernels the core itself needs (copies, fills, gradient
-// accumulation). Each dispatches to the CPU code here or to core/cuda/.
+// accumulation). Each dispatches to core/kernels_cpu.cpp or core/cuda/kernels.cu.
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono::kernels {
@@ -14,20 +15,12 @@ void axpy(const Tensor& dst, const Tensor& src, double alpha);
 // Sums src over broadcast dimensions down to `shape` (a broadcast source of src's shape).
 Tensor sum_to_shape(const Tensor& src, const Shape& shape);
 
-namespace cpu {
-void copy(const Tensor& dst, const Tensor& src);
-void fill(const Tensor& dst, double value);
-void axpy(const Tensor& dst, const Tensor& src, double alpha);
-void sum_to_shape(const Tensor& dst, const Tensor& src);
-}  // namespace cpu
-
-#if SONO_WITH_CUDA
-namespace cuda {
-void copy(const Tensor& dst, const Tensor& src);  // both on the same cuda device
-void fill(const Tensor& dst, double value);
-void axpy(const Tensor& dst, const Tensor& src, double alpha);
-void sum_to_shape(const Tensor& dst, const Tensor& src);
-}  // namespace cuda
-#endif
+// Backends: equal shapes and one device, checked above; copy's operands are
+// both on the CPU or both on the same cuda device (cross-device copies are
+// staged by kernels::copy); any strides, with a contiguous fast path.
+SONO_BACKEND_FN(void, copy, (const Tensor& dst, const Tensor& src));
+SONO_BACKEND_FN(void, fill, (const Tensor& dst, double value));
+SONO_BACKEND_FN(void, axpy, (const Tensor& dst, const Tensor& src, double alpha));
+SONO_BACKEND_FN(void, sum_to_shape, (const Tensor& dst, const Tensor& src));
 
 }  // namespace sono::kernels

@@ -1,3 +1,8 @@
+// The core's data kernels on the CPU (see core/kernels.h).
+//
+// copy, fill, axpy: one flat (OpenMP) loop when every operand is contiguous,
+// otherwise a walk over the strided offsets. Outputs: copy and fill overwrite
+// dst, axpy accumulates into it, sum_to_shape overwrites dst (sums in f64).
 #include <array>
 
 #include "core/kernels.h"
@@ -29,6 +34,12 @@ void fill(const Tensor& dst, double value) {
     using scalar_t = SONO_TYPE(tag);
     scalar_t v = scalar_cast<scalar_t>(value);
     scalar_t* d = static_cast<scalar_t*>(dst.raw_data());
+    if (dst.is_contiguous()) {
+      const int64_t n = dst.numel();
+#pragma omp parallel for if (n > (1 << 16))
+      for (int64_t i = 0; i < n; ++i) d[i] = v;
+      return;
+    }
     for_each_offset<1>(dst.shape(), {&dst.strides()}, [&](const std::array<int64_t, 1>& o) { d[o[0]] = v; });
   });
 }

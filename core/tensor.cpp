@@ -139,4 +139,9 @@ Device Device::parse(const std::string& s) {
 
 bool cuda_compiled() { return SONO_WITH_CUDA != 0; }
 
+void throw_no_cuda_backend(const std::string& what) {
+  throw Error(what + ": this build of Sono has no CUDA backend (configure with -DSONO_CUDA=ON on a machine with "
+                     "nvcc to get one)");
+}
+
 }  // namespace sono

@@ -1,7 +1,7 @@
 #include "ops/activation.h"
 
 #include "core/autograd.h"
-#include "ops/dispatch.h"
+#include "core/backend.h"
 
 namespace sono {
 

@@ -1,5 +1,6 @@
 #pragma once
 // Element-wise activations: y = f(x), same shape, f32 or f64.
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -11,16 +12,9 @@ Tensor sigmoid(const Tensor& x);
 enum class Activation { SiLU, ReLU, Sigmoid };
 
 // ---- backends: x, y, gx contiguous and of equal shape ----------------------
-namespace cpu {
-void activation_forward(Activation a, const Tensor& x, const Tensor& y);
+SONO_BACKEND_FN(void, activation_forward, (Activation a, const Tensor& x, const Tensor& y));
 // gx = gy * f'(.) where f' reads x (SiLU, ReLU) or y (Sigmoid).
-void activation_backward(Activation a, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx);
-}  // namespace cpu
-#if SONO_WITH_CUDA
-namespace cuda {
-void activation_forward(Activation a, const Tensor& x, const Tensor& y);
-void activation_backward(Activation a, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx);
-}  // namespace cuda
-#endif
+SONO_BACKEND_FN(void, activation_backward,
+                (Activation a, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx));
 
 }  // namespace sono

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/autograd.h"
-#include "ops/dispatch.h"
+#include "core/backend.h"
 
 namespace sono {
 

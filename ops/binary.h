@@ -2,6 +2,7 @@
 // Element-wise arithmetic with NumPy broadcasting. Gradients are summed back
 // over broadcast dimensions.
 #include "core/macros.h"
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -48,17 +49,8 @@ decltype(auto) dispatch_binary(BinaryOp op, F&& f) {
 
 // a and b contiguous, same dtype and device; out contiguous with the broadcast
 // shape of a and b.
-namespace cpu {
-void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
+SONO_BACKEND_FN(void, binary_forward, (BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out));
 // out = alpha * x + beta; x and out contiguous with equal shapes.
-void affine_forward(const Tensor& x, double alpha, double beta, const Tensor& out);
-}  // namespace cpu
-// CUDA kernels: ops/cuda/binary.cu.
-#if SONO_WITH_CUDA
-namespace cuda {
-void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
-void affine_forward(const Tensor& x, double alpha, double beta, const Tensor& out);
-}  // namespace cuda
-#endif
+SONO_BACKEND_FN(void, affine_forward, (const Tensor& x, double alpha, double beta, const Tensor& out));
 
 }  // namespace sono

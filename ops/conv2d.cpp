@@ -1,13 +1,25 @@
 #include "ops/conv2d.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
 #include "core/autograd.h"
-#include "ops/dispatch.h"
+#include "core/backend.h"
 
 namespace sono {
 
 namespace {
 
 constexpr const char* kOp = "conv2d";
+
+std::atomic<ConvAlgoSearch>& algo_search() {
+  static std::atomic<ConvAlgoSearch> search{[] {
+    const char* env = std::getenv("SONO_CUDNN_BENCHMARK");
+    return env && std::strcmp(env, "1") == 0 ? ConvAlgoSearch::Benchmark : ConvAlgoSearch::Heuristic;
+  }()};
+  return search;
+}
 
 // Validates the call and returns the output shape.
 Shape conv2d_output_shape(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o) {
@@ -66,6 +78,9 @@ struct Conv2dBackward final : Node {
 };
 
 }  // namespace
+
+void set_conv_algo_search(ConvAlgoSearch s) { algo_search().store(s); }
+ConvAlgoSearch conv_algo_search() { return algo_search().load(); }
 
 Tensor conv2d(const Tensor& input, const Tensor& weight_in, const Tensor& bias_in, const Conv2dOptions& opt) {
   const Shape out_shape = conv2d_output_shape(input, weight_in, bias_in, opt);

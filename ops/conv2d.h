@@ -3,6 +3,7 @@
 // x [N, Cin, H, W], weight [Cout, Cin/groups, kH, kW], bias [Cout] or undefined.
 // Padding is explicit per side (zeros), so TF-"same" static padding such as
 // (left 0, right 1, top 0, bottom 1) is expressed directly.
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -25,24 +26,26 @@ struct Conv2dOptions {
 // Output [N, Cout, Hout, Wout] with Hout = (H + pad_top + pad_bottom - dil*(kH-1) - 1)/stride + 1.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt);
 
+// How the CUDA backend picks cuDNN's algorithm per convolution shape (no
+// effect on the CPU). Heuristic, the default: cuDNN's ranked guess, no timing,
+// the same choice on every run. Benchmark: cudnnFind times the candidates once
+// per shape and keeps the fastest (torch.backends.cudnn.benchmark), which slows
+// the first call of each new shape. Starts as Benchmark when the environment
+// has SONO_CUDNN_BENCHMARK=1. Thread-safe.
+enum class ConvAlgoSearch { Heuristic, Benchmark };
+void set_conv_algo_search(ConvAlgoSearch s);
+ConvAlgoSearch conv_algo_search();
+
 // ---- backends: every tensor contiguous, shapes already validated by conv2d() ----
 // y [N, Cout, Hout, Wout] is fully overwritten; bias may be undefined.
 // Backward: gx, gw, gb are fully overwritten; any of them may be undefined
 // (that gradient is not needed) and is then skipped. x may be undefined when
 // gw is (the input geometry then comes from gx).
-namespace cpu {
-void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                    const Conv2dOptions& opt);
-void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, const Tensor& gx,
-                     const Tensor& gw, const Tensor& gb, const Conv2dOptions& opt);
-}  // namespace cpu
-#if SONO_WITH_CUDA
-namespace cuda {
-void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                    const Conv2dOptions& opt);
-void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, const Tensor& gx,
-                     const Tensor& gw, const Tensor& gb, const Conv2dOptions& opt);
-}  // namespace cuda
-#endif
+SONO_BACKEND_FN(void, conv2d_forward,
+                (const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                 const Conv2dOptions& opt));
+SONO_BACKEND_FN(void, conv2d_backward,
+                (const Tensor& x, const Tensor& weight, const Tensor& gy, const Tensor& gx, const Tensor& gw,
+                 const Tensor& gb, const Conv2dOptions& opt));
 
 }  // namespace sono

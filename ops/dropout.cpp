@@ -1,7 +1,7 @@
 #include "ops/dropout.h"
 
 #include "ops/binary.h"
-#include "ops/dispatch.h"
+#include "core/backend.h"
 
 namespace sono {
 

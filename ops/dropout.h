@@ -3,6 +3,7 @@
 // produce the same mask for the same (seed, offset). Each call advances the
 // generator by the number of words it used. Identity when !training or p == 0.
 #include "core/philox.h"
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -35,15 +36,9 @@ SONO_HD bool mask_keep(MaskRule rule, float u, double p) {
   return floorf(float(1.0 - p) + u) >= 1.0f;
 }
 
-namespace cpu {
-// mask (contiguous, float dtype) element i = mask_keep(rule, philox_uniform(seed, offset + i), p) ? scale : 0.
-void dropout_mask(MaskRule rule, double p, double scale, uint64_t seed, uint64_t offset, const Tensor& mask);
-}  // namespace cpu
-// The CUDA kernel (ops/cuda/dropout.cu) draws the same masks bit for bit.
-#if SONO_WITH_CUDA
-namespace cuda {
-void dropout_mask(MaskRule rule, double p, double scale, uint64_t seed, uint64_t offset, const Tensor& mask);
-}  // namespace cuda
-#endif
+// mask (contiguous, float dtype) element i = mask_keep(rule, philox_uniform(seed, offset + i), p) ? scale : 0;
+// the CUDA kernel (ops/cuda/dropout.cu) draws the same masks bit for bit.
+SONO_BACKEND_FN(void, dropout_mask,
+                (MaskRule rule, double p, double scale, uint64_t seed, uint64_t offset, const Tensor& mask));
 
 }  // namespace sono

@@ -1,6 +1,7 @@
 #pragma once
 #include <vector>
 
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -14,17 +15,11 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
 
 // ---- backends: rows/cols contiguous i64 [B] with indices already checked to
 // lie inside x; x and gy may have any strides, out and gx are contiguous ---------
-namespace cpu {
-void gather_cells_forward(const Tensor& x, const Tensor& rows, const Tensor& cols, const Tensor& out);
+// (concat is device-agnostic and has no backend functions.)
+SONO_BACKEND_FN(void, gather_cells_forward,
+                (const Tensor& x, const Tensor& rows, const Tensor& cols, const Tensor& out));
 // gx (already zero) [b, c, rows[b], cols[b]] = gy[b, c]
-void gather_cells_backward(const Tensor& gy, const Tensor& rows, const Tensor& cols, const Tensor& gx);
-}  // namespace cpu
-// CUDA kernels: ops/cuda/gather.cu (concat is device-agnostic).
-#if SONO_WITH_CUDA
-namespace cuda {
-void gather_cells_forward(const Tensor& x, const Tensor& rows, const Tensor& cols, const Tensor& out);
-void gather_cells_backward(const Tensor& gy, const Tensor& rows, const Tensor& cols, const Tensor& gx);
-}  // namespace cuda
-#endif
+SONO_BACKEND_FN(void, gather_cells_backward,
+                (const Tensor& gy, const Tensor& rows, const Tensor& cols, const Tensor& gx));
 
 }  // namespace sono

@@ -1,4 +1,5 @@
 #pragma once
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -8,17 +9,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
 // ---- backends: every tensor contiguous, shapes already validated by linear() ----
 // Backward: gx, gw, gb are fully overwritten; any may be undefined (skipped).
-namespace cpu {
-void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y);
-void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, const Tensor& gx, const Tensor& gw,
-                     const Tensor& gb);
-}  // namespace cpu
-#if SONO_WITH_CUDA
-namespace cuda {
-void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y);
-void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, const Tensor& gx, const Tensor& gw,
-                     const Tensor& gb);
-}  // namespace cuda
-#endif
+SONO_BACKEND_FN(void, linear_forward, (const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y));
+SONO_BACKEND_FN(void, linear_backward,
+                (const Tensor& x, const Tensor& weight, const Tensor& gy, const Tensor& gx, const Tensor& gw,
+                 const Tensor& gb));
 
 }  // namespace sono

@@ -1,5 +1,6 @@
 #pragma once
 // The training losses, each returning a scalar (shape []) tensor.
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -28,38 +29,26 @@ enum class PointwiseLoss { MSE, BCEWithLogits, L1 };
 // ---- backends: tensors contiguous and on one device, shapes and dtypes
 // checked by the caller; `loss` and `grad_loss` are shape-[] tensors of the
 // input's dtype; class targets are i64 and already checked to lie in [0, C).
-namespace cpu {
+// The kernels: ops/cpu/loss_*.cpp and ops/cuda/loss_*.cu (same arithmetic,
+// deterministic reductions).
 // Smallest and largest value of an i64 class-index tensor (to name a bad class).
-void class_index_range(const Tensor& target, int64_t* min, int64_t* max);
+SONO_BACKEND_FN(void, class_index_range, (const Tensor& target, int64_t* min, int64_t* max));
 // stats: f64 [C, 3] receiving per class {sum p*t, sum p, sum t} over batch and
 // pixels, which is all the backward needs besides logits and target.
-void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth, double eps, const Tensor& stats,
-                       const Tensor& loss);
-void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor& stats, double smooth, double eps,
-                        const Tensor& grad_loss, const Tensor& grad_logits);
-void cross_entropy_forward(const Tensor& logits, const Tensor& target, const Tensor& loss);
-void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& grad_loss,
-                            const Tensor& grad_logits);
-void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& loss);
+SONO_BACKEND_FN(void, dice_loss_forward,
+                (const Tensor& logits, const Tensor& target, double smooth, double eps, const Tensor& stats,
+                 const Tensor& loss));
+SONO_BACKEND_FN(void, dice_loss_backward,
+                (const Tensor& logits, const Tensor& target, const Tensor& stats, double smooth, double eps,
+                 const Tensor& grad_loss, const Tensor& grad_logits));
+SONO_BACKEND_FN(void, cross_entropy_forward, (const Tensor& logits, const Tensor& target, const Tensor& loss));
+SONO_BACKEND_FN(void, cross_entropy_backward,
+                (const Tensor& logits, const Tensor& target, const Tensor& grad_loss, const Tensor& grad_logits));
+SONO_BACKEND_FN(void, pointwise_loss_forward,
+                (PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& loss));
 // grad_input or grad_target is undefined when that gradient is not needed.
-void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& grad_loss,
-                             const Tensor& grad_input, const Tensor& grad_target);
-}  // namespace cpu
-// CUDA kernels: ops/cuda/loss_*.cu (same arithmetic, deterministic reductions).
-#if SONO_WITH_CUDA
-namespace cuda {
-void class_index_range(const Tensor& target, int64_t* min, int64_t* max);
-void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth, double eps, const Tensor& stats,
-                       const Tensor& loss);
-void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor& stats, double smooth, double eps,
-                        const Tensor& grad_loss, const Tensor& grad_logits);
-void cross_entropy_forward(const Tensor& logits, const Tensor& target, const Tensor& loss);
-void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& grad_loss,
-                            const Tensor& grad_logits);
-void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& loss);
-void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& grad_loss,
-                             const Tensor& grad_input, const Tensor& grad_target);
-}  // namespace cuda
-#endif
+SONO_BACKEND_FN(void, pointwise_loss_backward,
+                (PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& grad_loss,
+                 const Tensor& grad_input, const Tensor& grad_target));
 
 }  // namespace sono

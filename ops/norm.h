@@ -1,4 +1,5 @@
 #pragma once
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -22,37 +23,22 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
 // bias, running stats contiguous [C] or undefined; gradient outputs may be
 // undefined (not wanted). save_mean / save_invstd receive the statistics the
 // output was normalized with, 1/sqrt(var + eps) for the variance.
-namespace cpu {
 // training: batch statistics into save_* ([C]) and the in-place running-stat
 // update (when defined); eval: save_* from the running statistics.
-void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                        const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
-                        const Tensor& save_mean, const Tensor& save_invstd);
+SONO_BACKEND_FN(void, batch_norm_forward,
+                (const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                 const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
+                 const Tensor& save_mean, const Tensor& save_invstd));
 // training: through the batch statistics; eval: the statistics are constants.
-void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
-                         const Tensor& gy, bool training, const Tensor& gx, const Tensor& gweight,
-                         const Tensor& gbias);
+SONO_BACKEND_FN(void, batch_norm_backward,
+                (const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
+                 const Tensor& gy, bool training, const Tensor& gx, const Tensor& gweight, const Tensor& gbias));
 // save_mean / save_invstd [N, groups].
-void group_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t groups, double eps,
-                        const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd);
-void group_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
-                         int64_t groups, const Tensor& gy, const Tensor& gx, const Tensor& gweight,
-                         const Tensor& gbias);
-}  // namespace cpu
-#if SONO_WITH_CUDA
-namespace cuda {
-void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                        const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
-                        const Tensor& save_mean, const Tensor& save_invstd);
-void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
-                         const Tensor& gy, bool training, const Tensor& gx, const Tensor& gweight,
-                         const Tensor& gbias);
-void group_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t groups, double eps,
-                        const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd);
-void group_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
-                         int64_t groups, const Tensor& gy, const Tensor& gx, const Tensor& gweight,
-                         const Tensor& gbias);
-}  // namespace cuda
-#endif
+SONO_BACKEND_FN(void, group_norm_forward,
+                (const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t groups, double eps,
+                 const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd));
+SONO_BACKEND_FN(void, group_norm_backward,
+                (const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
+                 int64_t groups, const Tensor& gy, const Tensor& gx, const Tensor& gweight, const Tensor& gbias));
 
 }  // namespace sono

@@ -1,4 +1,5 @@
 #pragma once
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -7,15 +8,7 @@ namespace sono {
 Tensor global_avg_pool2d(const Tensor& x);
 
 // ---- backends: x, gx contiguous [N, C, H, W]; y, gy contiguous [N, C, 1, 1] --
-namespace cpu {
-void global_avg_pool2d_forward(const Tensor& x, const Tensor& y);
-void global_avg_pool2d_backward(const Tensor& gy, const Tensor& gx);
-}  // namespace cpu
-#if SONO_WITH_CUDA
-namespace cuda {
-void global_avg_pool2d_forward(const Tensor& x, const Tensor& y);
-void global_avg_pool2d_backward(const Tensor& gy, const Tensor& gx);
-}  // namespace cuda
-#endif
+SONO_BACKEND_FN(void, global_avg_pool2d_forward, (const Tensor& x, const Tensor& y));
+SONO_BACKEND_FN(void, global_avg_pool2d_backward, (const Tensor& gy, const Tensor& gx));
 
 }  // namespace sono

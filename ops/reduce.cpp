@@ -2,7 +2,7 @@
 
 #include "core/autograd.h"
 #include "ops/binary.h"
-#include "ops/dispatch.h"
+#include "core/backend.h"
 
 namespace sono {
 

@@ -1,6 +1,7 @@
 #pragma once
 #include <vector>
 
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -14,18 +15,10 @@ Tensor argmax(const Tensor& x, int64_t dim);
 
 // ---- backends: x contiguous, seen as [outer, r, inner]; reduces the middle
 // dim into out, contiguous [outer, inner] --------------------------------------
-namespace cpu {
 // out = scale * sum over r (accumulated in f64).
-void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double scale, const Tensor& out);
+SONO_BACKEND_FN(void, sum_middle,
+                (const Tensor& x, int64_t outer, int64_t r, int64_t inner, double scale, const Tensor& out));
 // out (i64) = index of the first maximum over r; NaN counts as the maximum, like PyTorch.
-void argmax_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, const Tensor& out);
-}  // namespace cpu
-// CUDA kernels: ops/cuda/reduce.cu.
-#if SONO_WITH_CUDA
-namespace cuda {
-void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double scale, const Tensor& out);
-void argmax_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, const Tensor& out);
-}  // namespace cuda
-#endif
+SONO_BACKEND_FN(void, argmax_middle, (const Tensor& x, int64_t outer, int64_t r, int64_t inner, const Tensor& out));
 
 }  // namespace sono

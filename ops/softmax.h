@@ -1,4 +1,5 @@
 #pragma once
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -8,20 +9,12 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 
 // ---- backends: tensors contiguous, seen as [outer, n, inner] with the
 // softmax taken over n; `log` selects log_softmax -------------------------------
-namespace cpu {
-void softmax_forward(bool log, const Tensor& x, int64_t outer, int64_t n, int64_t inner, const Tensor& y);
+SONO_BACKEND_FN(void, softmax_forward,
+                (bool log, const Tensor& x, int64_t outer, int64_t n, int64_t inner, const Tensor& y));
 // Gradient from the output y: softmax gx = y * (gy - sum(gy * y)),
 // log_softmax gx = gy - exp(y) * sum(gy), sums over n.
-void softmax_backward(bool log, const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner,
-                      const Tensor& gx);
-}  // namespace cpu
-// CUDA kernels: ops/cuda/softmax.cu.
-#if SONO_WITH_CUDA
-namespace cuda {
-void softmax_forward(bool log, const Tensor& x, int64_t outer, int64_t n, int64_t inner, const Tensor& y);
-void softmax_backward(bool log, const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner,
-                      const Tensor& gx);
-}  // namespace cuda
-#endif
+SONO_BACKEND_FN(void, softmax_backward,
+                (bool log, const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner,
+                 const Tensor& gx));
 
 }  // namespace sono

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "core/macros.h"
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -49,19 +50,9 @@ SONO_HD void linear_source(int64_t dst, int64_t in, int64_t out, T scale, bool a
 }  // namespace upsample_detail
 
 // ---- backends: all tensors contiguous NCHW of one dtype --------------------
-namespace cpu {
-void upsample_nearest2x_forward(const Tensor& x, const Tensor& y);
-void upsample_nearest2x_backward(const Tensor& gy, const Tensor& gx);  // gx: sum of each 2x2 block
-void upsample_bilinear2d_forward(const Tensor& x, const Tensor& y, bool align_corners);
-void upsample_bilinear2d_backward(const Tensor& gy, const Tensor& gx, bool align_corners);
-}  // namespace cpu
-#if SONO_WITH_CUDA
-namespace cuda {
-void upsample_nearest2x_forward(const Tensor& x, const Tensor& y);
-void upsample_nearest2x_backward(const Tensor& gy, const Tensor& gx);
-void upsample_bilinear2d_forward(const Tensor& x, const Tensor& y, bool align_corners);
-void upsample_bilinear2d_backward(const Tensor& gy, const Tensor& gx, bool align_corners);
-}  // namespace cuda
-#endif
+SONO_BACKEND_FN(void, upsample_nearest2x_forward, (const Tensor& x, const Tensor& y));
+SONO_BACKEND_FN(void, upsample_nearest2x_backward, (const Tensor& gy, const Tensor& gx));  // gx: sum of each 2x2 block
+SONO_BACKEND_FN(void, upsample_bilinear2d_forward, (const Tensor& x, const Tensor& y, bool align_corners));
+SONO_BACKEND_FN(void, upsample_bilinear2d_backward, (const Tensor& gy, const Tensor& gx, bool align_corners));
 
 }  // namespace sono

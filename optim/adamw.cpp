@@ -1,6 +1,8 @@
 #include "optim/adamw.h"
 
+#include <algorithm>
 #include <set>
+#include <utility>
 
 namespace sono {
 
@@ -17,46 +19,37 @@ AdamW::AdamW(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {
 }
 
 void AdamW::step() {
-#if SONO_WITH_CUDA
-  std::vector<cuda::AdamWItem> on_gpu;  // updated together in one launch after the loop
-#endif
+  // Every gradient is checked before any state changes, so a bad one leaves
+  // the optimizer as it was.
+  std::vector<std::pair<const ParamGroup*, Tensor>> stepping;
   for (const auto& group : groups_) {
     for (const Tensor& p : group.params) {
       Tensor g = p.grad();
       if (!g.defined()) continue;  // absent gradient: this parameter sits the step out
       SONO_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype() && g.device() == p.device(), "AdamW",
                  "gradient ", g.describe(), " does not match parameter ", p.describe());
-      State& st = state_[p.name()];
-      if (!st.exp_avg.defined()) {
-        st.exp_avg = Tensor::zeros(p.shape(), p.dtype(), p.device());
-        st.exp_avg_sq = Tensor::zeros(p.shape(), p.dtype(), p.device());
-      }
-      st.step += 1;
       SONO_CHECK(p.is_contiguous() && g.is_contiguous(), "AdamW", "parameter ", p.describe(),
                  " and its gradient must be contiguous");
-      if (p.device().is_cpu()) {
-        cpu::adamw_step(p, g, st.exp_avg, st.exp_avg_sq, group.lr, group.beta1, group.beta2, group.eps,
-                        group.weight_decay, st.step);
-      } else {
-#if SONO_WITH_CUDA
-        on_gpu.push_back(cuda::AdamWItem{p, g, st.exp_avg, st.exp_avg_sq, group.lr, group.beta1, group.beta2,
-                                         group.eps, group.weight_decay, st.step});
-#else
-        throw Error("AdamW: parameter " + p.describe() + " is on a cuda device but this build has no CUDA backend");
-#endif
-      }
+      stepping.emplace_back(&group, p);
     }
   }
-#if SONO_WITH_CUDA
-  // Parameters on several GPUs: one launch per device.
-  while (!on_gpu.empty()) {
-    const Device d = on_gpu.front().p.device();
-    std::vector<cuda::AdamWItem> here, rest;
-    for (auto& item : on_gpu) (item.p.device() == d ? here : rest).push_back(std::move(item));
-    cuda::adamw_step_multi(here);
-    on_gpu = std::move(rest);
+  // One multi-tensor update per device, each in the order of the groups.
+  std::vector<std::vector<AdamWItem>> per_device;
+  for (const auto& [group, p] : stepping) {
+    State& st = state_[p.name()];
+    if (!st.exp_avg.defined()) {
+      st.exp_avg = Tensor::zeros(p.shape(), p.dtype(), p.device());
+      st.exp_avg_sq = Tensor::zeros(p.shape(), p.dtype(), p.device());
+    }
+    st.step += 1;
+    const Device d = p.device();
+    auto it = std::find_if(per_device.begin(), per_device.end(),
+                           [&](const std::vector<AdamWItem>& items) { return items.front().p.device() == d; });
+    if (it == per_device.end()) it = per_device.insert(per_device.end(), std::vector<AdamWItem>{});
+    it->push_back(AdamWItem{p, p.grad(), st.exp_avg, st.exp_avg_sq, group->lr, group->beta1, group->beta2,
+                            group->eps, group->weight_decay, st.step});
   }
-#endif
+  for (const auto& items : per_device) SONO_DISPATCH_DEVICE(items.front().p, "AdamW", adamw_step_multi, items);
 }
 
 void AdamW::zero_grad() {

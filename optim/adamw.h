@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -47,26 +48,24 @@ class AdamW {
   std::map<std::string, State> state_;
 };
 
-namespace cpu {
-void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, double lr, double beta1,
-                double beta2, double eps, double wd, int64_t step);
-}
-#if SONO_WITH_CUDA
-namespace cuda {
-void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, double lr, double beta1,
-                double beta2, double eps, double wd, int64_t step);
-// One parameter of a fused update: contiguous f32 tensors of equal shape and
-// the hyper-parameters of its group; `step` is its own step count (already
-// advanced).
+// ---- backends (optim/cpu/adamw.cpp, optim/cuda/adamw.cu) -------------------
+// p, g, m (exp_avg), v (exp_avg_sq): contiguous f32 of equal shape on one
+// device; p, m, v updated in place with optim/adamw_math.h's element update;
+// `step` is the parameter's own step count (already advanced).
+SONO_BACKEND_FN(void, adamw_step,
+                (const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, double lr, double beta1,
+                 double beta2, double eps, double wd, int64_t step));
+
+// One parameter of a multi-tensor update, with its group's hyper-parameters.
 struct AdamWItem {
   Tensor p, g, m, v;
   double lr, beta1, beta2, eps, weight_decay;
   int64_t step;
 };
-// Updates every item (all on one cuda device) in a single kernel launch;
-// each element gets exactly adamw_step's update.
-void adamw_step_multi(const std::vector<AdamWItem>& items);
-}  // namespace cuda
-#endif
+// Every item (all on one device) gets exactly adamw_step's update. On cuda
+// this is one kernel launch for the whole list; the table of tensor pointers
+// is uploaded only when it differs from the previous call's, and the per-step
+// scalars travel as kernel arguments, so a step never waits for the device.
+SONO_BACKEND_FN(void, adamw_step_multi, (const std::vector<AdamWItem>& items));
 
 }  // namespace sono

@@ -1,5 +1,6 @@
 #include "core/cuda/context.h"
 
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct Context {
   cudnnHandle_t cudnn = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  std::map<const void*, std::unique_ptr<ContextCache>> caches;  // by tag
 };
 
 // Contexts are created with their stream on first use and never destroyed,
@@ -81,5 +83,33 @@ void* workspace(int device, size_t bytes) {
 }
 
 void synchronize(int device) { SONO_CUDA_CHECK(cudaStreamSynchronize(current_stream(device))); }
+
+ContextCache& context_cache(int device, const void* tag, std::unique_ptr<ContextCache> (*make)(int device)) {
+  Context& c = context(device);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  std::unique_ptr<ContextCache>& slot = c.caches[tag];
+  if (!slot) slot = make(device);
+  return *slot;
+}
+
+void reset_context(int device) {
+  Allocator& alloc = allocator_for(Device::cuda(device));
+  Context& c = context(device);
+  synchronize(device);  // nothing queued may still use what is freed below
+  std::map<const void*, std::unique_ptr<ContextCache>> caches;
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    caches.swap(c.caches);
+    DeviceGuard guard(device);
+    if (c.cublas) SONO_CUBLAS_CHECK(cublasDestroy(c.cublas));
+    if (c.cudnn) SONO_CUDNN_CHECK(cudnnDestroy(c.cudnn));
+    c.cublas = nullptr;
+    c.cudnn = nullptr;
+    alloc.deallocate(c.workspace, c.workspace_bytes);
+    c.workspace = nullptr;
+    c.workspace_bytes = 0;
+  }
+  caches.clear();  // outside the lock: a cache's destructor may free tensors
+}
 
 }  // namespace sono::cuda

@@ -7,7 +7,8 @@
 //         accumulated in double in a fixed order (deterministic); dst overwritten.
 //
 // Layout: any strides (views), geometry passed by value in a StridedIndexer;
-// contiguous operands take an index-only path. Launch: grid-stride loops of
+// when every operand is contiguous, copy, fill and axpy take an index-only
+// path (no per-element index arithmetic). Launch: grid-stride loops of
 // kBlockSize threads (parallel_for); sum_to_shape with long reductions uses
 // one block per output element and a shared-memory tree.
 #include "core/cuda/allocator.h"
@@ -50,6 +51,13 @@ struct CopyStrided {
 };
 
 template <class T>
+struct FillContiguous {
+  T* dst;
+  T value;
+  __device__ void operator()(int64_t i) const { dst[i] = value; }
+};
+
+template <class T>
 struct Fill {
   T* dst;
   T value;
@@ -59,6 +67,14 @@ struct Fill {
     ix.offsets(i, o);
     dst[o[0]] = value;
   }
+};
+
+template <class T>
+struct AxpyContiguous {
+  T* dst;
+  const T* src;
+  T alpha;
+  __device__ void operator()(int64_t i) const { dst[i] += alpha * src[i]; }
 };
 
 template <class T>
@@ -141,19 +157,26 @@ void copy(const Tensor& dst, const Tensor& src) {
 }
 
 void fill(const Tensor& dst, double value) {
+  const bool contiguous = dst.is_contiguous();
   const auto ix = make_indexer<1>(dst.shape(), {&dst.strides()}, "fill");
   dispatch_all(dst.dtype(), "fill", [&](auto tag) {
     using T = SONO_TYPE(tag);
-    parallel_for(device_of(dst), dst.numel(), Fill<T>{static_cast<T*>(dst.raw_data()), scalar_cast<T>(value), ix});
+    T* d = static_cast<T*>(dst.raw_data());
+    const T v = scalar_cast<T>(value);
+    if (contiguous) parallel_for(device_of(dst), dst.numel(), FillContiguous<T>{d, v});
+    else parallel_for(device_of(dst), dst.numel(), Fill<T>{d, v, ix});
   });
 }
 
 void axpy(const Tensor& dst, const Tensor& src, double alpha) {
+  const bool contiguous = dst.is_contiguous() && src.is_contiguous();
   const auto ix = make_indexer<2>(dst.shape(), {&dst.strides(), &src.strides()}, "add_");
   dispatch_float(dst.dtype(), "add_", [&](auto tag) {
     using T = SONO_TYPE(tag);
-    parallel_for(device_of(dst), dst.numel(),
-                 Axpy<T>{static_cast<T*>(dst.raw_data()), static_cast<const T*>(src.raw_data()), T(alpha), ix});
+    T* d = static_cast<T*>(dst.raw_data());
+    const T* s = static_cast<const T*>(src.raw_data());
+    if (contiguous) parallel_for(device_of(dst), dst.numel(), AxpyContiguous<T>{d, s, T(alpha)});
+    else parallel_for(device_of(dst), dst.numel(), Axpy<T>{d, s, T(alpha), ix});
   });
 }
 

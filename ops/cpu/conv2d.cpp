@@ -10,12 +10,6 @@ namespace sono::cpu {
 
 namespace {
 
-conv::Geometry geometry(const Tensor& x, const Tensor& weight, const Conv2dOptions& opt, const Shape& out) {
-  return {x.size(0),      x.size(1),      x.size(2),     x.size(3),    weight.size(0), weight.size(2),
-          weight.size(3), out[2],         out[3],        opt.stride_h, opt.stride_w,   opt.pad_top,
-          opt.pad_left,   opt.dilation_h, opt.dilation_w, opt.groups};
-}
-
 // Optional tensors (bias, gradients not asked for) map to null pointers.
 template <class T>
 T* data_or_null(const Tensor& t) {
@@ -26,7 +20,7 @@ T* data_or_null(const Tensor& t) {
 
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
                     const Conv2dOptions& opt) {
-  const conv::Geometry g = geometry(x, weight, opt, y.shape());
+  const conv::Geometry g = conv::geometry(x, weight, y.shape(), opt);
   dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* b = data_or_null<scalar_t>(bias);
@@ -39,7 +33,7 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 
 void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, const Tensor& gx, const Tensor& gw,
                      const Tensor& gb, const Conv2dOptions& opt) {
-  const conv::Geometry g = geometry(x.defined() ? x : gx, weight, opt, gy.shape());
+  const conv::Geometry g = conv::geometry(x.defined() ? x : gx, weight, gy.shape(), opt);
   dispatch_float(gy.dtype(), "conv2d_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* xp = data_or_null<scalar_t>(x);

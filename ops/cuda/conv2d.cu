@@ -14,16 +14,6 @@
 
 namespace sono::cuda {
 
-namespace conv {
-
-Geometry geometry(const Tensor& x_or_gx, const Tensor& weight, const Shape& out, const Conv2dOptions& o) {
-  return {x_or_gx.size(0), x_or_gx.size(1), x_or_gx.size(2), x_or_gx.size(3), weight.size(0), weight.size(2),
-          weight.size(3),  out[2],          out[3],          o.stride_h,      o.stride_w,     o.pad_top,
-          o.pad_bottom,    o.pad_left,      o.pad_right,     o.dilation_h,    o.dilation_w,   o.groups};
-}
-
-}  // namespace conv
-
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
                     const Conv2dOptions& opt) {
   const conv::Geometry g = conv::geometry(x, weight, y.shape(), opt);

@@ -13,12 +13,20 @@
 // it shifts which input rows the kept outputs read.) In EfficientNet only the
 // 3-channel stem takes this copy; the other asymmetric convs are depthwise and
 // never come here.
-// Algorithms: chosen once per problem (shape, dtype, pads, strides,
-// dilation, groups, direction) from cuDNN's heuristics (the *_v7 queries, no
-// benchmarking, so the choice is reproducible), preferring deterministic
-// algorithms within a 512 MiB workspace; cached in a map. Math mode is
-// CUDNN_FMA_MATH: strict FP32, no TF32, so results stay comparable with the
-// CPU backend and PyTorch's FP32 reference.
+// Plans: the descriptors of a problem and the algorithm of each direction are
+// made once and kept in a per-device LRU cache (kPlanCacheSize plans, owned
+// by the CUDA context, freed by reset_context), keyed on the full geometry,
+// the dtype, the precision and the search mode.
+// Algorithms: with ConvAlgoSearch::Heuristic (default) from cuDNN's ranked
+// heuristics (the *_v7 queries, no timing, so the choice is reproducible);
+// with ::Benchmark from cudnnFind*Ex, which times the candidates once on the
+// call's own buffers. Either way deterministic algorithms within a 512 MiB
+// workspace come first.
+// Math (core/precision.h): Precision::FP32 sets CUDNN_FMA_MATH and refuses
+// tensor-op algorithms (strict FP32, comparable with the CPU backend and
+// PyTorch's FP32 reference); Precision::TF32 allows CUDNN_DEFAULT_MATH and the
+// tensor-op (TF32) algorithms for f32 data, as PyTorch's allow_tf32. f64
+// always runs as FP32.
 // Launch: cuDNN calls on the device's handle (bound to its stream), scratch
 // from the per-device grow-only workspace; pad and crop are grid-stride loops.
 // Outputs: y, gx, gw overwritten (beta = 0); the bias is added onto y.
@@ -26,10 +34,13 @@
 
 #include <array>
 #include <limits>
+#include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "core/cuda/launch.h"
+#include "core/precision.h"
 #include "ops/cuda/conv2d_paths.h"
 
 namespace sono::cuda::conv {
@@ -37,6 +48,9 @@ namespace sono::cuda::conv {
 namespace {
 
 constexpr size_t kWorkspaceLimit = size_t(512) << 20;
+// EfficientNet-B4 + FPN has ~150 distinct dense conv problems per input size
+// and batch size; this keeps a few such sets.
+constexpr size_t kPlanCacheSize = 512;
 
 int cudnn_int(int64_t v) {
   SONO_CHECK(v >= 0 && v <= std::numeric_limits<int>::max(), "conv2d", "size ", v,
@@ -73,13 +87,13 @@ struct FilterDesc {
 
 struct ConvDesc {
   cudnnConvolutionDescriptor_t d = nullptr;
-  ConvDesc(const Geometry& g, int64_t pad_h, int64_t pad_w, DType t) {
+  ConvDesc(const Geometry& g, int64_t pad_h, int64_t pad_w, DType t, cudnnMathType_t math) {
     SONO_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d));
     SONO_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d, cudnn_int(pad_h), cudnn_int(pad_w), cudnn_int(g.sh),
                                                      cudnn_int(g.sw), cudnn_int(g.dh), cudnn_int(g.dw),
                                                      CUDNN_CROSS_CORRELATION, data_type(t)));
     SONO_CUDNN_CHECK(cudnnSetConvolutionGroupCount(d, cudnn_int(g.groups)));
-    SONO_CUDNN_CHECK(cudnnSetConvolutionMathType(d, CUDNN_FMA_MATH));
+    SONO_CUDNN_CHECK(cudnnSetConvolutionMathType(d, math));
   }
   ~ConvDesc() { cudnnDestroyConvolutionDescriptor(d); }
   ConvDesc(const ConvDesc&) = delete;
@@ -88,44 +102,51 @@ struct ConvDesc {
 
 // The descriptors of one call. With explicit padding, x is the padded copy
 // (hp x wp) and cuDNN's own pads are 0.
+// tf32: TF32 tensor-op math allowed (Precision::TF32 and f32 data).
 struct Problem {
   Geometry g;
   DType dtype;
+  bool tf32;
+  ConvAlgoSearch search;
   bool explicit_pad;
   int64_t hp, wp, pad_h, pad_w;
   Problem(const Geometry& geo, DType t)
-      : g(geo), dtype(t), explicit_pad(!geo.symmetric_padding()),
-        hp(explicit_pad ? geo.h + geo.pt + geo.pb : geo.h), wp(explicit_pad ? geo.w + geo.pl + geo.pr : geo.w),
-        pad_h(explicit_pad ? 0 : geo.pt), pad_w(explicit_pad ? 0 : geo.pl) {}
-};
+      : g(geo), dtype(t), tf32(t == DType::F32 && precision() == Precision::TF32), search(conv_algo_search()),
+        explicit_pad(!geo.symmetric_padding()), hp(explicit_pad ? geo.h + geo.pt + geo.pb : geo.h),
+        wp(explicit_pad ? geo.w + geo.pl + geo.pr : geo.w), pad_h(explicit_pad ? 0 : geo.pt),
+        pad_w(explicit_pad ? 0 : geo.pl) {}
 
-struct Descriptors {
-  TensorDesc x, y;
-  FilterDesc w;
-  ConvDesc conv;
-  explicit Descriptors(const Problem& p)
-      : x(p.g.n, p.g.cin, p.hp, p.wp, p.dtype), y(p.g.n, p.g.cout, p.g.ho, p.g.wo, p.dtype), w(p.g, p.dtype),
-        conv(p.g, p.pad_h, p.pad_w, p.dtype) {}
+  using Key = std::array<int64_t, 21>;
+  Key key() const {
+    return {int64_t(dtype), int64_t(tf32), int64_t(search), g.n,  g.cin, g.h,  g.w,
+            g.cout,         g.kh,          g.kw,            g.ho, g.wo,  g.sh, g.sw,
+            g.pt,           g.pb,          g.pl,            g.pr, g.dh,  g.dw, g.groups};
+  }
 };
 
 enum class Direction { Forward, BackwardData, BackwardFilter };
+constexpr int kDirections = 3;
 
 struct Choice {
   int algo = 0;
   size_t workspace = 0;
+  cudnnMathType_t math = CUDNN_FMA_MATH;
 };
 
-// First usable entry of cuDNN's ranked list: succeeded, no tensor-op (TF32)
-// math, workspace within the limit; deterministic ones first.
+// First usable entry of cuDNN's ranked list: succeeded, workspace within the
+// limit, no tensor-op math unless tf32; deterministic ones first.
 template <class Perf>
 Choice pick(const Perf* perf, int count, const char* what, const Problem& p) {
   for (bool need_deterministic : {true, false}) {
     for (int i = 0; i < count; ++i) {
       const Perf& e = perf[i];
       if (e.status != CUDNN_STATUS_SUCCESS || e.memory > kWorkspaceLimit) continue;
-      if (e.mathType == CUDNN_TENSOR_OP_MATH || e.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+      const bool tensor_op = e.mathType == CUDNN_TENSOR_OP_MATH || e.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+      if (tensor_op && !p.tf32) continue;
       if (need_deterministic && e.determinism != CUDNN_DETERMINISTIC) continue;
-      return {int(e.algo), e.memory};
+      // Strict FP32 executes with FMA math whatever the entry reports, so a
+      // CUDNN_DEFAULT_MATH entry can never let TF32 in.
+      return {int(e.algo), e.memory, p.tf32 ? e.mathType : CUDNN_FMA_MATH};
     }
   }
   throw Error(str_cat("conv2d: cuDNN has no usable ", what, " algorithm for input [", p.g.n, ", ", p.g.cin, ", ",
@@ -133,41 +154,134 @@ Choice pick(const Perf* perf, int count, const char* what, const Problem& p) {
                       p.g.kw, "], groups ", p.g.groups, " (", dtype_name(p.dtype), ")"));
 }
 
-Choice query(cudnnHandle_t h, const Descriptors& d, Direction dir, const Problem& p) {
-  if (dir == Direction::Forward) {
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int n = 0;
-    SONO_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x.d, d.w.d, d.conv.d, d.y.d,
-                                                            CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf));
-    return pick(perf, n, "forward", p);
-  }
-  if (dir == Direction::BackwardData) {
-    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    int n = 0;
-    SONO_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w.d, d.y.d, d.conv.d, d.x.d,
-                                                                 CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf));
-    return pick(perf, n, "backward-data", p);
-  }
-  cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-  int n = 0;
-  SONO_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x.d, d.y.d, d.conv.d, d.w.d,
-                                                                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf));
-  return pick(perf, n, "backward-filter", p);
-}
+// The buffers of the call a plan is made for: cudnnFind runs the candidates on
+// them (the outputs are overwritten by the real call right after).
+struct Buffers {
+  const void* x;  // input (the padded copy with explicit padding)
+  const void* w;
+  const void* y;  // output or its gradient
+  void* out;      // what the direction writes: y, gx (padded) or gw
+};
 
-// The algorithm of a problem and direction, queried on first use.
-Choice choose(int device, cudnnHandle_t h, const Descriptors& d, Direction dir, const Problem& p) {
-  using Key = std::array<int64_t, 20>;
-  static std::mutex mutex;
-  static std::map<Key, Choice> cache;
-  const Geometry& g = p.g;
-  const Key key{device, int64_t(dir), int64_t(p.dtype), g.n,  g.cin, p.hp, p.wp, g.cout, g.kh,    g.kw,
-                g.ho,   g.wo,         g.sh,           g.sw, p.pad_h, p.pad_w, g.dh, g.dw, g.groups, 0};
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = cache.find(key);
-  if (it == cache.end()) it = cache.emplace(key, query(h, d, dir, p)).first;
-  return it->second;
-}
+// The descriptors of one problem and, per direction, its convolution
+// descriptor (whose math type follows the chosen algorithm) and algorithm,
+// chosen on the direction's first use.
+class Plan {
+ public:
+  explicit Plan(const Problem& p)
+      : x(p.g.n, p.g.cin, p.hp, p.wp, p.dtype), y(p.g.n, p.g.cout, p.g.ho, p.g.wo, p.dtype),
+        bias(1, p.g.cout, 1, 1, p.dtype), w(p.g, p.dtype), p_(p) {}
+
+  TensorDesc x, y, bias;
+  FilterDesc w;
+
+  // The convolution descriptor and algorithm of `dir`, chosen on first use.
+  std::pair<cudnnConvolutionDescriptor_t, Choice> route(int device, cudnnHandle_t h, Direction dir,
+                                                        const Buffers& b) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Route& r = routes_[int(dir)];
+    if (!r.conv) {
+      auto conv = std::make_unique<ConvDesc>(p_.g, p_.pad_h, p_.pad_w, p_.dtype,
+                                             p_.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
+      r.choice = p_.search == ConvAlgoSearch::Benchmark ? find(device, h, conv->d, dir, b) : query(h, conv->d, dir);
+      SONO_CUDNN_CHECK(cudnnSetConvolutionMathType(conv->d, r.choice.math));
+      r.conv = std::move(conv);
+    }
+    return {r.conv->d, r.choice};
+  }
+
+ private:
+  struct Route {
+    std::unique_ptr<ConvDesc> conv;
+    Choice choice;
+  };
+
+  Choice query(cudnnHandle_t h, cudnnConvolutionDescriptor_t conv, Direction dir) const {
+    if (dir == Direction::Forward) {
+      cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+      int n = 0;
+      SONO_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, x.d, w.d, conv, y.d,
+                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf));
+      return pick(perf, n, "forward", p_);
+    }
+    if (dir == Direction::BackwardData) {
+      cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+      int n = 0;
+      SONO_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, w.d, y.d, conv, x.d,
+                                                                   CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf));
+      return pick(perf, n, "backward-data", p_);
+    }
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int n = 0;
+    SONO_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, x.d, y.d, conv, w.d,
+                                                                   CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf));
+    return pick(perf, n, "backward-filter", p_);
+  }
+
+  // cudnnFind*Ex: runs every candidate on the call's buffers, fastest first.
+  Choice find(int device, cudnnHandle_t h, cudnnConvolutionDescriptor_t conv, Direction dir,
+              const Buffers& b) const {
+    void* ws = workspace(device, kWorkspaceLimit);
+    if (dir == Direction::Forward) {
+      cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+      int n = 0;
+      SONO_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, x.d, b.x, w.d, b.w, conv, y.d, b.out,
+                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf, ws,
+                                                              kWorkspaceLimit));
+      return pick(perf, n, "forward", p_);
+    }
+    if (dir == Direction::BackwardData) {
+      cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+      int n = 0;
+      SONO_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, w.d, b.w, y.d, b.y, conv, x.d, b.out,
+                                                                   CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf,
+                                                                   ws, kWorkspaceLimit));
+      return pick(perf, n, "backward-data", p_);
+    }
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int n = 0;
+    SONO_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x.d, b.x, y.d, b.y, conv, w.d, b.out,
+                                                                   CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf,
+                                                                   ws, kWorkspaceLimit));
+    return pick(perf, n, "backward-filter", p_);
+  }
+
+  const Problem p_;
+  std::mutex mutex_;  // guards routes_
+  std::array<Route, kDirections> routes_;
+};
+
+// The plans of one device, least recently used evicted first. A plan in use
+// by a call stays alive (shared_ptr) even if another thread evicts it.
+class PlanCache final : public ContextCache {
+ public:
+  explicit PlanCache(int) {}
+
+  std::shared_ptr<Plan> get(const Problem& p) {
+    const Problem::Key key = p.key();
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = plans_.find(key);
+    if (it != plans_.end()) {
+      order_.splice(order_.begin(), order_, it->second.second);  // now most recent
+      return it->second.first;
+    }
+    auto plan = std::make_shared<Plan>(p);
+    if (plans_.size() >= kPlanCacheSize) {
+      plans_.erase(order_.back());
+      order_.pop_back();
+    }
+    order_.push_front(key);
+    plans_.emplace(key, std::make_pair(plan, order_.begin()));
+    return plan;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::list<Problem::Key> order_;  // most recently used first
+  std::map<Problem::Key, std::pair<std::shared_ptr<Plan>, std::list<Problem::Key>::iterator>> plans_;
+};
+
+std::shared_ptr<Plan> plan_for(int device, const Problem& p) { return context_cache<PlanCache>(device).get(p); }
 
 // cuDNN's alpha/beta: float for float data, double for double data.
 template <class T>
@@ -220,16 +334,15 @@ void cudnn_forward(const Geometry& g, const Tensor& x, const Tensor& w, const Te
     DeviceGuard guard(device);
     cudnnHandle_t h = cudnn_handle(device);
     const Tensor xin = p.explicit_pad ? padded_copy<T>(p, x) : x;
-    const Descriptors d(p);
-    const Choice c = choose(device, h, d, Direction::Forward, p);
+    const std::shared_ptr<Plan> plan = plan_for(device, p);
+    const auto [conv, c] = plan->route(device, h, Direction::Forward,
+                                       Buffers{xin.data<T>(), w.data<T>(), y.data<T>(), y.data<T>()});
     const Scale<T> s;
-    SONO_CUDNN_CHECK(cudnnConvolutionForward(h, &s.one, d.x.d, xin.data<T>(), d.w.d, w.data<T>(), d.conv.d,
+    SONO_CUDNN_CHECK(cudnnConvolutionForward(h, &s.one, plan->x.d, xin.data<T>(), plan->w.d, w.data<T>(), conv,
                                              cudnnConvolutionFwdAlgo_t(c.algo), workspace_for(device, c), c.workspace,
-                                             &s.zero, d.y.d, y.data<T>()));
-    if (bias.defined()) {
-      const TensorDesc b(1, g.cout, 1, 1, x.dtype());
-      SONO_CUDNN_CHECK(cudnnAddTensor(h, &s.one, b.d, bias.data<T>(), &s.one, d.y.d, y.data<T>()));
-    }
+                                             &s.zero, plan->y.d, y.data<T>()));
+    if (bias.defined())
+      SONO_CUDNN_CHECK(cudnnAddTensor(h, &s.one, plan->bias.d, bias.data<T>(), &s.one, plan->y.d, y.data<T>()));
   });
 }
 
@@ -241,23 +354,25 @@ void cudnn_backward(const Geometry& g, const Tensor& x, const Tensor& w, const T
     using T = SONO_TYPE(tag);
     DeviceGuard guard(device);
     cudnnHandle_t h = cudnn_handle(device);
-    const Descriptors d(p);
+    const std::shared_ptr<Plan> plan = plan_for(device, p);
     const Scale<T> s;
     if (gx.defined()) {
-      const Choice c = choose(device, h, d, Direction::BackwardData, p);
       const Tensor gxp = p.explicit_pad ? Tensor::empty({g.n, g.cin, p.hp, p.wp}, gx.dtype(), gx.device()) : gx;
-      SONO_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &s.one, d.w.d, w.data<T>(), d.y.d, gy.data<T>(), d.conv.d,
+      const auto [conv, c] = plan->route(device, h, Direction::BackwardData,
+                                         Buffers{nullptr, w.data<T>(), gy.data<T>(), gxp.data<T>()});
+      SONO_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &s.one, plan->w.d, w.data<T>(), plan->y.d, gy.data<T>(), conv,
                                                     cudnnConvolutionBwdDataAlgo_t(c.algo), workspace_for(device, c),
-                                                    c.workspace, &s.zero, d.x.d, gxp.data<T>()));
+                                                    c.workspace, &s.zero, plan->x.d, gxp.data<T>()));
       if (p.explicit_pad)
         parallel_for(device, gx.numel(), Crop<T>{gxp.data<T>(), gx.data<T>(), g.h, g.w, p.hp, p.wp, g.pt, g.pl});
     }
     if (gw.defined()) {
       const Tensor xin = p.explicit_pad ? padded_copy<T>(p, x) : x;
-      const Choice c = choose(device, h, d, Direction::BackwardFilter, p);
-      SONO_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &s.one, d.x.d, xin.data<T>(), d.y.d, gy.data<T>(), d.conv.d,
-                                                      cudnnConvolutionBwdFilterAlgo_t(c.algo),
-                                                      workspace_for(device, c), c.workspace, &s.zero, d.w.d,
+      const auto [conv, c] = plan->route(device, h, Direction::BackwardFilter,
+                                         Buffers{xin.data<T>(), nullptr, gy.data<T>(), gw.data<T>()});
+      SONO_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &s.one, plan->x.d, xin.data<T>(), plan->y.d, gy.data<T>(),
+                                                      conv, cudnnConvolutionBwdFilterAlgo_t(c.algo),
+                                                      workspace_for(device, c), c.workspace, &s.zero, plan->w.d,
                                                       gw.data<T>()));
     }
   });

@@ -1,25 +1,16 @@
 #pragma once
-// Private to the CUDA conv2d: the geometry of one call and the two paths
-// ops/cuda/conv2d.cu picks from (hand-written depthwise kernels, cuDNN).
+// Private to the CUDA conv2d: the two paths ops/cuda/conv2d.cu picks from
+// (hand-written depthwise kernels, cuDNN), over the geometry shared with the
+// CPU backend (ops/conv2d_geometry.h).
 #include <cstdint>
 
 #include "core/tensor.h"
-#include "ops/conv2d.h"
+#include "ops/conv2d_geometry.h"
 
 namespace sono::cuda::conv {
 
-struct Geometry {
-  int64_t n, cin, h, w;  // input
-  int64_t cout, kh, kw;  // weight [cout, cin / groups, kh, kw]
-  int64_t ho, wo;        // output
-  int64_t sh, sw, pt, pb, pl, pr, dh, dw;
-  int64_t groups;
-
-  bool depthwise() const { return groups == cin && groups == cout; }
-  bool symmetric_padding() const { return pt == pb && pl == pr; }
-};
-
-Geometry geometry(const Tensor& x_or_gx, const Tensor& weight, const Shape& out, const Conv2dOptions& opt);
+using ::sono::conv::Geometry;
+using ::sono::conv::geometry;
 
 // The depthwise kernels handle filters of up to 7x7 (the gradient keeps one
 // accumulator per tap) and up to 65535 channels (a grid dimension); other

@@ -7,8 +7,11 @@
 // same transpose flags and leading dimensions.
 // bias_grad: gb[j] = sum_{i, e} g[i, j, e], in double; broadcast_bias: y[i, j, e] = bias[j].
 // Layout: row-major, leading dimensions as given; cuBLAS takes 32-bit sizes
-// (checked). Math mode: the handle's default, which for FP32 is strict FP32
-// (TF32 would break parity with the CPU and PyTorch's default matmul).
+// (checked). Math (core/precision.h): f32 through cublasGemmEx with compute
+// type CUBLAS_COMPUTE_32F (strict FP32, Precision::FP32, the default: parity
+// with the CPU and PyTorch's default matmul) or CUBLAS_COMPUTE_32F_FAST_TF32
+// (Precision::TF32); read per call, so the handle keeps no math state. f64
+// through cublasDgemm.
 // Launch: cublas{S,D}gemm on the device's stream; bias_grad one block per
 // channel with a fixed-order block_reduce; broadcast_bias a grid-stride loop.
 // Outputs: C overwritten (beta 0) or accumulated (beta 1); gb and y overwritten.
@@ -17,6 +20,7 @@
 #include <limits>
 
 #include "core/cuda/launch.h"
+#include "core/precision.h"
 #include "ops/cuda/block_reduce.cuh"
 #include "ops/cuda/gemm.h"
 
@@ -35,7 +39,10 @@ cublasOperation_t op(bool t) { return t ? CUBLAS_OP_T : CUBLAS_OP_N; }
 cublasStatus_t gemm_call(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                          const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
                          float* c, int ldc) {
-  return cublasSgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  const cublasComputeType_t compute =
+      precision() == Precision::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  return cublasGemmEx(h, ta, tb, m, n, k, alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, beta, c, CUDA_R_32F, ldc,
+                      compute, CUBLAS_GEMM_DEFAULT);
 }
 cublasStatus_t gemm_call(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                          const double* alpha, const double* a, int lda, const double* b, int ldb, const double* beta,

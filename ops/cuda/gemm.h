@@ -8,7 +8,7 @@ namespace sono::cuda {
 // C[m, n] = alpha * op(A)[m, k] @ op(B)[k, n] + beta * C, all row-major, on
 // the stream of `device`; op(X) = X^T when trans_x; lda/ldb/ldc are the row
 // strides as stored. With beta == 0, C is never read. The same contract as
-// sono::cpu::gemm. FP32 runs in strict FP32 (no TF32).
+// sono::cpu::gemm. f32 runs in strict FP32 unless core/precision.h says TF32.
 template <class T>
 void gemm(int device, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc);

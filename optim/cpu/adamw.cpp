@@ -1,3 +1,9 @@
+// AdamW element updates on the CPU (see optim/adamw.h).
+//
+// Math: optim/adamw_math.h's adamw_update, shared with the CUDA kernel, with
+// the per-step scalars computed in double and rounded once, as PyTorch does.
+// Layout: p, g, m (exp_avg), v (exp_avg_sq) contiguous f32 of equal shape.
+// Outputs: p, m, v are updated in place; g is read only.
 #include "optim/adamw.h"
 #include "optim/adamw_math.h"
 
@@ -13,6 +19,11 @@ void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor&
   const int64_t n = p.numel();
 #pragma omp parallel for simd if (n > 65536)
   for (int64_t i = 0; i < n; ++i) adamw_update(pp[i], gp[i], mp[i], vp[i], s);
+}
+
+void adamw_step_multi(const std::vector<AdamWItem>& items) {
+  for (const AdamWItem& it : items)
+    adamw_step(it.p, it.g, it.m, it.v, it.lr, it.beta1, it.beta2, it.eps, it.weight_decay, it.step);
 }
 
 }  // namespace sono::cpu

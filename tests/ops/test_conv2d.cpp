@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ops/conv2d.h"
+#include "ops/conv2d_geometry.h"
 #include "tests/support/check.h"
 
 using namespace sono;
@@ -297,4 +298,37 @@ TEST_CASE("conv2d rejects bad input with the op name") {
   Conv2dOptions negative_pad = g2;
   negative_pad.pad_left = -1;
   CHECK_THROWS_WITH_AS(conv2d(x, w, Tensor(), negative_pad), doctest::Contains("padding"), Error);
+}
+
+TEST_CASE("conv2d: the geometry shared by the backends reads the tensors and the options") {
+  Conv2dOptions o;
+  o.stride_h = 2, o.stride_w = 1, o.pad_top = 0, o.pad_bottom = 1, o.pad_left = 2, o.pad_right = 3;
+  o.dilation_h = 1, o.dilation_w = 2, o.groups = 4;
+  const Tensor x = Tensor::zeros({2, 8, 9, 10}), w = Tensor::zeros({12, 2, 3, 3});
+  const conv::Geometry g = conv::geometry(x, w, {2, 12, 4, 11}, o);
+  CHECK(std::vector<int64_t>{g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.ho, g.wo} ==
+        std::vector<int64_t>{2, 8, 9, 10, 12, 3, 3, 4, 11});
+  CHECK(std::vector<int64_t>{g.sh, g.sw, g.pt, g.pb, g.pl, g.pr, g.dh, g.dw, g.groups} ==
+        std::vector<int64_t>{2, 1, 0, 1, 2, 3, 1, 2, 4});
+  CHECK(g.cin_g() == 2);
+  CHECK(g.cout_g() == 3);
+  CHECK_FALSE(g.depthwise());
+  CHECK_FALSE(g.symmetric_padding());
+  CHECK_FALSE(g.pointwise());
+  const conv::Geometry dw = conv::geometry(Tensor::zeros({1, 4, 5, 5}), Tensor::zeros({4, 1, 3, 3}), {1, 4, 5, 5},
+                                           Conv2dOptions::symmetric(1, 1, 4));
+  CHECK(dw.depthwise());
+  CHECK(dw.symmetric_padding());
+  const conv::Geometry pw =
+      conv::geometry(Tensor::zeros({1, 4, 5, 5}), Tensor::zeros({6, 4, 1, 1}), {1, 6, 5, 5}, Conv2dOptions{});
+  CHECK(pw.pointwise());
+}
+
+TEST_CASE("conv2d: the cuDNN algorithm search setting round trips") {
+  const ConvAlgoSearch before = conv_algo_search();
+  set_conv_algo_search(ConvAlgoSearch::Benchmark);
+  CHECK(conv_algo_search() == ConvAlgoSearch::Benchmark);
+  set_conv_algo_search(ConvAlgoSearch::Heuristic);
+  CHECK(conv_algo_search() == ConvAlgoSearch::Heuristic);
+  set_conv_algo_search(before);
 }

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <iterator>
 
 #include "optim/adamw.h"
 #include "optim/schedule.h"
@@ -90,6 +91,17 @@ TEST_CASE("AdamW rejects unusable parameters") {
   CHECK_THROWS_WITH_AS(AdamW({ParamGroup{"g", {d}}}), doctest::Contains("must be f32"), Error);
 }
 
+TEST_CASE("AdamW: a bad gradient stops the step before any parameter or state changes") {
+  Tensor a = param({3}, 1, "a"), b = param({2}, 2, "b");
+  AdamW opt({ParamGroup{"g", {a, b}}});
+  const std::vector<double> a0 = values(a);
+  a.set_grad(randn({3}, 3, DType::F32));
+  b.set_grad(randn({4}, 4, DType::F32).slice(0, 0, 4, 2));  // stride 2: not contiguous
+  CHECK_THROWS_WITH_AS(opt.step(), doctest::Contains("must be contiguous"), Error);
+  CHECK(opt.state().empty());
+  CHECK(values(a) == a0);
+}
+
 TEST_CASE("cosine annealing per epoch matches the closed form of MODEL_SPEC 6.1") {
   CHECK(cosine_lr(1e-4, 1e-6, 0, 50) == doctest::Approx(1e-4));
   CHECK(cosine_lr(1e-4, 1e-6, 25, 50) == doctest::Approx(1e-6 + (1e-4 - 1e-6) / 2));
@@ -98,4 +110,32 @@ TEST_CASE("cosine annealing per epoch matches the closed form of MODEL_SPEC 6.1"
   AdamW opt({ParamGroup{"g", {a}, 1e-3, 1e-3}});
   apply_cosine_schedule(opt, 1e-6, 10, 50);
   CHECK(opt.groups()[0].lr == doctest::Approx(1e-6 + (1e-3 - 1e-6) * (1 + std::cos(M_PI * 10 / 50)) / 2));
+}
+
+TEST_CASE("adamw: the multi-tensor backend call is the per-tensor update of every item") {
+  // Each item its own hyper-parameters and step count, as in a step where some
+  // parameters sat earlier steps out.
+  const Shape shapes[] = {{1}, {257}, {4, 3, 3, 3}, {70000}};
+  std::vector<Tensor> single, multi;
+  std::vector<AdamWItem> items;
+  for (size_t k = 0; k < std::size(shapes); ++k) {
+    const uint64_t seed = 300 + 10 * k;
+    auto state = [&] {
+      return std::vector<Tensor>{randn(shapes[k], seed, DType::F32), randn(shapes[k], seed + 1, DType::F32),
+                                 randn(shapes[k], seed + 2, DType::F32, 0.1),
+                                 rand_uniform(shapes[k], 1e-4, 1e-2, seed + 3, DType::F32)};
+    };
+    std::vector<Tensor> a = state(), b = state();
+    const double lr = 1e-2 * double(k + 1), wd = k % 2 ? 0.0 : 0.05, beta1 = k % 3 ? 0.9 : 0.8;
+    const int64_t step = int64_t(k) + 1;
+    cpu::adamw_step(a[0], a[1], a[2], a[3], lr, beta1, 0.999, 1e-8, wd, step);
+    items.push_back({b[0], b[1], b[2], b[3], lr, beta1, 0.999, 1e-8, wd, step});
+    single.insert(single.end(), {a[0], a[2], a[3]});
+    multi.insert(multi.end(), {b[0], b[2], b[3]});
+  }
+  cpu::adamw_step_multi(items);
+  for (size_t i = 0; i < single.size(); ++i) {
+    CAPTURE(i);
+    CHECK(values(multi[i]) == values(single[i]));
+  }
 }

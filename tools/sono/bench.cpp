@@ -40,6 +40,7 @@ struct BenchArgs {
   int64_t size = 128, batch = 4, steps = 3, warmup = 1;
   int64_t phantom_images = 24;
   std::string device = "cpu";
+  std::string precision = "tf32";
   std::string json_path;
   uint64_t seed = 42;
 };
@@ -132,9 +133,10 @@ int run_per_task(const BenchArgs& a) {
   sono::AdamW opt = sono::benchmark_optimizer(model);
 
   std::printf("bench: %s at %lldx%lld, batch %lld, %lld warm-up + 1 memory + %lld timed steps per task, "
-              "device %s, %d OpenMP threads, data %s\n",
+              "device %s, precision %s, %d OpenMP threads, data %s\n",
               a.encoder.c_str(), (long long)a.size, (long long)a.size,
-              (long long)a.batch, (long long)a.warmup, (long long)a.steps, device.str().c_str(), omp_get_max_threads(),
+              (long long)a.batch, (long long)a.warmup, (long long)a.steps, device.str().c_str(),
+              sono::precision_name(sono::precision()), omp_get_max_threads(),
               a.data.empty() ? "phantom (temporary)" : a.data.c_str());
   std::vector<TaskResult> results;
   for (int64_t t = 0; t < int64_t(ds.tasks.size()); ++t) results.push_back(bench_task(model, opt, ds, t, a, device));
@@ -145,7 +147,8 @@ int run_per_task(const BenchArgs& a) {
   std::printf("%-24s %-15s %6s %6s %9s %9s %9s %9s %9s\n", "task", "type", "rows", "batch", "ms/step", "images/s",
               "peak MiB", "load ms", "epoch %");
   json out = {{"encoder", a.encoder}, {"size", a.size}, {"batch", a.batch}, {"steps", a.steps},
-              {"warmup", a.warmup}, {"device", device.str()}, {"threads", omp_get_max_threads()},
+              {"warmup", a.warmup}, {"device", device.str()},
+              {"precision", sono::precision_name(sono::precision())}, {"threads", omp_get_max_threads()},
               {"data", a.data.empty() ? "phantom" : a.data}, {"epoch_seconds_estimate", epoch_ms * 1e-3},
               {"tasks", json::array()}};
   for (const auto& r : results) {
@@ -187,6 +190,7 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_option("--steps", a->steps, "Timed steps per task")->capture_default_str();
   cmd->add_option("--warmup", a->warmup, "Untimed steps per task before the memory probe")->capture_default_str();
   cmd->add_option("--device", a->device, "cpu or cuda[:N] (CPU threads: OMP_NUM_THREADS)")->capture_default_str();
+  sono::cli::add_precision_option(cmd, a->precision);
   cmd->add_option("--seed", a->seed, "Seed of the initialisation and augmentation")->capture_default_str();
   cmd->add_option("--json", a->json_path, "Also write the results to this JSON file");
   return [=] {
@@ -194,6 +198,7 @@ static sono::cli::Register reg([](CLI::App& app) {
       std::fprintf(stderr, "sono bench: choose what to benchmark: --per-task (see sono bench --help)\n");
       return 1;
     }
+    sono::cli::apply_precision(a->precision);
     return run_per_task(*a);
   };
 });

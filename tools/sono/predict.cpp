@@ -10,7 +10,7 @@
 static sono::cli::Register reg([](CLI::App& app) {
   auto* cmd = app.add_subcommand("predict", "Predict a dataset folder into the submission layout");
   struct Args {
-    std::string data, weights, out, encoder, device = "cpu";
+    std::string data, weights, out, encoder, device = "cpu", precision = "tf32";
     int64_t size = 0, batch = 8;
     int workers = 2;
     bool quiet = false;
@@ -26,8 +26,10 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_option("--batch", a->batch, "Rows per batch")->capture_default_str();
   cmd->add_option("--workers", a->workers, "Loader threads")->capture_default_str();
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
+  sono::cli::add_precision_option(cmd, a->precision);
   cmd->add_flag("--quiet", a->quiet, "No progress bar");
   return [=] {
+    sono::cli::apply_precision(a->precision);
     sono::data::Dataset ds = sono::tasks::read_dataset(a->data, sono::data::OnBadRow::Stop, sono::data::Targets::Optional);
     sono::LoadedModel lm = sono::load_model_for_dataset(a->weights, ds, a->encoder);
     if (!lm.report.unexpected.empty())

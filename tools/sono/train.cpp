@@ -9,6 +9,7 @@ static sono::cli::Register reg([](CLI::App& app) {
   auto o = std::make_shared<sono::TrainOptions>();
   auto device = std::make_shared<std::string>("cpu");
   auto quiet = std::make_shared<bool>(false);
+  auto precision = std::make_shared<std::string>("tf32");
   cmd->add_option("--data", o->data_dir, "Dataset folder holding csv_files/")->required();
   cmd->add_option("--out", o->out_dir, "Output folder (checkpoints, log.jsonl, curves.png)")->capture_default_str();
   cmd->add_option("--recipe", o->recipe,
@@ -28,6 +29,7 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_option("--val-fraction", o->val_fraction, "Share of rows held out for validation")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the split, sampler, augmentation, init and dropout")->capture_default_str();
   cmd->add_option("--device", *device, "cpu or cuda[:N]")->capture_default_str();
+  sono::cli::add_precision_option(cmd, *precision);
   cmd->add_option("--workers", o->num_workers, "Loader threads")->capture_default_str();
   cmd->add_flag("!--no-cache", o->cache_images, "Do not keep resized images in memory between epochs");
   cmd->add_flag("--skip-bad-rows", o->skip_bad_rows,
@@ -41,6 +43,7 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_flag("--quiet", *quiet, "No progress bar");
   return [=] {
     o->device = sono::Device::parse(*device);
+    sono::cli::apply_precision(*precision);
     o->progress = !*quiet;
     sono::TrainSummary s = sono::train_model(*o);
     std::printf("train: %lld steps, %lld epochs, best validation score %.4f (epoch %lld), %lld skipped rows, %.0f s\n",

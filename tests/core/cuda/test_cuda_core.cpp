@@ -145,6 +145,27 @@ TEST_CASE("cuda: axpy matches the CPU on strided views") {
   }
 }
 
+TEST_CASE("cuda: the contiguous fast paths of fill and axpy match the strided ones and the CPU") {
+  SKIP_WITHOUT_CUDA();
+  for (DType t : {DType::F32, DType::F64}) {
+    CAPTURE(dtype_name(t));
+    // 300 x 301: past one grid-stride round of the contiguous loop.
+    Tensor dst = randn({300, 301}, 311, t), src = randn({300, 301}, 312, t);
+    Tensor contiguous = dst.to(kGpu), strided = dst.permute({1, 0}).contiguous().to(kGpu).permute({1, 0});
+    REQUIRE(!strided.is_contiguous());
+    contiguous.add_(src.to(kGpu), 0.3);
+    strided.add_(src.to(kGpu), 0.3);
+    dst.add_(src, 0.3);
+    CHECK(values(contiguous.to(Device::cpu())) == values(strided.contiguous().to(Device::cpu())));
+    CHECK_CLOSE(contiguous, dst, t == DType::F32 ? tol::kCudaVsCpuF32 : tol::kForwardF64);
+    contiguous.fill_(-1.25);
+    strided.fill_(-1.25);
+    const std::vector<double> filled = values(Tensor::full({300, 301}, -1.25, t));
+    CHECK(values(contiguous.to(Device::cpu())) == filled);
+    CHECK(values(strided.contiguous().to(Device::cpu())) == filled);
+  }
+}
+
 TEST_CASE("cuda: sum_to_shape matches the CPU for short and long reductions") {
   SKIP_WITHOUT_CUDA();
   for (DType t : {DType::F32, DType::F64}) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/cuda/runtime.h"
+#include "core/precision.h"
 #include "core/tensor.h"
 #include "tests/support/check.h"
 #include "tests/support/skip.h"
@@ -25,6 +26,20 @@ inline Tensor nan_like(const Tensor& t) {
 inline Tensor nan_tensor(const Shape& shape, DType dtype, Device device = kGpu) {
   return Tensor::full(shape, std::numeric_limits<double>::quiet_NaN(), dtype, device);
 }
+
+// Sets the process precision (core/precision.h) for one scope and restores the
+// previous one. Tests comparing cuDNN/cuBLAS with the CPU hold FP32 explicitly;
+// the TF32 tests hold TF32.
+class PrecisionScope {
+ public:
+  explicit PrecisionScope(Precision p) : previous_(precision()) { set_precision(p); }
+  ~PrecisionScope() { set_precision(previous_); }
+  PrecisionScope(const PrecisionScope&) = delete;
+  PrecisionScope& operator=(const PrecisionScope&) = delete;
+
+ private:
+  Precision previous_;
+};
 
 // CUDA vs CPU on the same inputs: f32 differs by summation order and fused
 // multiply-adds, f64 only in the last bits.

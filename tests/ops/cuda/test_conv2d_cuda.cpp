@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/cuda/context.h"
 #include "ops/conv2d.h"
 #include "tests/ops/cuda/cuda_check.h"
 
@@ -62,50 +63,78 @@ Shape output_shape(const ConvCase& c) {
   return {c.x[0], c.cout, ho, wo};
 }
 
+// Forward and every gradient of one case on both devices, within tl.
+void check_case(const ConvCase& c, DType t, bool with_bias, uint64_t& seed, Tolerance tl) {
+  CAPTURE(dtype_name(t));
+  CAPTURE(c.what);
+  CAPTURE(with_bias);
+  const Shape ys = output_shape(c);
+  const int64_t fan_in = c.x[1] / c.opt.groups * c.kh * c.kw, positions = ys[0] * ys[2] * ys[3];
+  // Weights scaled like a real init and gy by 1/sqrt(positions), so
+  // outputs and gradients are of order 1 (the f32 tolerance is relative).
+  Tensor x = randn(c.x, ++seed, t), w = randn({c.cout, c.x[1] / c.opt.groups, c.kh, c.kw}, ++seed, t,
+                                              1.0 / std::sqrt(double(fan_in)));
+  Tensor b = with_bias ? randn({c.cout}, ++seed, t) : Tensor();
+  Tensor gy = randn(ys, ++seed, t, 1.0 / std::sqrt(double(positions)));
+  Tensor y = Tensor::empty(ys, t), gx = Tensor::empty(c.x, t), gw = Tensor::empty(w.shape(), t);
+  Tensor gb = Tensor::empty({c.cout}, t);
+  cpu::conv2d_forward(x, w, b, y, c.opt);
+  cpu::conv2d_backward(x, w, gy, gx, gw, gb, c.opt);
+
+  Tensor xg = x.to(kGpu), wg = w.to(kGpu), bg = with_bias ? b.to(kGpu) : Tensor(), gyg = gy.to(kGpu);
+  Tensor y_g = nan_tensor(ys, t), gx_g = nan_tensor(c.x, t), gw_g = nan_tensor(w.shape(), t);
+  Tensor gb_g = nan_tensor({c.cout}, t);
+  cuda::conv2d_forward(xg, wg, bg, y_g, c.opt);
+  cuda::conv2d_backward(xg, wg, gyg, gx_g, gw_g, gb_g, c.opt);
+  CHECK_CLOSE(y_g, y, tl);
+  CHECK_CLOSE(gx_g, gx, tl);
+  CHECK_CLOSE(gw_g, gw, tl);
+  CHECK_CLOSE(gb_g, gb, tl);
+  // The input gradient alone, without x (a frozen layer saves none).
+  Tensor only_gx = nan_tensor(c.x, t);
+  cuda::conv2d_backward(Tensor(), wg, gyg, only_gx, Tensor(), Tensor(), c.opt);
+  CHECK_CLOSE(only_gx, gx, tl);
+}
+
 }  // namespace
 
 TEST_CASE("conv2d cuda: forward and every gradient match the CPU on every path") {
   SKIP_WITHOUT_CUDA();
+  const PrecisionScope fp32(Precision::FP32);  // compared with the CPU: strict FP32
   uint64_t seed = 4600;
-  for (DType t : {DType::F32, DType::F64}) {
-    for (const ConvCase& c : cases()) {
-      for (bool with_bias : {true, false}) {
-        CAPTURE(dtype_name(t));
-        CAPTURE(c.what);
-        CAPTURE(with_bias);
-        const Shape ys = output_shape(c);
-        const int64_t fan_in = c.x[1] / c.opt.groups * c.kh * c.kw, positions = ys[0] * ys[2] * ys[3];
-        // Weights scaled like a real init and gy by 1/sqrt(positions), so
-        // outputs and gradients are of order 1 (the f32 tolerance is relative).
-        Tensor x = randn(c.x, ++seed, t), w = randn({c.cout, c.x[1] / c.opt.groups, c.kh, c.kw}, ++seed, t,
-                                                    1.0 / std::sqrt(double(fan_in)));
-        Tensor b = with_bias ? randn({c.cout}, ++seed, t) : Tensor();
-        Tensor gy = randn(ys, ++seed, t, 1.0 / std::sqrt(double(positions)));
-        Tensor y = Tensor::empty(ys, t), gx = Tensor::empty(c.x, t), gw = Tensor::empty(w.shape(), t);
-        Tensor gb = Tensor::empty({c.cout}, t);
-        cpu::conv2d_forward(x, w, b, y, c.opt);
-        cpu::conv2d_backward(x, w, gy, gx, gw, gb, c.opt);
+  for (DType t : {DType::F32, DType::F64})
+    for (const ConvCase& c : cases())
+      for (bool with_bias : {true, false}) check_case(c, t, with_bias, seed, cuda_tol(t));
+}
 
-        Tensor xg = x.to(kGpu), wg = w.to(kGpu), bg = with_bias ? b.to(kGpu) : Tensor(), gyg = gy.to(kGpu);
-        Tensor y_g = nan_tensor(ys, t), gx_g = nan_tensor(c.x, t), gw_g = nan_tensor(w.shape(), t);
-        Tensor gb_g = nan_tensor({c.cout}, t);
-        cuda::conv2d_forward(xg, wg, bg, y_g, c.opt);
-        cuda::conv2d_backward(xg, wg, gyg, gx_g, gw_g, gb_g, c.opt);
-        CHECK_CLOSE(y_g, y, cuda_tol(t));
-        CHECK_CLOSE(gx_g, gx, cuda_tol(t));
-        CHECK_CLOSE(gw_g, gw, cuda_tol(t));
-        CHECK_CLOSE(gb_g, gb, cuda_tol(t));
-        // The input gradient alone, without x (a frozen layer saves none).
-        Tensor only_gx = nan_tensor(c.x, t);
-        cuda::conv2d_backward(Tensor(), wg, gyg, only_gx, Tensor(), Tensor(), c.opt);
-        CHECK_CLOSE(only_gx, gx, cuda_tol(t));
-      }
-    }
+TEST_CASE("conv2d cuda: tf32 precision stays within the tf32 tolerance of the CPU; f64 ignores it") {
+  SKIP_WITHOUT_CUDA();
+  const PrecisionScope tf32(Precision::TF32);
+  uint64_t seed = 4800;
+  for (DType t : {DType::F32, DType::F64})
+    for (const ConvCase& c : cases()) check_case(c, t, true, seed, t == DType::F32 ? tol::kCudaVsCpuTF32 : cuda_tol(t));
+}
+
+TEST_CASE("conv2d cuda: cached plans, cudnnFind and a context reset all give the CPU's results") {
+  SKIP_WITHOUT_CUDA();
+  const PrecisionScope fp32(Precision::FP32);
+  const ConvAlgoSearch before = conv_algo_search();
+  uint64_t seed = 4900;
+  for (ConvAlgoSearch search : {ConvAlgoSearch::Heuristic, ConvAlgoSearch::Benchmark}) {
+    CAPTURE(int(search));
+    set_conv_algo_search(search);
+    // Twice per search mode: the second round runs on the cached plans.
+    for (int round = 0; round < 2; ++round)
+      for (const ConvCase& c : cases()) check_case(c, DType::F32, round == 0, seed, tol::kCudaVsCpuF32);
   }
+  set_conv_algo_search(before);
+  cuda::reset_context(0);  // frees every plan and handle; the next calls make them again
+  for (const ConvCase& c : cases()) check_case(c, DType::F32, true, seed, tol::kCudaVsCpuF32);
 }
 
 TEST_CASE("conv2d cuda: the public op matches the CPU with gradients, and reruns are bitwise equal") {
   SKIP_WITHOUT_CUDA();
+  const PrecisionScope fp32(Precision::FP32);
   const Conv2dOptions dw = options(2, 1, 2, 1, 2, 6), dense = options(2, 0, 1, 0, 1, 1);
   Tensor x = randn({2, 9, 10, 6}, 4700, DType::F32);
   check_op_cuda_vs_cpu(

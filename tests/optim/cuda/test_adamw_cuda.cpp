@@ -53,7 +53,7 @@ TEST_CASE("adamw cuda: the fused multi-tensor step updates every element of ever
   // hyper-parameters and step count.
   const Shape shapes[] = {{1}, {7}, {8191}, {8192}, {8193}, {3, 5000}, {48, 3, 3, 3}, {1 << 19}};
   std::vector<State4> cpu_s, gpu_s;
-  std::vector<cuda::AdamWItem> items;
+  std::vector<AdamWItem> items;
   uint64_t seed = 800;
   for (size_t k = 0; k < std::size(shapes); ++k) {
     cpu_s.emplace_back(shapes[k], seed += 10);
@@ -104,5 +104,39 @@ TEST_CASE("adamw cuda: the optimizer on cuda parameters matches the CPU optimize
     CHECK(pg[k].device() == kGpu);
     CHECK_CLOSE(pg[k], pc[k], tol::kCudaVsCpuF32);
     CHECK(og.state().at(pg[k].name()).step == oc.state().at(pc[k].name()).step);
+  }
+}
+
+TEST_CASE("adamw cuda: the fused step reuses its table, re-uploads it when it changes, and splits many scalar sets") {
+  SKIP_WITHOUT_CUDA();
+  // 70 tensors, each with its own step count: more scalar sets than one
+  // launch carries (64), so the step takes two launches.
+  std::vector<State4> cpu_s, gpu_s;
+  for (int k = 0; k < 70; ++k) {
+    cpu_s.emplace_back(Shape{int64_t(1 + 97 * k)}, 1000 + 10 * uint64_t(k));
+    gpu_s.push_back(cpu_s.back().to_gpu());
+  }
+  for (int round = 0; round < 4; ++round) {
+    CAPTURE(round);
+    // Round 1 repeats round 0's table (same tensors, steps advanced in step):
+    // no upload, new kernel arguments. Round 2 gives every tensor a fresh
+    // gradient tensor (new addresses): a new table. Round 3 drops a tensor.
+    if (round == 2)
+      for (size_t k = 0; k < cpu_s.size(); ++k) {
+        cpu_s[k].g = randn(cpu_s[k].g.shape(), 2000 + k, DType::F32);
+        gpu_s[k].g = cpu_s[k].g.to(kGpu);
+      }
+    std::vector<AdamWItem> items;
+    for (size_t k = 0; k < cpu_s.size(); ++k) {
+      if (round == 3 && k == 5) continue;
+      const int64_t step = int64_t(k) + 1 + round;
+      cpu::adamw_step(cpu_s[k].p, cpu_s[k].g, cpu_s[k].m, cpu_s[k].v, 1e-2, 0.9, 0.999, 1e-8, 0.01, step);
+      items.push_back({gpu_s[k].p, gpu_s[k].g, gpu_s[k].m, gpu_s[k].v, 1e-2, 0.9, 0.999, 1e-8, 0.01, step});
+    }
+    cuda::adamw_step_multi(items);
+    for (size_t k = 0; k < cpu_s.size(); ++k) {
+      CAPTURE(k);
+      gpu_s[k].check_close_to(cpu_s[k]);
+    }
   }
 }

@@ -87,6 +87,7 @@ double mib(size_t bytes) { return double(bytes) / double(1 << 20); }
 
 TEST_CASE("train cuda: one B4 training step per task type matches the CPU step") {
   SKIP_WITHOUT_CUDA();
+  const PrecisionScope fp32(Precision::FP32);  // compared with the CPU: strict FP32
   const double lr = 1e-3;
   uint64_t seed = 9000;
   for (const char* id : kTaskIds) {
@@ -154,6 +155,7 @@ TEST_CASE("train cuda: one B4 training step per task type matches the CPU step")
 
 TEST_CASE("train cuda: 20 training steps follow the CPU's loss curve") {
   SKIP_WITHOUT_CUDA();
+  const PrecisionScope fp32(Precision::FP32);  // compared with the CPU: strict FP32
   fs::path root = temp_dir("curve");
   data::PhantomOptions po;
   po.images_per_task = 12;

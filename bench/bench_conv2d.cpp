@@ -32,7 +32,7 @@ using namespace sono;
 struct ConvShape {
   const char* name;
   int64_t cin, cout, hw, k, stride;
-  int64_t pad_before, pad_after;  // same on both axes (TF-"same" static pads, MODEL_SPEC 2.4)
+  int64_t pad_before, pad_after;  // same on both axes (TF-"same" static pads, docs/reference-model.md 2.4)
   bool depthwise;
   bool cpu_backward;  // the CPU also times the backward (the slow ones are left out)
 };

@@ -1,6 +1,6 @@
 // gather_cells at the detection heads' output (batch: SONO_BENCH_BATCH on the
 // cpu, SONO_BENCH_CUDA_BATCH on cuda): the 5-vector at each sample's centre
-// cell of [N, 5, 64, 64] (MODEL_SPEC 5.3), and concat along channels:
+// cell of [N, 5, 64, 64] (docs/reference-model.md 5.3), and concat along channels:
 //   gather/<dev>/<fwd|fwd_bwd>/cells_5x64x64  x -> [N, 5]; the backward
 //       zero-fills dx and scatters dy into the N cells
 //   gather/<dev>/fwd/concat_4x128x64x64     four [N, 128, 64, 64] -> [N, 512, 64, 64]

@@ -18,7 +18,7 @@ using namespace sono;
 
 constexpr int64_t kDiceClasses = 4, kDiceSide = 256, kCeClasses = 6;
 
-// MODEL_SPEC 5.1 in closed form: mean over classes of (1 - 2 sum(p t) /
+// docs/reference-model.md 5.1 in closed form: mean over classes of (1 - 2 sum(p t) /
 // (sum p + sum t)), zero for classes absent from the batch's target.
 double dice_reference(const std::vector<double>& z, const std::vector<double>& target, int64_t n, int64_t c,
                       int64_t pixels) {

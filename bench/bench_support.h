@@ -5,7 +5,7 @@
 // check of a result against a plain reference before timing.
 //
 // Environment (Google Benchmark's main parses only its own flags):
-//   SONO_BENCH_BATCH       CPU batch (default 2, as MODEL_SPEC 10)
+//   SONO_BENCH_BATCH       CPU batch (default 2, as docs/reference-model.md 10)
 //   SONO_BENCH_CUDA_BATCH  CUDA batch (default 20, the training batch)
 //   SONO_BENCH_SIZE        image side of the model workloads (default 256)
 //   SONO_BENCH_ENCODER     encoder of the model workloads (default efficientnet-b4)

@@ -1,5 +1,5 @@
 #pragma once
-// The baseline's training augmentation and normalisation (MODEL_SPEC 6.3),
+// The baseline's training augmentation and normalisation (docs/reference-model.md 6.3),
 // applied after the resize to 256x256:
 // * RandomBrightnessContrast(p=0.2): alpha = 1 + U(-0.2, 0.2),
 //   beta = U(-0.2, 0.2) * 255; a lookup table trunc(clip(alpha * v + beta,

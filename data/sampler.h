@@ -1,7 +1,7 @@
 #pragma once
 // Batch plans: which dataset rows make up each batch of an epoch.
 //
-// TaskSampler is the baseline's MultiTaskUniformSampler (MODEL_SPEC 6.2):
+// TaskSampler is the baseline's MultiTaskUniformSampler (docs/reference-model.md 6.2):
 // rows are grouped by task in the order given (first appearance decides the
 // task order), each group is shuffled once at construction; an epoch has
 // len(rows) // batch_size steps and starts with every cursor at 0; a step

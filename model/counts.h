@@ -1,7 +1,7 @@
 #pragma once
 // Parameter and multiply-accumulate counts of the multi-task model, computed
 // from the layer configurations (MACs: conv and linear layers only, one
-// sample, as MODEL_SPEC section 9 counts them).
+// sample, as docs/reference-model.md 9 counts them).
 #include <string>
 #include <vector>
 

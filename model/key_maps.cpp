@@ -216,7 +216,7 @@ const char* kSymmetricPadWarning =
     "padding: %s pads every conv symmetrically (k//2); the SMP encoder uses static TF-'same' pads computed for the "
     "design resolution, asymmetric (0,1,0,1) on the stem and on several stride-2 depthwise convs (B4: stem, blocks 2, "
     "10, 22): weights trained with symmetric padding see inputs shifted by one pixel there, so features differ "
-    "(MODEL_SPEC 7.3: up to 5.5 at the B4 stem output)";
+    "(docs/reference-model.md 7.3: up to 5.5 at the B4 stem output)";
 const char* kMomentumWarning =
     "BatchNorm momentum: %s uses 0.1, SMP 0.01 (PyTorch convention); this only affects how running statistics "
     "move during training";

@@ -8,7 +8,7 @@
 // The mapping is derived from the block structure found in the keys (stages,
 // blocks per stage, whether a block has an expansion conv), so it holds for
 // b0..b7; all these implementations list the same tensors with the same shapes
-// in the same order (MODEL_SPEC 7.3). Only names change: values are untouched.
+// in the same order (docs/reference-model.md 7.3). Only names change: values are untouched.
 #include <optional>
 #include <string>
 #include <utility>

@@ -39,7 +39,7 @@ class MultiTaskModel : public nn::Module {
   // [N, C]; regression [N, 2 * points]; detection [N, 5, H/4, W/4].
   Tensor forward(const Tensor& x, const std::string& task_id);
 
-  // Re-initialises every parameter and buffer (MODEL_SPEC 7.4): encoder and
+  // Re-initialises every parameter and buffer (docs/reference-model.md 7.4): encoder and
   // heads PyTorch defaults, decoder SMP's initialize_decoder; drawn in order
   // encoder, decoder, heads from one Philox stream with this seed.
   void reset_parameters(uint64_t seed);

@@ -5,7 +5,7 @@
 
 namespace sono {
 
-// SMP 0.5.0 DiceLoss(mode='multiclass', from_logits=True), MODEL_SPEC 5.1:
+// SMP 0.5.0 DiceLoss(mode='multiclass', from_logits=True), docs/reference-model.md 5.1:
 // logits [B, C, H, W], target i64 [B, H, W] in [0, C). Softmax over C; per
 // class sums over batch and pixels; score = (I + smooth) / max(I + fp/2 + fn/2 + smooth, eps);
 // classes absent from the whole batch's target contribute 0; mean over all C.

@@ -2,7 +2,7 @@
 // AdamW with parameter groups, as torch.optim.AdamW (PyTorch 2.2 defaults:
 // betas 0.9/0.999, eps 1e-8, weight_decay 0.01, amsgrad off). A parameter
 // whose gradient is absent in a step is skipped entirely: no decay, no moment
-// update, its own step count does not advance (MODEL_SPEC 6.1).
+// update, its own step count does not advance (docs/reference-model.md 6.1).
 #include <map>
 #include <string>
 #include <vector>

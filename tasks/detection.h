@@ -1,6 +1,6 @@
 #pragma once
 // Detection's pieces that tests and benchmarks call by name: the grid
-// detection loss of the baseline (MODEL_SPEC 5.3) and its read-out.
+// detection loss of the baseline (docs/reference-model.md 5.3) and its read-out.
 #include <array>
 #include <vector>
 

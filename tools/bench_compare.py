@@ -11,7 +11,7 @@ a few per-op workloads) it times, alternating engine by engine:
   * Sono: sono_bench with --benchmark_filter, one process per workload
 and reports medians of repeated timings after warm-up, with fixed thread counts
 (torch.set_num_threads(N) and OMP_NUM_THREADS=N for Sono), plus PyTorch at its
-default thread count for one workload (MODEL_SPEC 10 does the same).
+default thread count for one workload (docs/reference-model.md 10 does the same).
 
 The floor: the machine's peak FLOP/s (OpenBLAS sgemm on the CPU, cuBLAS FP32 on
 a GPU) and copy bandwidth (STREAM copy / triad) are measured by sono_bench in
@@ -729,7 +729,7 @@ def main():
                     help="auto: cpu, plus cuda when sono_bench has CUDA benchmarks and nvidia-smi sees a GPU")
     ap.add_argument("--encoder", default="efficientnet-b4")
     ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--batch", type=int, default=2, help="CPU batch (MODEL_SPEC 10 uses 2)")
+    ap.add_argument("--batch", type=int, default=2, help="CPU batch (docs/reference-model.md 10 uses 2)")
     ap.add_argument("--cuda-batch", type=int, default=20, help="CUDA batch (the forward also runs at 1)")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and Sono's OMP_NUM_THREADS")
     ap.add_argument("--warmup", type=int, default=2, help="untimed PyTorch runs before timing (Sono: 3, see bench_model)")

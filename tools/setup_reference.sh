@@ -5,7 +5,7 @@
 #
 # Why Debian torch: PyPI's torch wheel drags in GBs of CUDA libraries; CI has
 # 2 cores, no GPU and a time budget. The forward/backward ops of the model are
-# defined the same in 1.13 and the baseline's 2.2.2 (see MODEL_SPEC 0).
+# defined the same in 1.13 and the baseline's 2.2.2 (see docs/reference-model.md 0).
 #
 #   tools/setup_reference.sh           install (quick no-op when already done)
 #   SONO_REF_VENV=DIR tools/setup_reference.sh   venv elsewhere (default <repo>/.venv-ref)
@@ -38,7 +38,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # ---- pip part -------------------------------------------------------------
-# Direct pins: the baseline's docker/requirements.txt and MODEL_SPEC 0. The
+# Direct pins: the baseline's docker/requirements.txt and docs/reference-model.md 0. The
 # others are the releases current when SMP 0.5.0 / albumentations 2.0.8 were.
 # numpy 1.26.4 is the baseline's pin; it stays < 2 so that the Debian torch,
 # scipy and sklearn (built against numpy 1.24) keep working. opencv 4.11 is the

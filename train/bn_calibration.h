@@ -3,7 +3,7 @@
 // variance of every BatchNorm2d are replaced by the average batch statistics
 // of a few training batches (train-mode forwards without gradients).
 //
-// Why: the encoder's momentum is 0.01 (MODEL_SPEC 2.1), so its running
+// Why: the encoder's momentum is 0.01 (docs/reference-model.md 2.1), so its running
 // statistics trail the weights by ~100 steps and start from (0, 1). After a
 // long run that does not matter; after a few hundred steps (the demo, the
 // tests) eval-mode outputs are still off. Off by default: the official recipe

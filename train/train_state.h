@@ -29,7 +29,7 @@ struct TrainState {
 };
 
 // Decoder and heads train at lr_heads/lr_decoder, the encoder at lr_encoder
-// (MODEL_SPEC 6.1); the official recipe has no decoder group.
+// (docs/reference-model.md 6.1); the official recipe has no decoder group.
 std::vector<ParamGroup> make_groups(const model::MultiTaskModel& m, const TrainOptions& o);
 
 // The model's metadata plus the run's image size and recipe (what predict reads).

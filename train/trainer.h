@@ -1,5 +1,5 @@
 #pragma once
-// `sono train`: the baseline's training recipe (MODEL_SPEC 6) on the engine.
+// `sono train`: the baseline's training recipe (docs/reference-model.md 6) on the engine.
 //
 // Default recipe = the official one except that the FPN decoder is trained
 // (its own parameter group at the heads' learning rate); `official` leaves the

@@ -36,7 +36,7 @@ TEST_CASE("augment: draws are a pure function of (seed, epoch, step, slot)") {
   CHECK(a.pixels != c.pixels);
 }
 
-TEST_CASE("augment: probabilities and parameter ranges (MODEL_SPEC 6.3)") {
+TEST_CASE("augment: probabilities and parameter ranges (docs/reference-model.md 6.3)") {
   const AugmentOptions opt;
   const int n = 40000;
   int bc = 0, noise = 0;

@@ -13,7 +13,7 @@ MultiTaskModel& b4() {
   static MultiTaskModel model(tasks::model_config());
   return model;
 }
-// a value of MODEL_SPEC given in millions with `digits` decimals
+// a value of docs/reference-model.md given in millions with `digits` decimals
 void check_mega(int64_t value, double expected_mega, int digits) {
   const double half_ulp = 0.5 * std::pow(10.0, -digits);
   CHECK_MESSAGE(std::fabs(double(value) / 1e6 - expected_mega) <= half_ulp + 1e-12, value, " vs ", expected_mega,
@@ -21,7 +21,7 @@ void check_mega(int64_t value, double expected_mega, int digits) {
 }
 }  // namespace
 
-TEST_CASE("counts: B4 parameters equal MODEL_SPEC 8 exactly") {
+TEST_CASE("counts: B4 parameters equal docs/reference-model.md 8 exactly") {
   ParameterCounts p = count_parameters(b4());
   CHECK(p.total == 20268076);
   CHECK(p.encoder == 17548616);
@@ -65,7 +65,7 @@ TEST_CASE("counts: B4 parameters equal MODEL_SPEC 8 exactly") {
   CHECK(p.total == p.encoder + p.decoder + p.heads);
 }
 
-TEST_CASE("counts: B4 multiply-accumulates at 256x256 equal MODEL_SPEC 9") {
+TEST_CASE("counts: B4 multiply-accumulates at 256x256 equal docs/reference-model.md 9") {
   ModelMacs m = count_macs(b4(), 256, 256);
   check_mega(m.encoder.total(), 1909, 0);
   check_mega(m.encoder.pointwise(), 1754.4, 1);
@@ -97,7 +97,7 @@ TEST_CASE("counts: B4 multiply-accumulates at 256x256 equal MODEL_SPEC 9") {
         break;
     }
   }
-  // per task type totals (MODEL_SPEC: ~1.91 G, ~3.92 G, ~5.13 G)
+  // per task type totals (docs/reference-model.md 9: ~1.91 G, ~3.92 G, ~5.13 G)
   const TaskMacs& cls = m.tasks[11];
   const TaskMacs& seg = m.tasks[16];
   const TaskMacs& det = m.tasks[12];

@@ -43,7 +43,7 @@ TEST_CASE("efficientnet config: static TF-same padding formula") {
   CHECK(static_same_padding(17, 1, 1) == Padding2d{0, 0, 0, 0});
 }
 
-TEST_CASE("efficientnet config: B4 plan matches MODEL_SPEC 2.2 and the 2.4 padding table") {
+TEST_CASE("efficientnet config: B4 plan matches docs/reference-model.md 2.2 and the 2.4 padding table") {
   EfficientNetPlan p = plan_efficientnet(efficientnet_config("efficientnet-b4"));
   REQUIRE(p.blocks.size() == 32);
   CHECK(p.stem_channels == 48);
@@ -68,7 +68,7 @@ TEST_CASE("efficientnet config: B4 plan matches MODEL_SPEC 2.2 and the 2.4 paddi
       CHECK(b.bn_eps == 1e-3);
       CHECK(b.bn_momentum == doctest::Approx(0.01).epsilon(1e-12));
       CHECK(b.drop_connect == doctest::Approx(0.2 * i / 32.0));
-      // MODEL_SPEC 2.4: stride-1 depthwise convs pad k/2 on every side; the
+      // docs/reference-model.md 2.4: stride-1 depthwise convs pad k/2 on every side; the
       // stride-2 ones were computed at 190, 95, 48 and 24.
       Padding2d expected{s.k / 2, s.k / 2, s.k / 2, s.k / 2};
       if (i == 2 || i == 10) expected = {0, 1, 0, 1};

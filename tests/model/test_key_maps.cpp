@@ -31,7 +31,7 @@ std::vector<std::vector<std::string>> read_tsv(const std::string& name) {
   return rows;
 }
 
-// MODEL_SPEC 7.3's table: lukemelas, torchvision and timm keys of B4, row by row.
+// docs/reference-model.md 7.3's table: lukemelas, torchvision and timm keys of B4, row by row.
 struct B4Keys {
   std::vector<std::string> lukemelas, torchvision, timm;
 };

@@ -58,7 +58,7 @@ using namespace sono::test;
 
 namespace {
 
-// The official recipe (MODEL_SPEC 6.1): encoder 1e-4, one group per head at
+// The official recipe (docs/reference-model.md 6.1): encoder 1e-4, one group per head at
 // 1e-3, the decoder in no group, weight decay 0.01.
 constexpr double kLrEncoder = 1e-4;
 constexpr double kLrHeads = 1e-3;

@@ -70,7 +70,7 @@ TEST_CASE("model layout: the B4 state_dict equals the baseline's key for key, in
   CHECK(mismatches == 0);
 }
 
-TEST_CASE("model layout: the B4 encoder's convs carry MODEL_SPEC 2.4's static padding") {
+TEST_CASE("model layout: the B4 encoder's convs carry docs/reference-model.md 2.4's static padding") {
   MultiTaskModel model(tasks::model_config());
   auto pads = [](const nn::Conv2d& c) {
     const Conv2dOptions& o = c.options();

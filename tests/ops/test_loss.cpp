@@ -27,7 +27,7 @@ std::vector<double> ref_softmax(const std::vector<double>& z, int64_t B, int64_t
   return p;
 }
 
-// MODEL_SPEC 5.1 in its closed form: per class present in the target,
+// docs/reference-model.md 5.1 in its closed form: per class present in the target,
 // 1 - 2 sum(p t) / (sum p + sum t); absent classes give 0; mean over all C.
 // With `present_only` the mean runs over present classes (the wrong variant).
 double ref_dice(const Tensor& logits, const Tensor& target, bool present_only = false) {

@@ -10,7 +10,7 @@ using namespace sono::test;
 
 namespace {
 
-constexpr double kEncoderMomentum = 1 - 0.99, kEncoderEps = 1e-3;  // MODEL_SPEC 2.1
+constexpr double kEncoderMomentum = 1 - 0.99, kEncoderEps = 1e-3;  // docs/reference-model.md 2.1
 constexpr double kHeadMomentum = 0.1, kHeadEps = 1e-5;             // detection-head BN
 
 // x [N, C, S...] flattened: element (n, c, s) at (n * C + c) * S + s.

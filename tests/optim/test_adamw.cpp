@@ -102,7 +102,7 @@ TEST_CASE("AdamW: a bad gradient stops the step before any parameter or state ch
   CHECK(values(a) == a0);
 }
 
-TEST_CASE("cosine annealing per epoch matches the closed form of MODEL_SPEC 6.1") {
+TEST_CASE("cosine annealing per epoch matches the closed form of docs/reference-model.md 6.1") {
   CHECK(cosine_lr(1e-4, 1e-6, 0, 50) == doctest::Approx(1e-4));
   CHECK(cosine_lr(1e-4, 1e-6, 25, 50) == doctest::Approx(1e-6 + (1e-4 - 1e-6) / 2));
   CHECK(cosine_lr(1e-3, 1e-6, 50, 50) == doctest::Approx(1e-6));

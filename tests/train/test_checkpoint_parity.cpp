@@ -11,7 +11,7 @@
 //       like `sono convert` and must give those features. For torchvision and
 //       timm this is the SMP numerics with THEIR WEIGHTS, not what those
 //       libraries compute themselves (BN eps 1e-5, symmetric padding,
-//       MODEL_SPEC 7.3): the fixture's "own" features show the difference.
+//       docs/reference-model.md 7.3): the fixture's "own" features show the difference.
 //   official_predictions/  tools/reference/dump_official_predictions.py: a
 //       small dataset, the official model's best_model.pth (B0, every storage
 //       tagged cuda:0) and model.py's submission for it.
@@ -187,7 +187,7 @@ TEST_CASE("checkpoint parity: converted b0 encoder checkpoints give SMP's featur
   // padding move every feature by O(1). tf_efficientnet's dynamic TF-same
   // padding equals SMP's static one for b0 at 128x128 (all stride-2 convs see
   // even sizes, as at the design size 224), so there they agree to rounding;
-  // for B4 at 256 they part at blk6 (MODEL_SPEC 7.3).
+  // for B4 at 256 they part at blk6 (docs/reference-model.md 7.3).
   report << "libraries' own forward vs SMP encoder with the same weights (features 1-5):\n";
   for (const std::string name : {"torchvision", "timm", "tf_efficientnet"}) {
     double worst = 0;

@@ -19,7 +19,7 @@ Writes into DIR, with the real packages and random weights (no downloads):
         x                         f32 [2, 3, 128, 128], standard normal
         <layout>.feature.<i>      i = 0..5: SMP's encoder (eval mode) on x after
                                   loading that checkpoint's weights renamed to
-                                  lukemelas keys (positionally, MODEL_SPEC 7.3;
+                                  lukemelas keys (positionally, docs/reference-model.md 7.3;
                                   classifier dropped)
         <layout>.own.feature.<i>  i = 1..5, torchvision, timm, tf_efficientnet
                                   only: the library's own model on x (its own
@@ -30,7 +30,7 @@ Layouts: lukemelas (both .pth files), smp, torchvision, timm, tf_efficientnet.
 Each layout has its own random weights, so a checkpoint loaded under the wrong
 name cannot match.
 
-What the `own` features show (MODEL_SPEC 7.3): torchvision and timm
+What the `own` features show (docs/reference-model.md 7.3): torchvision and timm
 efficientnet_b0 use BN eps 1e-5 and symmetric padding, so their own outputs
 differ from the SMP encoder's with the same weights; converting their weights
 into Sono gives SMP's numerics, not theirs. tf_efficientnet_b0 (BN eps 1e-3,
@@ -39,7 +39,7 @@ padding only where the static padding (computed for the variant's image size:
 224 for b0, 380 for b4) differs from the dynamic one for the actual input: for
 b0 at 128x128 every stride-2 conv sees an even size on both sides, so the pads
 agree and its own features equal SMP's up to rounding (for B4 at 256 they part
-at blk6, MODEL_SPEC 7.3).
+at blk6, docs/reference-model.md 7.3).
 
 Weights: the libraries' default random init; then every BatchNorm gets random
 affine parameters and running statistics measured on a separate random batch
@@ -116,7 +116,7 @@ def lukemelas_keys():
 
 
 def to_lukemelas(state_dict, target_keys):
-    """Positional renaming (MODEL_SPEC 7.3: same tensors, same shapes, same order)."""
+    """Positional renaming (docs/reference-model.md 7.3: same tensors, same shapes, same order)."""
     shapes = target_keys
     src = list(state_dict.items())
     assert len(src) == len(target_keys), (len(src), len(target_keys))

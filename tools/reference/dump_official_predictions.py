@@ -38,7 +38,7 @@ every BatchNorm with random affine parameters and calibrated, perturbed running
 statistics (dump_encoder_parity.calibrate_batchnorm) so that eval mode is
 exercised with activations of order 1; the detection heads' BN too.
 
-The inference is written from MODEL_SPEC 6.3 and the submission format, as
+The inference is written from docs/reference-model.md 6.3 and the submission format, as
 model.py does it: reload best_model.pth with torch.load(map_location='cpu')
 into a freshly built model (load_state_dict strict), eval(), no_grad;
 cv2.imread (BGR) -> RGB -> albumentations Resize(256, 256) (INTER_LINEAR) ->

@@ -1,4 +1,4 @@
-"""Dumps OpenCV resize fixtures for Sono's data pipeline (MODEL_SPEC 6.3, step 1).
+"""Dumps OpenCV resize fixtures for Sono's data pipeline (docs/reference-model.md 6.3, step 1).
 
     python dump_opencv_resize.py --out DIR [--seed 0] [--size 256]
 

@@ -72,7 +72,7 @@ def run_task(model, initial_state, task_id, args, gen, include_decoder):
     model.zero_grad(set_to_none=True)
     model.train()  # BN uses batch statistics and updates running stats
     optimizer = mhmtl.build_optimizer(model, include_decoder=include_decoder)
-    optimizer.zero_grad(set_to_none=True)  # torch 2.x semantics (MODEL_SPEC 6.1)
+    optimizer.zero_grad(set_to_none=True)  # torch 2.x semantics (docs/reference-model.md 6.1)
 
     x = torch.randn(args.batch, 3, args.size, args.size, generator=gen)
     target = make_target(task_id, args.batch, args.size, gen)

@@ -1,7 +1,7 @@
-"""The official FMC_UIA 2026 multi-task baseline, rebuilt from MODEL_SPEC.
+"""The official FMC_UIA 2026 multi-task baseline, rebuilt from docs/reference-model.md.
 
 EfficientNet encoder (SMP 0.5.0) + SMP FPN decoder + 27 task heads, the task
-losses (MODEL_SPEC 5) and the AdamW parameter groups (MODEL_SPEC 6.1). Written
+losses (docs/reference-model.md 5) and the AdamW parameter groups (docs/reference-model.md 6.1). Written
 from the spec, not copied from the baseline repository. Module attribute names
 are chosen so that state_dict keys equal the baseline's (best_model.pth).
 
@@ -9,7 +9,7 @@ are chosen so that state_dict keys equal the baseline's (best_model.pth).
 
 verifies the B4 state_dict against shared/reference/mhmtl_b4_state_dict.tsv
 (keys, order, shapes, dtypes, optimizer membership) and the parameter counts of
-MODEL_SPEC 8, plus the output shape of every task type.
+docs/reference-model.md 8, plus the output shape of every task type.
 """
 import argparse
 import os
@@ -67,7 +67,7 @@ TASK_CONFIGURATIONS = [
 TASKS = {task_id: (task_type, n) for task_id, task_type, n in TASK_CONFIGURATIONS}
 ENCODERS = [f"efficientnet-b{i}" for i in range(8)]
 
-# MODEL_SPEC 6.1
+# docs/reference-model.md 6.1
 LR_ENCODER = 1e-4
 LR_HEADS = 1e-3
 LR_DECODER = 1e-3  # only with include_decoder (Sono's default recipe)
@@ -144,7 +144,7 @@ class MultiTaskModel(nn.Module):
         super().__init__()
         self.encoder = get_encoder(encoder_name, in_channels=3, depth=5, weights=None)
         # The decoder of a throw-away smp.FPN, so that it carries SMP's
-        # decoder initialisation (MODEL_SPEC 7.4); the rest of it is dropped.
+        # decoder initialisation (docs/reference-model.md 7.4); the rest of it is dropped.
         self.fpn_decoder = smp.FPN(
             encoder_name=encoder_name, encoder_weights=None, in_channels=3, classes=1
         ).decoder
@@ -187,7 +187,7 @@ def disable_stochastic_layers(model):
     model.encoder._drop_connect_rate = 0.0
 
 
-# ---- losses (MODEL_SPEC 5) --------------------------------------------------
+# ---- losses (docs/reference-model.md 5) --------------------------------------------------
 
 def detection_cell_predictions(output, boxes):
     """Gathers output[b, :, row, col] at each target box's centre cell.
@@ -231,7 +231,7 @@ def task_loss(task_id, output, target):
     return detection_loss(pred, target)
 
 
-# ---- optimizer (MODEL_SPEC 6.1) ---------------------------------------------
+# ---- optimizer (docs/reference-model.md 6.1) ---------------------------------------------
 
 def build_optimizer(model, include_decoder=False):
     """AdamW: encoder at 1e-4, one group per head at 1e-3, weight decay 0.01.

@@ -9,7 +9,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 packages=(
   build-essential cmake pkg-config
   doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-  libopenblas-openmp-dev zlib1g-dev
+  libopenblas-openmp-dev zlib1g-dev clang-format
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -71,8 +71,7 @@ const bool registered = [] {
   for (const bench::Target& t : bench::targets()) {
     bench::configure(
         benchmark::RegisterBenchmark(str_cat("adamw/", t.name, "/per_tensor").c_str(), adamw_bench, t, false));
-    if (t.device.is_cuda())
-      bench::configure(benchmark::RegisterBenchmark("adamw/cuda/fused", adamw_bench, t, true));
+    if (t.device.is_cuda()) bench::configure(benchmark::RegisterBenchmark("adamw/cuda/fused", adamw_bench, t, true));
   }
   return true;
 }();

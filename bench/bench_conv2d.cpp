@@ -17,8 +17,8 @@
 
 #include "bench/bench_support.h"
 #include "core/autograd.h"
-#include "ops/conv2d.h"
 #include "core/backend.h"
+#include "ops/conv2d.h"
 
 #if SONO_WITH_CUDA
 #include "ops/cuda/conv2d_paths.h"
@@ -115,8 +115,8 @@ std::string check_forward(const ConvShape& s, const Problem& p, const Tensor& y)
 void gemm_1x1_forward(const Problem& p, const Tensor& y) {
   const int64_t n = p.x.shape()[0], cin = p.x.shape()[1], cout = p.w.shape()[0], hw = p.x.shape()[2] * p.x.shape()[3];
   for (int64_t i = 0; i < n; ++i)
-    cuda::gemm<float>(0, false, false, cout, hw, cin, 1.f, p.w.data<float>(), cin, p.x.data<float>() + i * cin * hw,
-                      hw, 0.f, y.data<float>() + i * cout * hw, hw);
+    cuda::gemm<float>(0, false, false, cout, hw, cin, 1.f, p.w.data<float>(), cin, p.x.data<float>() + i * cin * hw, hw,
+                      0.f, y.data<float>() + i * cout * hw, hw);
 }
 
 // gx[n] = W^T gy[n]; gW = sum_n gy[n] x[n]^T (accumulated with beta = 1).

@@ -35,10 +35,10 @@ BENCHMARK(sgemm)
     ->Args({256, 256, 256})
     ->Args({512, 512, 512})
     ->Args({1024, 1024, 1024})
-    ->Args({192, 4096, 32})     // 1x1 expand 32->192 at 64x64, one sample
-    ->Args({32, 4096, 192})     // 1x1 project 192->32 at 64x64
-    ->Args({960, 256, 160})     // 1x1 expand 160->960 at 16x16
-    ->Args({128, 4096, 2304})   // FPN 3x3 256->128 at 64x64 (im2col)
+    ->Args({192, 4096, 32})    // 1x1 expand 32->192 at 64x64, one sample
+    ->Args({32, 4096, 192})    // 1x1 project 192->32 at 64x64
+    ->Args({960, 256, 160})    // 1x1 expand 160->960 at 16x16
+    ->Args({128, 4096, 2304})  // FPN 3x3 256->128 at 64x64 (im2col)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -65,8 +65,8 @@ void loss_bench(benchmark::State& state, bench::Target t, bool dice, bool backwa
   auto fwd = [&] { return dice ? dice_loss(logits, target) : cross_entropy(logits, target); };
   if (!bench::validated_once(state, str_cat("loss/", t.name, dice ? "/dice" : "/ce"), [&] {
         const auto z = bench::host(logits), y = bench::host(target);
-        const double want = dice ? dice_reference(z, y, n, kDiceClasses, kDiceSide * kDiceSide)
-                                 : ce_reference(z, y, n, kCeClasses);
+        const double want =
+            dice ? dice_reference(z, y, n, kDiceClasses, kDiceSide * kDiceSide) : ce_reference(z, y, n, kCeClasses);
         return bench::compare("loss", bench::host(fwd()), {want}, 1e-4, 1e-6);
       }))
     return;
@@ -85,8 +85,8 @@ const bool registered = [] {
     for (bool dice : {true, false})
       for (bool bwd : {false, true})
         bench::configure(benchmark::RegisterBenchmark(
-            str_cat("loss/", t.name, bwd ? "/fwd_bwd/" : "/fwd/", dice ? "dice_4x256x256" : "ce_6").c_str(),
-            loss_bench, t, dice, bwd));
+            str_cat("loss/", t.name, bwd ? "/fwd_bwd/" : "/fwd/", dice ? "dice_4x256x256" : "ce_6").c_str(), loss_bench,
+            t, dice, bwd));
   return true;
 }();
 

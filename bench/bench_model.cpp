@@ -40,7 +40,8 @@ struct TaskCase {
   const char* key;
   const char* task_id;
 };
-const TaskCase kCases[] = {{"seg", "cardiac_multi"}, {"cls", "organ_cls"}, {"det", "thyroid_nodule_det"}, {"reg", "IUGC"}};
+const TaskCase kCases[] = {
+    {"seg", "cardiac_multi"}, {"cls", "organ_cls"}, {"det", "thyroid_nodule_det"}, {"reg", "IUGC"}};
 
 int64_t image_size() { return bench::env_int("SONO_BENCH_SIZE", 256); }
 
@@ -103,7 +104,8 @@ Prepared& prepare(const std::string& key, Device device, const TaskCase& c, int6
   return p;
 }
 
-void set_counters(benchmark::State& state, const Prepared& p, int64_t batch, double macs_per_image, double flop_factor) {
+void set_counters(benchmark::State& state, const Prepared& p, int64_t batch, double macs_per_image,
+                  double flop_factor) {
   bench::set_rate(state, "images_per_s", double(batch));
   bench::set_ms_per(state, "ms_per_image", double(batch));
   bench::set_gflops(state, flop_factor * macs_per_image * double(batch));

@@ -130,9 +130,8 @@ void batch_norm_train(benchmark::State& state, bench::Target t, NormShape s) {
   auto fwd = [&](const Tensor& x) {
     return batch_norm(x, in.w, in.b, in.running_mean, in.running_var, true, kBnMomentum, kBnEps);
   };
-  if (!bench::validated_once(state, str_cat("bn_train/", t.name, "/", s.name), [&] {
-        return check(in, batch_norm_reference(in, t.batch, s), fwd);
-      }))
+  if (!bench::validated_once(state, str_cat("bn_train/", t.name, "/", s.name),
+                             [&] { return check(in, batch_norm_reference(in, t.batch, s), fwd); }))
     return;
   Tensor x = in.x.detach().set_requires_grad(true);
   in.w.set_requires_grad(true);
@@ -164,9 +163,8 @@ void group_norm_bench(benchmark::State& state, bench::Target t, NormShape s, boo
   if (bench::skip_unavailable(state, t.device)) return;
   Inputs in = make_inputs(t.device, t.batch, s);
   auto fwd = [&](const Tensor& x) { return group_norm(x, kGroups, in.w, in.b, kGnEps); };
-  if (!bench::validated_once(state, str_cat("gn/", t.name, "/", s.name), [&] {
-        return check(in, group_norm_reference(in, t.batch, s), fwd);
-      }))
+  if (!bench::validated_once(state, str_cat("gn/", t.name, "/", s.name),
+                             [&] { return check(in, group_norm_reference(in, t.batch, s), fwd); }))
     return;
   if (backward) {
     Tensor x = in.x.detach().set_requires_grad(true);

@@ -85,8 +85,8 @@ void cuda_gemm(benchmark::State& state, cublasComputeType_t compute) {
   const float alpha = 1.f, beta = 0.f;
   cublasHandle_t h = cuda::cublas_handle(0);
   bench::timed_loop(state, kGpu, [&] {
-    cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, a.raw_data(), CUDA_R_32F, n, b.raw_data(), CUDA_R_32F,
-                 n, &beta, c.raw_data(), CUDA_R_32F, n, compute, CUBLAS_GEMM_DEFAULT);
+    cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, a.raw_data(), CUDA_R_32F, n, b.raw_data(), CUDA_R_32F, n,
+                 &beta, c.raw_data(), CUDA_R_32F, n, compute, CUBLAS_GEMM_DEFAULT);
   });
   bench::set_gflops(state, 2.0 * double(n) * n * n);
 }

@@ -23,9 +23,7 @@ struct SoftmaxCase {
 };
 const SoftmaxCase kCases[] = {{"softmax_4x256x256", false, 4, 256, 256}, {"log_softmax_6", true, 6, 0, 0}};
 
-Shape shape_of(const SoftmaxCase& c, int64_t n) {
-  return c.h ? Shape{n, c.classes, c.h, c.w} : Shape{n, c.classes};
-}
+Shape shape_of(const SoftmaxCase& c, int64_t n) { return c.h ? Shape{n, c.classes, c.h, c.w} : Shape{n, c.classes}; }
 
 Tensor apply(const SoftmaxCase& c, const Tensor& x) { return c.log ? log_softmax(x, 1) : softmax(x, 1); }
 

@@ -63,8 +63,7 @@ void upsample_bench(benchmark::State& state, bench::Target t, UpsampleCase u, bo
   Tensor x = bench::randn({t.batch, u.c, u.h, u.w}, 1, t.device);
   Tensor gy = bench::randn({t.batch, u.c, u.h * u.factor, u.w * u.factor}, 2, t.device);
   if (!bench::validated_once(state, str_cat("upsample/", t.name, "/", u.name), [&] {
-        return bench::compare("y", bench::host(forward(u, x)), reference(u, bench::host(x), t.batch * u.c), 1e-5,
-                              1e-5);
+        return bench::compare("y", bench::host(forward(u, x)), reference(u, bench::host(x), t.batch * u.c), 1e-5, 1e-5);
       }))
     return;
   const double bytes = double(x.numel() + gy.numel()) * 4;

@@ -70,10 +70,8 @@ Tensor record(Tensor out, std::shared_ptr<Node> node, const std::vector<Tensor>&
 }
 
 void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
-  SONO_CHECK(root.requires_grad(), "backward", "tensor ", root.describe(),
-             " does not require grad and has no grad_fn");
-  SONO_CHECK(grad.shape() == root.shape(), "backward", "seed gradient ", grad.describe(), " for ",
-             root.describe());
+  SONO_CHECK(root.requires_grad(), "backward", "tensor ", root.describe(), " does not require grad and has no grad_fn");
+  SONO_CHECK(grad.shape() == root.shape(), "backward", "seed gradient ", grad.describe(), " for ", root.describe());
   std::shared_ptr<Node> start = edge_of(root);
 
   // Count, for every node reachable from start, how many edges lead into it.

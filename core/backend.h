@@ -41,19 +41,15 @@
 // Without the CUDA backend a cuda tensor gets the one "no CUDA backend" error,
 // naming the op and the tensor.
 #if SONO_WITH_CUDA
-#define SONO_DISPATCH_DEVICE(t, op, fn, ...) \
-  do {                                       \
-    if ((t).device().is_cpu())               \
-      cpu::fn(__VA_ARGS__);                  \
-    else                                     \
-      cuda::fn(__VA_ARGS__);                 \
+#define SONO_DISPATCH_DEVICE(t, op, fn, ...)         \
+  do {                                               \
+    if ((t).device().is_cpu()) cpu::fn(__VA_ARGS__); \
+    else cuda::fn(__VA_ARGS__);                      \
   } while (0)
 #else
-#define SONO_DISPATCH_DEVICE(t, op, fn, ...)                                   \
-  do {                                                                         \
-    if ((t).device().is_cpu())                                                 \
-      cpu::fn(__VA_ARGS__);                                                    \
-    else                                                                       \
-      ::sono::throw_no_cuda_backend(::sono::str_cat(op, ": ", (t).describe())); \
+#define SONO_DISPATCH_DEVICE(t, op, fn, ...)                                       \
+  do {                                                                             \
+    if ((t).device().is_cpu()) cpu::fn(__VA_ARGS__);                               \
+    else ::sono::throw_no_cuda_backend(::sono::str_cat(op, ": ", (t).describe())); \
   } while (0)
 #endif

@@ -69,18 +69,40 @@ inline const char* dtype_name(DType t) {
 
 inline bool is_floating(DType t) { return t == DType::F32 || t == DType::F64 || t == DType::BF16; }
 
-template <class T> struct dtype_of;
-template <> struct dtype_of<float> { static constexpr DType value = DType::F32; };
-template <> struct dtype_of<double> { static constexpr DType value = DType::F64; };
-template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::BF16; };
-template <> struct dtype_of<int64_t> { static constexpr DType value = DType::I64; };
-template <> struct dtype_of<int32_t> { static constexpr DType value = DType::I32; };
-template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::U8; };
+template <class T>
+struct dtype_of;
+template <>
+struct dtype_of<float> {
+  static constexpr DType value = DType::F32;
+};
+template <>
+struct dtype_of<double> {
+  static constexpr DType value = DType::F64;
+};
+template <>
+struct dtype_of<BFloat16> {
+  static constexpr DType value = DType::BF16;
+};
+template <>
+struct dtype_of<int64_t> {
+  static constexpr DType value = DType::I64;
+};
+template <>
+struct dtype_of<int32_t> {
+  static constexpr DType value = DType::I32;
+};
+template <>
+struct dtype_of<uint8_t> {
+  static constexpr DType value = DType::U8;
+};
 
 // Kernel instantiation over dtypes: dispatch_float(dt, "op", [&](auto tag) {
 //   using scalar_t = SONO_TYPE(tag); ... }) calls the lambda with the C++
 // type of dt (a function, not a macro, so OpenMP pragmas work inside).
-template <class T> struct type_tag { using type = T; };
+template <class T>
+struct type_tag {
+  using type = T;
+};
 #define SONO_TYPE(tag) typename decltype(tag)::type
 
 template <class F>

@@ -32,7 +32,7 @@ std::string str_cat(const Args&... args) {
 
 // SONO_CHECK(cond, "conv2d", "input ", describe(x), " ...") throws
 // sono::Error("conv2d: input f32[2,3] cpu ...") when cond is false.
-#define SONO_CHECK(cond, op, ...)                                                    \
-  do {                                                                               \
-    if (!(cond)) throw ::sono::Error(::sono::str_cat(op, ": ", __VA_ARGS__));        \
+#define SONO_CHECK(cond, op, ...)                                             \
+  do {                                                                        \
+    if (!(cond)) throw ::sono::Error(::sono::str_cat(op, ": ", __VA_ARGS__)); \
   } while (0)

@@ -3,8 +3,8 @@
 namespace sono::kernels {
 
 void copy(const Tensor& dst, const Tensor& src) {
-  SONO_CHECK(dst.shape() == src.shape(), "copy", "destination ", dst.describe(), " and source ",
-             src.describe(), " differ in shape");
+  SONO_CHECK(dst.shape() == src.shape(), "copy", "destination ", dst.describe(), " and source ", src.describe(),
+             " differ in shape");
   if (dst.numel() == 0) return;
   if (dst.device() == src.device()) {
     SONO_DISPATCH_DEVICE(dst, "copy", copy, dst, src);
@@ -31,8 +31,8 @@ void fill(const Tensor& dst, double value) {
 }
 
 void axpy(const Tensor& dst, const Tensor& src, double alpha) {
-  SONO_CHECK(dst.shape() == src.shape(), "add_", "destination ", dst.describe(), " and source ",
-             src.describe(), " differ in shape");
+  SONO_CHECK(dst.shape() == src.shape(), "add_", "destination ", dst.describe(), " and source ", src.describe(),
+             " differ in shape");
   check_same_device(dst, src, "add_");
   check_same_dtype(dst, src, "add_");
   check_float(dst, "add_", "destination");

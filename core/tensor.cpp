@@ -61,10 +61,8 @@ double Tensor::item() const {
 }
 
 Tensor& Tensor::set_requires_grad(bool r) {
-  SONO_CHECK(is_leaf(), "set_requires_grad", describe(), " is not a leaf (it has grad_fn ",
-             grad_fn()->name(), ")");
-  SONO_CHECK(!r || is_floating(dtype()), "set_requires_grad", "only float tensors can require grad, got ",
-             describe());
+  SONO_CHECK(is_leaf(), "set_requires_grad", describe(), " is not a leaf (it has grad_fn ", grad_fn()->name(), ")");
+  SONO_CHECK(!r || is_floating(dtype()), "set_requires_grad", "only float tensors can require grad, got ", describe());
   impl().requires_grad = r;
   return *this;
 }
@@ -119,8 +117,7 @@ void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
 }
 
 void check_float(const Tensor& t, const char* op, const char* what) {
-  SONO_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, op, what, " ", t.describe(),
-             " must be f32 or f64");
+  SONO_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, op, what, " ", t.describe(), " must be f32 or f64");
 }
 
 Device Device::parse(const std::string& s) {
@@ -140,8 +137,9 @@ Device Device::parse(const std::string& s) {
 bool cuda_compiled() { return SONO_WITH_CUDA != 0; }
 
 void throw_no_cuda_backend(const std::string& what) {
-  throw Error(what + ": this build of Sono has no CUDA backend (configure with -DSONO_CUDA=ON on a machine with "
-                     "nvcc to get one)");
+  throw Error(what +
+              ": this build of Sono has no CUDA backend (configure with -DSONO_CUDA=ON on a machine with "
+              "nvcc to get one)");
 }
 
 }  // namespace sono

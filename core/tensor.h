@@ -20,15 +20,15 @@ class Tensor;
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
-  Shape strides;  // in elements
+  Shape strides;       // in elements
   int64_t offset = 0;  // in elements
   DType dtype = DType::F32;
 
-  bool requires_grad = false;         // leaves only; non-leaves derive it from grad_fn
-  std::shared_ptr<Node> grad_fn;      // null for leaves
-  std::shared_ptr<TensorImpl> grad;   // absent (null) until a backward reaches this leaf
+  bool requires_grad = false;        // leaves only; non-leaves derive it from grad_fn
+  std::shared_ptr<Node> grad_fn;     // null for leaves
+  std::shared_ptr<TensorImpl> grad;  // absent (null) until a backward reaches this leaf
   std::weak_ptr<Node> grad_accumulator;
-  std::string name;                   // optional, used in error messages (e.g. parameter names)
+  std::string name;  // optional, used in error messages (e.g. parameter names)
 };
 
 // A handle to an n-d array on a device. Copying a Tensor copies the handle
@@ -61,13 +61,18 @@ class Tensor {
   // "f32[2, 3, 4] cpu" (+ " 'name'" when named): used in every error message.
   std::string describe() const;
   const std::string& name() const { return impl().name; }
-  Tensor& set_name(const std::string& n) { impl().name = n; return *this; }
+  Tensor& set_name(const std::string& n) {
+    impl().name = n;
+    return *this;
+  }
 
   // ---- data access ------------------------------------------------------
   void* raw_data() const;  // pointer to the first element (offset applied)
-  template <class T> T* data() const;  // checks dtype
-  template <class T> std::vector<T> to_vector() const;  // any layout/device -> host, row-major
-  double item() const;  // one-element tensor -> double
+  template <class T>
+  T* data() const;  // checks dtype
+  template <class T>
+  std::vector<T> to_vector() const;  // any layout/device -> host, row-major
+  double item() const;               // one-element tensor -> double
 
   // ---- differentiable views and copies (core/views.cpp) -----------------
   Tensor reshape(const Shape& shape) const;  // a view when possible, else a copy
@@ -76,7 +81,7 @@ class Tensor {
   Tensor permute(const std::vector<int64_t>& dims) const;
   Tensor slice(int64_t dim, int64_t start, int64_t end, int64_t step = 1) const;
   Tensor select(int64_t dim, int64_t index) const;  // slice + drop the dim
-  Tensor expand(const Shape& shape) const;  // broadcast view (stride 0)
+  Tensor expand(const Shape& shape) const;          // broadcast view (stride 0)
   Tensor unsqueeze(int64_t dim) const;
   Tensor squeeze(int64_t dim) const;
   Tensor contiguous() const;  // this if already contiguous
@@ -101,7 +106,7 @@ class Tensor {
 
   // ---- in-place data ops (never recorded by autograd) --------------------
   void fill_(double value) const;
-  void copy_(const Tensor& src) const;  // same shape; any dtype/device/layout
+  void copy_(const Tensor& src) const;                     // same shape; any dtype/device/layout
   void add_(const Tensor& src, double alpha = 1.0) const;  // this += alpha * src, same shape
 
   TensorImpl& impl() const;

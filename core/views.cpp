@@ -132,8 +132,8 @@ Tensor Tensor::slice(int64_t dim, int64_t start, int64_t end, int64_t step) cons
   if (start < 0) start += n;
   if (end < 0) end += n;
   end = std::min(end, n);
-  SONO_CHECK(step > 0 && start >= 0 && start <= end, "slice", "invalid range [", start, ", ", end, ") step ",
-             step, " on dim ", d, " of ", describe());
+  SONO_CHECK(step > 0 && start >= 0 && start <= end, "slice", "invalid range [", start, ", ", end, ") step ", step,
+             " on dim ", d, " of ", describe());
   Shape s = shape(), st = strides();
   s[size_t(d)] = (end - start + step - 1) / step;
   st[size_t(d)] *= step;
@@ -155,14 +155,13 @@ Tensor Tensor::expand(const Shape& shape) const {
   size_t lead = shape.size() - this->shape().size();
   for (size_t i = 0; i < this->shape().size(); ++i) {
     if (target[lead + i] == -1) target[lead + i] = this->shape()[i];
-    SONO_CHECK(this->shape()[i] == 1 || this->shape()[i] == target[lead + i], "expand", "cannot expand ",
-               describe(), " to ", shape_str(shape));
+    SONO_CHECK(this->shape()[i] == 1 || this->shape()[i] == target[lead + i], "expand", "cannot expand ", describe(),
+               " to ", shape_str(shape));
   }
   Shape st(target.size(), 0);
   for (size_t i = 0; i < this->shape().size(); ++i)
     st[lead + i] = this->shape()[i] == target[lead + i] ? strides()[i] : 0;
-  return maybe_record(make_view(*this, target, st, offset()), *this,
-                      std::make_shared<ExpandBackward>(this->shape()));
+  return maybe_record(make_view(*this, target, st, offset()), *this, std::make_shared<ExpandBackward>(this->shape()));
 }
 
 Tensor Tensor::unsqueeze(int64_t dim) const {
@@ -195,7 +194,8 @@ Tensor Tensor::to(DType t) const {
   if (t == dtype()) return *this;
   Tensor out = Tensor::empty(shape(), t, device());
   kernels::copy(out, *this);
-  if (is_floating(t) && is_floating(dtype())) return maybe_record(out, *this, std::make_shared<ToDTypeBackward>(dtype()));
+  if (is_floating(t) && is_floating(dtype()))
+    return maybe_record(out, *this, std::make_shared<ToDTypeBackward>(dtype()));
   return out;
 }
 

@@ -143,9 +143,7 @@ class RowReader : public RowFields {
 
   // ---- RowFields, by column name (the task kind reads its target with these)
   std::optional<std::string> get(const std::string& column) const override { return get(cols_.find(column)); }
-  std::string require(const std::string& column) const override {
-    return require(cols_.find(column), column.c_str());
-  }
+  std::string require(const std::string& column) const override { return require(cols_.find(column), column.c_str()); }
   double number(const std::string& column) const override {
     const int col = cols_.find(column);
     return number(col, require(col, column.c_str()));
@@ -240,8 +238,7 @@ int64_t Dataset::find_task(const std::string& id) const {
   return -1;
 }
 
-Dataset read_csv_files(const std::vector<std::string>& files, TargetCodecs codecs, OnBadRow policy,
-                       Targets targets) {
+Dataset read_csv_files(const std::vector<std::string>& files, TargetCodecs codecs, OnBadRow policy, Targets targets) {
   SONO_CHECK(codecs != nullptr, "read_dataset", "no target codecs given (pass tasks::target_codec)");
   Dataset ds;
   ds.codecs = codecs;

@@ -140,14 +140,10 @@ struct Generated {
 enum class Set { Lesion, Two, Blobs, Empty };
 const char* set_name(Set s) {
   switch (s) {
-    case Set::Lesion:
-      return "lesion";
-    case Set::Two:
-      return "two";
-    case Set::Blobs:
-      return "blobs";
-    case Set::Empty:
-      return "empty";
+    case Set::Lesion: return "lesion";
+    case Set::Two: return "two";
+    case Set::Blobs: return "blobs";
+    case Set::Empty: return "empty";
   }
   return "?";
 }
@@ -206,8 +202,7 @@ Generated generate_one(const fs::path& root, const PhantomOptions& opt, Set set,
       for (const Ellipse& e : blobs) draw_ellipse(sc, e, 2.4f, 1.0f, nullptr, 0);
       break;
     }
-    case Set::Empty:
-      break;
+    case Set::Empty: break;
   }
   write_png((root / "images" / set_name(set) / str_cat(index, ".png")).string(), render(sc, rng.key ^ 0x5eed));
   if (set == Set::Lesion || set == Set::Two)

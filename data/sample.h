@@ -23,7 +23,7 @@ struct Box {
 };
 
 struct Sample {
-  int64_t task = -1;  // index into Dataset::tasks
+  int64_t task = -1;       // index into Dataset::tasks
   bool has_target = true;  // false: read for prediction without label / points / mask file
   TaskType type = TaskType::Segmentation;
   int64_t num_classes = 0;

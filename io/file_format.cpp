@@ -68,8 +68,7 @@ TensorFileFormat tensor_file_format(const std::string& path) {
   if (got >= 9)
     why += str_cat(", not safetensors (header length ", le64(head), " in a ", file_size, "-byte file, then ",
                    head[8] == '{' ? "'{'" : "no '{'", ")");
-  else
-    why += ", not safetensors (fewer than 10 bytes)";
+  else why += ", not safetensors (fewer than 10 bytes)";
   throw Error(str_cat("tensor file ", path, ": unknown format, expected safetensors or a PyTorch checkpoint: ",
                       file_size, " bytes starting ", got ? hex_bytes(head, got) : "(empty)", ": ", why));
 }

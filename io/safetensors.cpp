@@ -61,7 +61,8 @@ Entry parse_entry(const std::string& path, const std::string& name, const ordere
   auto bad = [&](const std::string& what) { fail(path, "tensor '" + name + "': " + what); };
   if (!v.is_object()) bad("header entry is not an object");
   for (auto it = v.begin(); it != v.end(); ++it)
-    if (it.key() != "dtype" && it.key() != "shape" && it.key() != "data_offsets") bad("unknown field '" + it.key() + "'");
+    if (it.key() != "dtype" && it.key() != "shape" && it.key() != "data_offsets")
+      bad("unknown field '" + it.key() + "'");
   if (!v.contains("dtype") || !v["dtype"].is_string()) bad("missing or non-string 'dtype'");
   Entry e{name, find_dtype(v["dtype"].get<std::string>()), {}, 0, 0};
   if (!e.dtype) bad("unsupported dtype '" + v["dtype"].get<std::string>() + "'");
@@ -94,8 +95,9 @@ Entry parse_entry(const std::string& path, const std::string& name, const ordere
 // The data must be tiled exactly: sorted by begin, each tensor starts where
 // the previous one ended and the last ends at the data size.
 void check_tiling(const std::string& path, std::vector<const Entry*> order, uint64_t data_size) {
-  std::sort(order.begin(), order.end(),
-            [](const Entry* a, const Entry* b) { return a->begin != b->begin ? a->begin < b->begin : a->end < b->end; });
+  std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
   uint64_t pos = 0;
   const Entry* prev = nullptr;
   for (const Entry* e : order) {
@@ -103,8 +105,8 @@ void check_tiling(const std::string& path, std::vector<const Entry*> order, uint
       fail(path, str_cat("tensor '", e->name, "' [", e->begin, ", ", e->end, ") overlaps tensor '", prev->name, "' [",
                          prev->begin, ", ", prev->end, ")"));
     if (e->begin > pos)
-      fail(path, str_cat("bytes [", pos, ", ", e->begin, ") of the data section belong to no tensor (before '",
-                         e->name, "')"));
+      fail(path, str_cat("bytes [", pos, ", ", e->begin, ") of the data section belong to no tensor (before '", e->name,
+                         "')"));
     pos = e->end;
     prev = e;
   }
@@ -148,7 +150,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
   if (header_len > file_size - 8)
-    fail(path, str_cat("header length ", header_len, " exceeds the ", file_size - 8, " bytes after it (truncated or corrupt file)"));
+    fail(path, str_cat("header length ", header_len, " exceeds the ", file_size - 8,
+                       " bytes after it (truncated or corrupt file)"));
   if (header_len > kSafetensorsMaxHeaderBytes)
     fail(path, str_cat("header length ", header_len, " exceeds the limit of ", kSafetensorsMaxHeaderBytes, " bytes"));
   if (header_len < 2) fail(path, str_cat("header length ", header_len, " is too small for a JSON object"));

@@ -55,9 +55,9 @@ LoadReport copy_state_dict(const NamedTensors& targets, const NamedTensors& tens
     }
     const Tensor& src = *it->second;
     const Tensor& dst = kv.second;
-    const bool dtype_ok = src.defined() && (src.dtype() == dst.dtype() || (options.allow_float_conversion &&
-                                                                            is_floating(src.dtype()) &&
-                                                                            is_floating(dst.dtype())));
+    const bool dtype_ok =
+        src.defined() && (src.dtype() == dst.dtype() ||
+                          (options.allow_float_conversion && is_floating(src.dtype()) && is_floating(dst.dtype())));
     if (!src.defined() || src.shape() != dst.shape() || !dtype_ok) {
       mismatched.push_back(str_cat(kv.first, ": source ", src.defined() ? short_describe(src) : "undefined",
                                    " vs model ", short_describe(dst)));

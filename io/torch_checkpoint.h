@@ -56,10 +56,10 @@ struct TorchCheckpoint {
   // Byte u8, and widened: Half -> f32, Short/Char -> i32, Bool -> u8 (0/1).
   NamedTensors tensors;
   TorchCheckpointFormat format = TorchCheckpointFormat::Zip;
-  std::string archive_name;               // zip only: the records' folder ("best_model", "archive")
-  std::string unwrapped_key;              // the unwrap_keys entry used; "" when top level
-  std::vector<std::string> skipped;       // non-tensor entries (skip_non_tensors): "'epoch' (int 3)"
-  std::vector<std::string> locations;     // distinct storage locations seen ("cpu", "cuda:0"), ignored
+  std::string archive_name;            // zip only: the records' folder ("best_model", "archive")
+  std::string unwrapped_key;           // the unwrap_keys entry used; "" when top level
+  std::vector<std::string> skipped;    // non-tensor entries (skip_non_tensors): "'epoch' (int 3)"
+  std::vector<std::string> locations;  // distinct storage locations seen ("cpu", "cuda:0"), ignored
 };
 
 // Reads a checkpoint file. Throws sono::Error("torch checkpoint: <path>: ...")

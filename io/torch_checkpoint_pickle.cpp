@@ -10,11 +10,11 @@ namespace sono::nn::detail {
 namespace {
 
 constexpr StorageTypeInfo kStorageTypes[] = {
-    {"FloatStorage", StorageType::F32, 4, DType::F32},   {"DoubleStorage", StorageType::F64, 8, DType::F64},
-    {"HalfStorage", StorageType::F16, 2, DType::F32},    {"BFloat16Storage", StorageType::BF16, 2, DType::BF16},
-    {"LongStorage", StorageType::I64, 8, DType::I64},    {"IntStorage", StorageType::I32, 4, DType::I32},
-    {"ShortStorage", StorageType::I16, 2, DType::I32},   {"CharStorage", StorageType::I8, 1, DType::I32},
-    {"ByteStorage", StorageType::U8, 1, DType::U8},      {"BoolStorage", StorageType::Bool, 1, DType::U8},
+    {"FloatStorage", StorageType::F32, 4, DType::F32}, {"DoubleStorage", StorageType::F64, 8, DType::F64},
+    {"HalfStorage", StorageType::F16, 2, DType::F32},  {"BFloat16Storage", StorageType::BF16, 2, DType::BF16},
+    {"LongStorage", StorageType::I64, 8, DType::I64},  {"IntStorage", StorageType::I32, 4, DType::I32},
+    {"ShortStorage", StorageType::I16, 2, DType::I32}, {"CharStorage", StorageType::I8, 1, DType::I32},
+    {"ByteStorage", StorageType::U8, 1, DType::U8},    {"BoolStorage", StorageType::Bool, 1, DType::U8},
 };
 
 constexpr const char* kAllowedGlobals =
@@ -24,14 +24,54 @@ constexpr const char* kAllowedGlobals =
 
 // Pickle opcodes (Python's Lib/pickle.py names).
 enum Op : uint8_t {
-  MARK = '(', STOP = '.', POP = '0', POP_MARK = '1', DUP = '2', NONE = 'N', BININT = 'J', BININT1 = 'K',
-  BININT2 = 'M', BINFLOAT = 'G', BINSTRING = 'T', SHORT_BINSTRING = 'U', BINUNICODE = 'X', BINBYTES = 'B',
-  SHORT_BINBYTES = 'C', EMPTY_TUPLE = ')', TUPLE = 't', EMPTY_LIST = ']', APPEND = 'a', APPENDS = 'e',
-  LIST = 'l', EMPTY_DICT = '}', DICT = 'd', SETITEM = 's', SETITEMS = 'u', BINPUT = 'q', LONG_BINPUT = 'r',
-  BINGET = 'h', LONG_BINGET = 'j', GLOBAL = 'c', REDUCE = 'R', BUILD = 'b', BINPERSID = 'Q',
-  PROTO = 0x80, NEWOBJ = 0x81, TUPLE1 = 0x85, TUPLE2 = 0x86, TUPLE3 = 0x87, NEWTRUE = 0x88, NEWFALSE = 0x89,
-  LONG1 = 0x8a, LONG4 = 0x8b, SHORT_BINUNICODE = 0x8c, BINUNICODE8 = 0x8d, BINBYTES8 = 0x8e,
-  STACK_GLOBAL = 0x93, MEMOIZE = 0x94, FRAME = 0x95,
+  MARK = '(',
+  STOP = '.',
+  POP = '0',
+  POP_MARK = '1',
+  DUP = '2',
+  NONE = 'N',
+  BININT = 'J',
+  BININT1 = 'K',
+  BININT2 = 'M',
+  BINFLOAT = 'G',
+  BINSTRING = 'T',
+  SHORT_BINSTRING = 'U',
+  BINUNICODE = 'X',
+  BINBYTES = 'B',
+  SHORT_BINBYTES = 'C',
+  EMPTY_TUPLE = ')',
+  TUPLE = 't',
+  EMPTY_LIST = ']',
+  APPEND = 'a',
+  APPENDS = 'e',
+  LIST = 'l',
+  EMPTY_DICT = '}',
+  DICT = 'd',
+  SETITEM = 's',
+  SETITEMS = 'u',
+  BINPUT = 'q',
+  LONG_BINPUT = 'r',
+  BINGET = 'h',
+  LONG_BINGET = 'j',
+  GLOBAL = 'c',
+  REDUCE = 'R',
+  BUILD = 'b',
+  BINPERSID = 'Q',
+  PROTO = 0x80,
+  NEWOBJ = 0x81,
+  TUPLE1 = 0x85,
+  TUPLE2 = 0x86,
+  TUPLE3 = 0x87,
+  NEWTRUE = 0x88,
+  NEWFALSE = 0x89,
+  LONG1 = 0x8a,
+  LONG4 = 0x8b,
+  SHORT_BINUNICODE = 0x8c,
+  BINUNICODE8 = 0x8d,
+  BINBYTES8 = 0x8e,
+  STACK_GLOBAL = 0x93,
+  MEMOIZE = 0x94,
+  FRAME = 0x95,
 };
 
 class Unpickler {
@@ -316,16 +356,12 @@ uint32_t Unpickler::reduce(uint32_t callable_id, uint32_t args_id) {
     if (!ok) fail(str_cat(c.s, ": called with ", args.size(), " arguments (expected ", expected, ")"));
   };
   switch (Callable(c.i)) {
-    case Callable::OrderedDict:
-      want_args(args.empty(), "0");
-      return make_kind(Kind::Dict);
+    case Callable::OrderedDict: want_args(args.empty(), "0"); return make_kind(Kind::Dict);
     case Callable::RebuildTensorV2:
       // (storage, offset, size, stride, requires_grad, backward_hooks[, metadata]); the rest is ignored.
       want_args(args.size() == 6 || args.size() == 7, "6 or 7");
       return rebuild_tensor(args, "_rebuild_tensor_v2");
-    case Callable::RebuildTensor:
-      want_args(args.size() == 4, "4");
-      return rebuild_tensor(args, "_rebuild_tensor");
+    case Callable::RebuildTensor: want_args(args.size() == 4, "4"); return rebuild_tensor(args, "_rebuild_tensor");
     case Callable::RebuildParameter:
     case Callable::RebuildParameterWithState:
       // (data, requires_grad, backward_hooks[, state]): a parameter is its data.
@@ -333,8 +369,7 @@ uint32_t Unpickler::reduce(uint32_t callable_id, uint32_t args_id) {
       if (obj(args[0]).kind != Kind::Tensor)
         fail(str_cat(c.s, ": data must be a tensor, got ", describe_object(heap_, args[0])));
       return args[0];
-    case Callable::StorageClass:
-      break;
+    case Callable::StorageClass: break;
   }
   fail(str_cat("calling ", c.s, " is not supported (storages come only from persistent ids)"));
 }

@@ -23,8 +23,8 @@ enum class StorageType : uint8_t { F32, F64, F16, BF16, I64, I32, I16, I8, U8, B
 struct StorageTypeInfo {
   const char* torch_name;  // "FloatStorage"
   StorageType type;
-  uint64_t element_size;   // bytes per element in the file
-  DType dtype;             // Sono dtype after reading (Half widens to f32, Short/Char to i32, Bool to u8)
+  uint64_t element_size;  // bytes per element in the file
+  DType dtype;            // Sono dtype after reading (Half widens to f32, Short/Char to i32, Bool to u8)
 };
 const StorageTypeInfo& storage_type_info(StorageType t);
 
@@ -51,9 +51,9 @@ struct PyObject {
 };
 
 struct StorageRecord {
-  std::string key;         // the record name: data/<key> (zip) or the legacy key
+  std::string key;  // the record name: data/<key> (zip) or the legacy key
   StorageType type;
-  uint64_t numel = 0;      // elements, as the persistent id claims
+  uint64_t numel = 0;             // elements, as the persistent id claims
   const uint8_t* data = nullptr;  // numel * element_size bytes, once located in the file
 };
 
@@ -76,8 +76,8 @@ struct PickleHeap {
 // Runs the pickle that starts at data[pos] up to its STOP opcode; returns the
 // root object and leaves pos just past STOP. `context` prefixes errors
 // ("torch checkpoint: f.pth: data.pkl").
-uint32_t unpickle(const uint8_t* data, size_t size, size_t& pos, PickleHeap& heap,
-                  const TorchCheckpointLimits& limits, const std::string& context);
+uint32_t unpickle(const uint8_t* data, size_t size, size_t& pos, PickleHeap& heap, const TorchCheckpointLimits& limits,
+                  const std::string& context);
 
 // "dict (3 entries)", "int 5", "str 'abc'": for error messages.
 std::string describe_object(const PickleHeap& heap, uint32_t id);

@@ -28,8 +28,8 @@ struct ZipEntry {
   uint64_t data_offset = 0;  // of the entry's bytes in the archive
   uint64_t size = 0;         // compressed size (== uncompressed size for stored entries)
   uint32_t crc32 = 0;
-  uint16_t method = 0;       // 0 stored, 8 deflate, ...
-  uint16_t flags = 0;        // bit 0: encrypted
+  uint16_t method = 0;  // 0 stored, 8 deflate, ...
+  uint16_t flags = 0;   // bit 0: encrypted
 };
 
 class ZipArchive {

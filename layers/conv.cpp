@@ -15,8 +15,7 @@ Conv2dOptions conv_options(int64_t stride, const Padding2d& pad, int64_t groups)
   return o;
 }
 
-Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, const Conv2dOptions& options,
-               bool bias)
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, const Conv2dOptions& options, bool bias)
     : UnaryModule("Conv2d"),
       in_channels_(in_channels),
       out_channels_(out_channels),
@@ -26,8 +25,8 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, c
                  in_channels % options.groups == 0 && out_channels % options.groups == 0,
              "Conv2d", "invalid configuration in ", in_channels, " out ", out_channels, " kernel ", kernel_size,
              " groups ", options.groups);
-  weight_ = register_parameter("weight", Tensor::zeros({out_channels, in_channels / options.groups, kernel_size,
-                                                        kernel_size}));
+  weight_ = register_parameter("weight",
+                               Tensor::zeros({out_channels, in_channels / options.groups, kernel_size, kernel_size}));
   if (bias) bias_ = register_parameter("bias", Tensor::zeros({out_channels}));
 }
 

@@ -21,8 +21,7 @@ void check_probability(double p, const char* op) {
 Tensor random_mask(const Module& owner, const Tensor& x, double p, MaskKind kind) {
   const char* op = owner.type_name().c_str();
   SONO_CHECK(x.defined() && x.dim() >= (kind == MaskKind::Element ? 1 : 2), op, "input for '", owner.name(),
-             "' must have a batch", kind == MaskKind::Plane ? " and a channel" : "", " dimension, got ",
-             describe(x));
+             "' must have a batch", kind == MaskKind::Plane ? " and a channel" : "", " dimension, got ", describe(x));
   RandomContext* ctx = owner.random_context();
   SONO_CHECK(ctx != nullptr, op, "module '", owner.name(),
              "' needs random numbers in training mode but has no RandomContext (Module::set_random_context)");

@@ -31,15 +31,14 @@ Tensor Conv3x3GNReLU::forward(const Tensor& x) {
   return upsample_ ? upsample_bilinear_aligned(y, 2) : y;
 }
 
-SegmentationBlock::SegmentationBlock(int64_t in_channels, int64_t out_channels, int64_t n_upsamples,
-                                     int64_t gn_groups)
+SegmentationBlock::SegmentationBlock(int64_t in_channels, int64_t out_channels, int64_t n_upsamples, int64_t gn_groups)
     : UnaryModule("SegmentationBlock") {
   SONO_CHECK(n_upsamples >= 0, "SegmentationBlock", "n_upsamples must be >= 0, got ", n_upsamples);
   block_ = register_module("block", std::make_shared<Sequential>());
   const int64_t units = std::max<int64_t>(1, n_upsamples);
   for (int64_t i = 0; i < units; ++i) {
-    auto unit = std::make_shared<Conv3x3GNReLU>(i == 0 ? in_channels : out_channels, out_channels,
-                                                n_upsamples > 0, gn_groups);
+    auto unit =
+        std::make_shared<Conv3x3GNReLU>(i == 0 ? in_channels : out_channels, out_channels, n_upsamples > 0, gn_groups);
     block_->push_back(unit);
     units_.push_back(unit);
   }

@@ -8,8 +8,7 @@
 namespace sono::nn::init {
 
 void uniform_(const Tensor& t, double lo, double hi, Generator& gen) {
-  SONO_CHECK(t.defined() && is_floating(t.dtype()), "init::uniform_", "expected a floating tensor, got ",
-             describe(t));
+  SONO_CHECK(t.defined() && is_floating(t.dtype()), "init::uniform_", "expected a floating tensor, got ", describe(t));
   const int64_t n = t.numel();
   const uint64_t base = gen.take(uint64_t(n));
   std::vector<double> v(static_cast<size_t>(n));

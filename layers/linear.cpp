@@ -7,8 +7,7 @@ namespace sono::nn {
 
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias)
     : UnaryModule("Linear"), in_features_(in_features), out_features_(out_features) {
-  SONO_CHECK(in_features > 0 && out_features > 0, "Linear", "invalid sizes in ", in_features, " out ",
-             out_features);
+  SONO_CHECK(in_features > 0 && out_features > 0, "Linear", "invalid sizes in ", in_features, " out ", out_features);
   weight_ = register_parameter("weight", Tensor::zeros({out_features, in_features}));
   if (bias) bias_ = register_parameter("bias", Tensor::zeros({out_features}));
 }

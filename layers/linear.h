@@ -7,8 +7,8 @@ namespace sono::nn {
 class Linear : public UnaryModule {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
-  Tensor forward(const Tensor& x) override;  // x [N, in] -> [N, out]
-  void reset_parameters(Generator& gen);     // PyTorch default
+  Tensor forward(const Tensor& x) override;                      // x [N, in] -> [N, out]
+  void reset_parameters(Generator& gen);                         // PyTorch default
   int64_t macs() const { return in_features_ * out_features_; }  // per sample
 
   int64_t in_features() const { return in_features_; }

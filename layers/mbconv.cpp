@@ -18,7 +18,8 @@ MBConvBlock::MBConvBlock(const MBConvConfig& c) : UnaryModule("MBConvBlock"), co
   const int64_t exp = expanded_channels();
   auto bn = [&](int64_t ch) { return std::make_shared<BatchNorm2d>(ch, c.bn_eps, c.bn_momentum); };
   if (c.expand_ratio != 1) {
-    expand_conv_ = register_module("_expand_conv", std::make_shared<Conv2d>(c.in_channels, exp, 1, Conv2dOptions{}, false));
+    expand_conv_ =
+        register_module("_expand_conv", std::make_shared<Conv2d>(c.in_channels, exp, 1, Conv2dOptions{}, false));
     bn0_ = register_module("_bn0", bn(exp));
   }
   depthwise_conv_ = register_module(
@@ -40,8 +41,8 @@ int64_t MBConvBlock::squeeze_channels() const {
 }
 
 void MBConvBlock::reset_parameters(Generator& gen) {
-  for (auto* conv : {expand_conv_.get(), depthwise_conv_.get(), se_reduce_.get(), se_expand_.get(),
-                     project_conv_.get()})
+  for (auto* conv :
+       {expand_conv_.get(), depthwise_conv_.get(), se_reduce_.get(), se_expand_.get(), project_conv_.get()})
     if (conv) conv->reset_parameters(gen);
   for (auto* bn : {bn0_.get(), bn1_.get(), bn2_.get()})
     if (bn) bn->reset_parameters();

@@ -13,11 +13,11 @@ struct MBConvConfig {
   int64_t expand_ratio = 1;  // 1: no expand conv and no _bn0
   int64_t kernel_size = 3;
   int64_t stride = 1;
-  double se_ratio = 0.25;        // squeeze width = max(1, int(in_channels * se_ratio)); <= 0: no SE
-  Padding2d depthwise_padding;   // static padding of the depthwise conv (1x1 convs have none)
+  double se_ratio = 0.25;       // squeeze width = max(1, int(in_channels * se_ratio)); <= 0: no SE
+  Padding2d depthwise_padding;  // static padding of the depthwise conv (1x1 convs have none)
   double bn_eps = 1e-3;
-  double bn_momentum = 0.01;     // PyTorch convention (lukemelas: 1 - 0.99)
-  double drop_connect = 0.0;     // this block's stochastic-depth probability (training, residual only)
+  double bn_momentum = 0.01;  // PyTorch convention (lukemelas: 1 - 0.99)
+  double drop_connect = 0.0;  // this block's stochastic-depth probability (training, residual only)
 };
 
 // Multiply-accumulates of one sample, by kind of conv.

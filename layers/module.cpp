@@ -9,8 +9,8 @@ std::string Module::name() const { return prefix_.empty() ? "" : prefix_.substr(
 
 void Module::check_new_name(const std::string& name) const {
   const std::string where = type_name_ + (prefix_.empty() ? "" : " '" + this->name() + "'");
-  SONO_CHECK(!name.empty() && name.find('.') == std::string::npos, "Module::register",
-             "invalid name '", name, "' in ", where, " (must be non-empty without '.')");
+  SONO_CHECK(!name.empty() && name.find('.') == std::string::npos, "Module::register", "invalid name '", name, "' in ",
+             where, " (must be non-empty without '.')");
   auto used = [&](const auto& list) {
     for (const auto& kv : list)
       if (kv.first == name) return true;
@@ -41,8 +41,8 @@ Tensor Module::register_buffer(const std::string& name, Tensor value) {
 void Module::attach_child(const std::string& name, const std::shared_ptr<Module>& child) {
   check_new_name(name);
   SONO_CHECK(child != nullptr, "Module::register_module", "child '", name, "' is null");
-  SONO_CHECK(!child->has_parent_, "Module::register_module", "module '", child->name(), "' (",
-             child->type_name_, ") already has a parent; a module can be registered once");
+  SONO_CHECK(!child->has_parent_, "Module::register_module", "module '", child->name(), "' (", child->type_name_,
+             ") already has a parent; a module can be registered once");
   SONO_CHECK(child.get() != this, "Module::register_module", "a module cannot be its own child");
   child->has_parent_ = true;
   child->set_prefix(prefix_ + name + ".");
@@ -184,7 +184,8 @@ LoadReport load_state_dict(Module& module, const NamedTensors& tensors, const Lo
   return report;
 }
 
-void save_safetensors(const Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {
+void save_safetensors(const Module& module, const std::string& path,
+                      const std::map<std::string, std::string>& metadata) {
   write_safetensors(path, module.state_dict(), metadata);
 }
 

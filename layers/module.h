@@ -102,7 +102,8 @@ class Module {
   void check_new_name(const std::string& name) const;
   void set_prefix(const std::string& prefix);  // renames the whole subtree
   void collect(const std::string& prefix, bool params, bool buffers, NamedTensors& out) const;
-  template <class F> void for_each_tensor(F&& f);
+  template <class F>
+  void for_each_tensor(F&& f);
 
   std::string type_name_;
   std::string prefix_;  // "a.b." for module a.b; "" for a root

@@ -37,8 +37,7 @@ void BatchNorm2d::begin_cumulative_stats() {
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
-  SONO_CHECK(x.defined() && x.dim() == 4, "BatchNorm2d", "expected a 4-d input for '", name(), "', got ",
-             describe(x));
+  SONO_CHECK(x.defined() && x.dim() == 4, "BatchNorm2d", "expected a 4-d input for '", name(), "', got ", describe(x));
   double momentum = momentum_;
   if (is_training() && cumulative_) {
     momentum = 1.0 / double(++cumulative_batches_);
@@ -50,8 +49,8 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
 
 GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, double eps)
     : UnaryModule("GroupNorm"), num_groups_(num_groups), num_channels_(num_channels), eps_(eps) {
-  SONO_CHECK(num_groups > 0 && num_channels > 0 && num_channels % num_groups == 0, "GroupNorm",
-             num_channels, " channels cannot be split into ", num_groups, " groups");
+  SONO_CHECK(num_groups > 0 && num_channels > 0 && num_channels % num_groups == 0, "GroupNorm", num_channels,
+             " channels cannot be split into ", num_groups, " groups");
   weight_ = register_parameter("weight", Tensor::zeros({num_channels}));
   bias_ = register_parameter("bias", Tensor::zeros({num_channels}));
   reset_parameters();

@@ -7,15 +7,15 @@ namespace sono::model {
 EfficientNetEncoder::EfficientNetEncoder(const EfficientNetConfig& config)
     : Module("EfficientNetEncoder"), config_(config), plan_(plan_efficientnet(config)) {
   auto bn = [&](int64_t ch) { return std::make_shared<nn::BatchNorm2d>(ch, config.bn_eps, config.bn_momentum); };
-  conv_stem_ = register_module("_conv_stem", std::make_shared<nn::Conv2d>(config.in_channels, plan_.stem_channels, 3,
-                                                                          nn::conv_options(2, plan_.stem_padding),
-                                                                          false));
+  conv_stem_ =
+      register_module("_conv_stem", std::make_shared<nn::Conv2d>(config.in_channels, plan_.stem_channels, 3,
+                                                                 nn::conv_options(2, plan_.stem_padding), false));
   bn0_ = register_module("_bn0", bn(plan_.stem_channels));
   blocks_ = register_module("_blocks", std::make_shared<nn::ModuleList<nn::MBConvBlock>>());
   for (const auto& b : plan_.blocks) blocks_->push_back(std::make_shared<nn::MBConvBlock>(b));
-  conv_head_ = register_module("_conv_head", std::make_shared<nn::Conv2d>(plan_.blocks.back().out_channels,
-                                                                          plan_.head_channels, 1, Conv2dOptions{},
-                                                                          false));
+  conv_head_ = register_module(
+      "_conv_head",
+      std::make_shared<nn::Conv2d>(plan_.blocks.back().out_channels, plan_.head_channels, 1, Conv2dOptions{}, false));
   bn1_ = register_module("_bn1", bn(plan_.head_channels));
 }
 

@@ -7,9 +7,8 @@ namespace sono::model {
 namespace {
 // lukemelas' B0 block strings.
 const std::vector<StageArgs> kB0Stages = {
-    {1, 3, 1, 1, 32, 16, 0.25},  {2, 3, 2, 6, 16, 24, 0.25},   {2, 5, 2, 6, 24, 40, 0.25},
-    {3, 3, 2, 6, 40, 80, 0.25},  {3, 5, 1, 6, 80, 112, 0.25},  {4, 5, 2, 6, 112, 192, 0.25},
-    {1, 3, 1, 6, 192, 320, 0.25},
+    {1, 3, 1, 1, 32, 16, 0.25},  {2, 3, 2, 6, 16, 24, 0.25},   {2, 5, 2, 6, 24, 40, 0.25},   {3, 3, 2, 6, 40, 80, 0.25},
+    {3, 5, 1, 6, 80, 112, 0.25}, {4, 5, 2, 6, 112, 192, 0.25}, {1, 3, 1, 6, 192, 320, 0.25},
 };
 
 struct Coefficients {
@@ -25,14 +24,10 @@ struct Coefficients {
 // the end of stages 2, 3, 5 and 7 except for B0, where SMP taps block 8 (the
 // first block of stage 5, 112 channels) instead of the end of stage 5 (11).
 const Coefficients kCoefficients[] = {
-    {"efficientnet-b0", 1.0, 1.0, 224, 0.2, {3, 5, 9, 16}},
-    {"efficientnet-b1", 1.0, 1.1, 240, 0.2, {5, 8, 16, 23}},
-    {"efficientnet-b2", 1.1, 1.2, 260, 0.3, {5, 8, 16, 23}},
-    {"efficientnet-b3", 1.2, 1.4, 300, 0.3, {5, 8, 18, 26}},
-    {"efficientnet-b4", 1.4, 1.8, 380, 0.4, {6, 10, 22, 32}},
-    {"efficientnet-b5", 1.6, 2.2, 456, 0.4, {8, 13, 27, 39}},
-    {"efficientnet-b6", 1.8, 2.6, 528, 0.5, {9, 15, 31, 45}},
-    {"efficientnet-b7", 2.0, 3.1, 600, 0.5, {11, 18, 38, 55}},
+    {"efficientnet-b0", 1.0, 1.0, 224, 0.2, {3, 5, 9, 16}},   {"efficientnet-b1", 1.0, 1.1, 240, 0.2, {5, 8, 16, 23}},
+    {"efficientnet-b2", 1.1, 1.2, 260, 0.3, {5, 8, 16, 23}},  {"efficientnet-b3", 1.2, 1.4, 300, 0.3, {5, 8, 18, 26}},
+    {"efficientnet-b4", 1.4, 1.8, 380, 0.4, {6, 10, 22, 32}}, {"efficientnet-b5", 1.6, 2.2, 456, 0.4, {8, 13, 27, 39}},
+    {"efficientnet-b6", 1.8, 2.6, 528, 0.5, {9, 15, 31, 45}}, {"efficientnet-b7", 2.0, 3.1, 600, 0.5, {11, 18, 38, 55}},
 };
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

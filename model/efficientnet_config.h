@@ -17,9 +17,9 @@ struct StageArgs {
 };
 
 struct EfficientNetConfig {
-  std::string name;        // "efficientnet-b4"
-  double width = 1.0;      // channel multiplier
-  double depth = 1.0;      // repeat multiplier
+  std::string name;          // "efficientnet-b4"
+  double width = 1.0;        // channel multiplier
+  double depth = 1.0;        // repeat multiplier
   int64_t image_size = 224;  // default resolution: fixes the static "same" padding
   double dropout = 0.2;      // classifier dropout (the classifier is not built here)
   double drop_connect_rate = 0.2;
@@ -50,8 +50,8 @@ struct EfficientNetPlan {
   int64_t stem_channels = 0;
   nn::Padding2d stem_padding;
   std::vector<nn::MBConvConfig> blocks;
-  std::vector<int64_t> block_stage;  // stage index (0-based) of each block
-  int64_t head_channels = 0;         // _conv_head output (1x1, never run)
+  std::vector<int64_t> block_stage;         // stage index (0-based) of each block
+  int64_t head_channels = 0;                // _conv_head output (1x1, never run)
   std::array<int64_t, 4> feature_blocks{};  // blocks whose outputs are features 2..5
   std::array<int64_t, 6> out_channels{};    // channels of the 6 features
 };

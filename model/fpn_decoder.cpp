@@ -53,7 +53,8 @@ DecoderMacs FpnDecoder::macs(const std::array<std::pair<int64_t, int64_t>, 6>& f
   m.lateral = p5_->macs(fs[5].first, fs[5].second) + p4_->skip_conv().macs(fs[4].first, fs[4].second) +
               p3_->skip_conv().macs(fs[3].first, fs[3].second) + p2_->skip_conv().macs(fs[2].first, fs[2].second);
   // pyramid level i has the size of encoder feature 5 - i
-  for (size_t i = 0; i < 4; ++i) m.seg3x3 += (*seg_blocks_)[i].macs(fs[5 - i].first, fs[5 - i].second, &m.out_h, &m.out_w);
+  for (size_t i = 0; i < 4; ++i)
+    m.seg3x3 += (*seg_blocks_)[i].macs(fs[5 - i].first, fs[5 - i].second, &m.out_h, &m.out_w);
   return m;
 }
 

@@ -7,8 +7,7 @@
 
 namespace sono::model {
 
-SegmentationHead::SegmentationHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels,
-                                   int64_t upsampling)
+SegmentationHead::SegmentationHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels, int64_t upsampling)
     : TaskHead("SegmentationHead", spec) {
   conv_ = register_module("0", std::make_shared<nn::Conv2d>(in_channels, out_channels, 1));
   upsample_ = register_module("1", std::make_shared<nn::UpsamplingBilinear2d>(upsampling));
@@ -17,8 +16,7 @@ SegmentationHead::SegmentationHead(const TaskSpec& spec, int64_t in_channels, in
 
 Tensor SegmentationHead::forward(const Tensor& x) { return upsample_->forward(conv_->forward(x)); }
 
-ClassificationHead::ClassificationHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels,
-                                       double dropout)
+ClassificationHead::ClassificationHead(const TaskSpec& spec, int64_t in_channels, int64_t out_channels, double dropout)
     : TaskHead("ClassificationHead", spec) {
   head_ = register_module("head", std::make_shared<nn::Sequential>());
   head_->push_back(std::make_shared<nn::GlobalAvgPool2d>());

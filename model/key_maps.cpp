@@ -42,7 +42,7 @@ bool is_param(const std::string& s) {
 }
 
 const std::set<std::string> kLukemelasBlockModules = {"_expand_conv", "_bn0",       "_depthwise_conv", "_bn1",
-                                                       "_se_reduce",   "_se_expand", "_project_conv",   "_bn2"};
+                                                      "_se_reduce",   "_se_expand", "_project_conv",   "_bn2"};
 
 // A mapped key: the target name (without prefix), or dropped, or unknown (nullopt).
 struct Slot {
@@ -170,8 +170,9 @@ std::vector<Slot> timm_slots(const std::vector<Tokens>& keys) {
       {"se.conv_reduce", "_se_reduce"}, {"se.conv_expand", "_se_expand"},
       {"conv_pwl", "_project_conv"},    {"bn3", "_bn2"}};
   static const std::map<std::string, const char*> kSeparable = {
-      {"conv_dw", "_depthwise_conv"}, {"bn1", "_bn1"}, {"se.conv_reduce", "_se_reduce"},
-      {"se.conv_expand", "_se_expand"}, {"conv_pw", "_project_conv"}, {"bn2", "_bn2"}};
+      {"conv_dw", "_depthwise_conv"},   {"bn1", "_bn1"},
+      {"se.conv_reduce", "_se_reduce"}, {"se.conv_expand", "_se_expand"},
+      {"conv_pw", "_project_conv"},     {"bn2", "_bn2"}};
   static const std::map<std::string, const char*> kTop = {
       {"conv_stem", "_conv_stem"}, {"bn1", "_bn0"}, {"conv_head", "_conv_head"}, {"bn2", "_bn1"}};
 
@@ -238,14 +239,14 @@ std::vector<std::string> warnings_for(EfficientNetLayout layout) {
               "timm efficientnet_bN and tf_efficientnet_bN have identical keys: if this checkpoint comes from "
               "tf_efficientnet_bN, convert it with layout tf_efficientnet (its numerics differ)"};
     case EfficientNetLayout::TimmTf:
-      return {"padding: tf_efficientnet pads its stride-2 convs dynamically (TF 'same' from the actual input size); "
-              "the SMP encoder uses static pads computed once for the design resolution; they differ where the "
-              "input size does not reproduce the design sizes (B4 at 256x256: block 6 = timm blocks.2.0.conv_dw, "
-              "static (2,2,2,2) vs dynamic (1,2,1,2)), so features from that block on differ",
-              fill(kMomentumWarning, "timm")};
+      return {
+          "padding: tf_efficientnet pads its stride-2 convs dynamically (TF 'same' from the actual input size); "
+          "the SMP encoder uses static pads computed once for the design resolution; they differ where the "
+          "input size does not reproduce the design sizes (B4 at 256x256: block 6 = timm blocks.2.0.conv_dw, "
+          "static (2,2,2,2) vs dynamic (1,2,1,2)), so features from that block on differ",
+          fill(kMomentumWarning, "timm")};
     case EfficientNetLayout::Lukemelas:
-    case EfficientNetLayout::Official:
-      break;
+    case EfficientNetLayout::Official: break;
   }
   return {};
 }
@@ -342,9 +343,9 @@ NamedTensors convert_efficientnet_state_dict(const NamedTensors& source, Efficie
 std::string KeyMapReport::summary() const {
   size_t same = 0;
   for (const auto& [from, to] : renamed) same += from == to;
-  std::string s = str_cat("efficientnet key map: ", efficientnet_layout_name(layout), " -> lukemelas/SMP encoder: ",
-                          renamed.size(), " tensors (", renamed.size() - same, " renamed, ", same, " unchanged), ",
-                          dropped.size(), " dropped");
+  std::string s =
+      str_cat("efficientnet key map: ", efficientnet_layout_name(layout), " -> lukemelas/SMP encoder: ", renamed.size(),
+              " tensors (", renamed.size() - same, " renamed, ", same, " unchanged), ", dropped.size(), " dropped");
   for (size_t i = 0; i < dropped.size(); ++i)
     s += (i ? ", " : " (") + dropped[i] + (i + 1 == dropped.size() ? ")" : "");
   for (const auto& w : warnings) s += "\n  warning: " + w;

@@ -56,8 +56,8 @@ const TaskSpec& TaskRegistry::at(const std::string& id) const {
 
 void TaskRegistry::add(const TaskSpec& task) {
   // Task ids become module names (heads.<id>), which cannot contain '.'.
-  SONO_CHECK(!task.id.empty() && task.id.find('.') == std::string::npos, "task registry",
-             "invalid task id '", task.id, "' (must be non-empty without '.')");
+  SONO_CHECK(!task.id.empty() && task.id.find('.') == std::string::npos, "task registry", "invalid task id '", task.id,
+             "' (must be non-empty without '.')");
   SONO_CHECK(task.num_classes >= 1, "task registry", "task '", task.id, "' has ", task.num_classes,
              " classes/points; need at least 1");
   if (const TaskSpec* old = find(task.id)) {

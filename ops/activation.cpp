@@ -40,9 +40,10 @@ Tensor activation(Activation a, const Tensor& input) {
   SONO_DISPATCH_DEVICE(x, op, activation_forward, a, x, y);
   if (autograd::needs_grad({&input})) {
     bool uses_output = a == Activation::Sigmoid;
-    autograd::record(y, std::make_shared<ActivationBackward>(a, uses_output ? Tensor() : saved(x),
-                                                             uses_output ? saved(y) : Tensor()),
-                     {input});
+    autograd::record(
+        y,
+        std::make_shared<ActivationBackward>(a, uses_output ? Tensor() : saved(x), uses_output ? saved(y) : Tensor()),
+        {input});
   }
   return y;
 }

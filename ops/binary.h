@@ -1,8 +1,8 @@
 #pragma once
 // Element-wise arithmetic with NumPy broadcasting. Gradients are summed back
 // over broadcast dimensions.
-#include "core/macros.h"
 #include "core/backend.h"
+#include "core/macros.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -29,10 +29,30 @@ inline Tensor operator-(const Tensor& a) { return neg(a); }
 enum class BinaryOp { Add, Sub, Mul, Div };
 
 // The scalar function of each op, shared by the CPU and CUDA kernels.
-struct AddFn { template <class T> SONO_HD T operator()(T a, T b) const { return a + b; } };
-struct SubFn { template <class T> SONO_HD T operator()(T a, T b) const { return a - b; } };
-struct MulFn { template <class T> SONO_HD T operator()(T a, T b) const { return a * b; } };
-struct DivFn { template <class T> SONO_HD T operator()(T a, T b) const { return a / b; } };
+struct AddFn {
+  template <class T>
+  SONO_HD T operator()(T a, T b) const {
+    return a + b;
+  }
+};
+struct SubFn {
+  template <class T>
+  SONO_HD T operator()(T a, T b) const {
+    return a - b;
+  }
+};
+struct MulFn {
+  template <class T>
+  SONO_HD T operator()(T a, T b) const {
+    return a * b;
+  }
+};
+struct DivFn {
+  template <class T>
+  SONO_HD T operator()(T a, T b) const {
+    return a / b;
+  }
+};
 
 // Calls f with the functor of op, so kernels are instantiated per op instead
 // of switching per element.

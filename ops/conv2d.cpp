@@ -31,12 +31,10 @@ Shape conv2d_output_shape(const Tensor& x, const Tensor& weight, const Tensor& b
   const std::string both = str_cat("input ", x.describe(), " and weight ", weight.describe());
   SONO_CHECK(x.dim() == 4, kOp, "input ", x.describe(), " must be 4-d [N, C, H, W]");
   SONO_CHECK(weight.dim() == 4, kOp, "weight ", weight.describe(), " must be 4-d [Cout, Cin/groups, kH, kW]");
-  SONO_CHECK(o.stride_h >= 1 && o.stride_w >= 1 && o.dilation_h >= 1 && o.dilation_w >= 1, kOp, both,
-             ": stride (", o.stride_h, ", ", o.stride_w, ") and dilation (", o.dilation_h, ", ", o.dilation_w,
-             ") must be >= 1");
-  SONO_CHECK(o.pad_top >= 0 && o.pad_bottom >= 0 && o.pad_left >= 0 && o.pad_right >= 0, kOp, both,
-             ": padding (top ", o.pad_top, ", bottom ", o.pad_bottom, ", left ", o.pad_left, ", right ",
-             o.pad_right, ") must be >= 0");
+  SONO_CHECK(o.stride_h >= 1 && o.stride_w >= 1 && o.dilation_h >= 1 && o.dilation_w >= 1, kOp, both, ": stride (",
+             o.stride_h, ", ", o.stride_w, ") and dilation (", o.dilation_h, ", ", o.dilation_w, ") must be >= 1");
+  SONO_CHECK(o.pad_top >= 0 && o.pad_bottom >= 0 && o.pad_left >= 0 && o.pad_right >= 0, kOp, both, ": padding (top ",
+             o.pad_top, ", bottom ", o.pad_bottom, ", left ", o.pad_left, ", right ", o.pad_right, ") must be >= 0");
   SONO_CHECK(o.groups >= 1, kOp, both, ": groups ", o.groups, " must be >= 1");
   const int64_t cin = x.size(1), cout = weight.size(0);
   SONO_CHECK(cin % o.groups == 0 && cout % o.groups == 0, kOp, both, ": groups ", o.groups,

@@ -42,8 +42,7 @@ ConvAlgoSearch conv_algo_search();
 // (that gradient is not needed) and is then skipped. x may be undefined when
 // gw is (the input geometry then comes from gx).
 SONO_BACKEND_FN(void, conv2d_forward,
-                (const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                 const Conv2dOptions& opt));
+                (const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, const Conv2dOptions& opt));
 SONO_BACKEND_FN(void, conv2d_backward,
                 (const Tensor& x, const Tensor& weight, const Tensor& gy, const Tensor& gx, const Tensor& gw,
                  const Tensor& gb, const Conv2dOptions& opt));

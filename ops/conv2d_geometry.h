@@ -10,10 +10,10 @@
 namespace sono::conv {
 
 struct Geometry {
-  int64_t n, cin, h, w;  // input
-  int64_t cout, kh, kw;  // weight [cout, cin / groups, kh, kw]
-  int64_t ho, wo;        // output
-  int64_t sh, sw;        // stride
+  int64_t n, cin, h, w;    // input
+  int64_t cout, kh, kw;    // weight [cout, cin / groups, kh, kw]
+  int64_t ho, wo;          // output
+  int64_t sh, sw;          // stride
   int64_t pt, pb, pl, pr;  // padding: top, bottom, left, right
   int64_t dh, dw;          // dilation
   int64_t groups;

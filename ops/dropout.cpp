@@ -1,7 +1,7 @@
 #include "ops/dropout.h"
 
-#include "ops/binary.h"
 #include "core/backend.h"
+#include "ops/binary.h"
 
 namespace sono {
 
@@ -30,8 +30,7 @@ Tensor random_mask_op(const char* op, MaskRule rule, const Tensor& x, double p, 
 }  // namespace
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
-  return random_mask_op("dropout", MaskRule::Bernoulli, x, p, training, gen, x.defined() ? x.dim() : 0,
-                        "of any shape");
+  return random_mask_op("dropout", MaskRule::Bernoulli, x, p, training, gen, x.defined() ? x.dim() : 0, "of any shape");
 }
 
 Tensor dropout2d(const Tensor& x, double p, bool training, Generator& gen) {

@@ -2,8 +2,8 @@
 // Random masking drawn from the Philox stream of a Generator, so CPU and CUDA
 // produce the same mask for the same (seed, offset). Each call advances the
 // generator by the number of words it used. Identity when !training or p == 0.
-#include "core/philox.h"
 #include "core/backend.h"
+#include "core/philox.h"
 #include "core/tensor.h"
 
 namespace sono {

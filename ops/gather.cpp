@@ -25,8 +25,8 @@ struct GatherCellsBackward final : Node {
 void check_cell_index(const Tensor& idx, const Tensor& x, const char* what, int64_t limit) {
   const char* op = "gather_cells";
   SONO_CHECK(idx.defined(), op, what, " is an undefined tensor");
-  SONO_CHECK(idx.dtype() == DType::I64 && idx.dim() == 1 && idx.size(0) == x.size(0), op, what, " ",
-             idx.describe(), " must be i64 [", x.size(0), "] for input ", x.describe());
+  SONO_CHECK(idx.dtype() == DType::I64 && idx.dim() == 1 && idx.size(0) == x.size(0), op, what, " ", idx.describe(),
+             " must be i64 [", x.size(0), "] for input ", x.describe());
   check_same_device(x, idx, op);
   std::vector<int64_t> v = idx.to_vector<int64_t>();
   for (size_t b = 0; b < v.size(); ++b)

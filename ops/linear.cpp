@@ -16,8 +16,8 @@ void check_linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_same_dtype(x, weight, kOp);
   check_same_device(x, weight, kOp);
   SONO_CHECK(x.dim() == 2, kOp, "input ", x.describe(), " must be 2-d [N, in]");
-  SONO_CHECK(weight.dim() == 2 && weight.size(1) == x.size(1), kOp, "weight ", weight.describe(),
-             " must be [out, ", x.size(1), "] for input ", x.describe());
+  SONO_CHECK(weight.dim() == 2 && weight.size(1) == x.size(1), kOp, "weight ", weight.describe(), " must be [out, ",
+             x.size(1), "] for input ", x.describe());
   if (bias.defined()) {
     check_same_dtype(x, bias, kOp);
     check_same_device(x, bias, kOp);

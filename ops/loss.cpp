@@ -16,21 +16,20 @@ void check_logits(const char* op, const Tensor& logits, int64_t dims, const char
 
 // A class-index target for logits [B, C, ...]: i64 of shape [B, ...] with
 // every value in [0, C). `contiguous_target` is the target the kernel reads.
-void check_class_target(const char* op, const Tensor& logits, const Tensor& target,
-                        const Tensor& contiguous_target) {
+void check_class_target(const char* op, const Tensor& logits, const Tensor& target, const Tensor& contiguous_target) {
   SONO_CHECK(target.defined(), op, "target is an undefined tensor");
   SONO_CHECK(target.dtype() == DType::I64, op, "target ", target.describe(), " must hold i64 class indices");
   check_same_device(logits, target, op);
   Shape expected = logits.shape();
   expected.erase(expected.begin() + 1);
-  SONO_CHECK(target.shape() == expected, op, "target ", target.describe(), " does not match logits ",
-             logits.describe(), ": expected target shape ", shape_str(expected));
+  SONO_CHECK(target.shape() == expected, op, "target ", target.describe(), " does not match logits ", logits.describe(),
+             ": expected target shape ", shape_str(expected));
   const int64_t classes = logits.size(1);
   int64_t lo = 0, hi = 0;
   SONO_DISPATCH_DEVICE(target, op, class_index_range, contiguous_target, &lo, &hi);
   const int64_t bad = lo < 0 ? lo : hi;
-  SONO_CHECK(lo >= 0 && hi < classes, op, "target ", target.describe(), " holds class ", bad,
-             ", outside [0, ", classes, ") for logits ", logits.describe());
+  SONO_CHECK(lo >= 0 && hi < classes, op, "target ", target.describe(), " holds class ", bad, ", outside [0, ", classes,
+             ") for logits ", logits.describe());
 }
 
 struct DiceLossBackward final : Node {
@@ -54,8 +53,7 @@ struct CrossEntropyBackward final : Node {
   const char* name() const override { return "CrossEntropyBackward"; }
   std::vector<Tensor> apply(const Tensor& grad_loss) override {
     Tensor g = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-    SONO_DISPATCH_DEVICE(logits, "cross_entropy", cross_entropy_backward, logits, target, grad_loss.contiguous(),
-                         g);
+    SONO_DISPATCH_DEVICE(logits, "cross_entropy", cross_entropy_backward, logits, target, grad_loss.contiguous(), g);
     return {g, Tensor()};
   }
   void release_saved() override { logits = target = Tensor(); }
@@ -80,8 +78,8 @@ struct PointwiseLossBackward final : Node {
       return next[i] ? Tensor::empty(input.shape(), input.dtype(), input.device()) : Tensor();
     };
     Tensor gx = grad_if_needed(0), gt = grad_if_needed(1);
-    SONO_DISPATCH_DEVICE(input, op_name(kind), pointwise_loss_backward, kind, input, target,
-                         grad_loss.contiguous(), gx, gt);
+    SONO_DISPATCH_DEVICE(input, op_name(kind), pointwise_loss_backward, kind, input, target, grad_loss.contiguous(), gx,
+                         gt);
     return {gx, gt};
   }
   void release_saved() override { input = target = Tensor(); }

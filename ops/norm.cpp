@@ -20,8 +20,8 @@ Tensor channel_tensor(const Tensor& t, const Tensor& x, const char* op, const ch
   if (!t.defined()) return t;
   check_same_device(x, t, op);
   check_same_dtype(x, t, op);
-  SONO_CHECK(t.dim() == 1 && t.size(0) == x.size(1), op, what, " ", t.describe(), " does not match the ",
-             x.size(1), " channels of input ", x.describe());
+  SONO_CHECK(t.dim() == 1 && t.size(0) == x.size(1), op, what, " ", t.describe(), " does not match the ", x.size(1),
+             " channels of input ", x.describe());
   return t.is_contiguous() ? t : t.detach().contiguous();
 }
 
@@ -42,8 +42,8 @@ struct BatchNormBackward final : Node {
   std::vector<Tensor> apply(const Tensor& gy) override {
     Tensor g = gy.contiguous();
     Tensor gx = input_grad_if(next[0], x), gw = channel_grad_if(next[1], x), gb = channel_grad_if(next[2], x);
-    SONO_DISPATCH_DEVICE(x, "batch_norm", batch_norm_backward, x, weight, save_mean, save_invstd, g, training, gx,
-                         gw, gb);
+    SONO_DISPATCH_DEVICE(x, "batch_norm", batch_norm_backward, x, weight, save_mean, save_invstd, g, training, gx, gw,
+                         gb);
     return {gx, gw, gb};
   }
   void release_saved() override { x = weight = save_mean = save_invstd = Tensor(); }
@@ -84,8 +84,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor save_mean = Tensor::empty({x.size(1)}, x.dtype(), x.device());
   Tensor save_invstd = Tensor::empty({x.size(1)}, x.dtype(), x.device());
-  SONO_DISPATCH_DEVICE(x, op, batch_norm_forward, x, w, b, rm, rv, training, momentum, eps, y, save_mean,
-                       save_invstd);
+  SONO_DISPATCH_DEVICE(x, op, batch_norm_forward, x, w, b, rm, rv, training, momentum, eps, y, save_mean, save_invstd);
   // The running statistics are buffers updated in place (never recorded); a
   // non-contiguous one was updated through a contiguous copy, written back here.
   if (training && rm.defined() && !running_mean.is_contiguous()) running_mean.copy_(rm);

@@ -35,8 +35,8 @@ SONO_BACKEND_FN(void, batch_norm_backward,
                  const Tensor& gy, bool training, const Tensor& gx, const Tensor& gweight, const Tensor& gbias));
 // save_mean / save_invstd [N, groups].
 SONO_BACKEND_FN(void, group_norm_forward,
-                (const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t groups, double eps,
-                 const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd));
+                (const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t groups, double eps, const Tensor& y,
+                 const Tensor& save_mean, const Tensor& save_invstd));
 SONO_BACKEND_FN(void, group_norm_backward,
                 (const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
                  int64_t groups, const Tensor& gy, const Tensor& gx, const Tensor& gweight, const Tensor& gbias));

@@ -1,8 +1,8 @@
 #include "ops/reduce.h"
 
 #include "core/autograd.h"
-#include "ops/binary.h"
 #include "core/backend.h"
+#include "ops/binary.h"
 
 namespace sono {
 

@@ -48,7 +48,8 @@ Tensor softmax_impl(bool log, const Tensor& input, int64_t dim) {
   Tensor x = input.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   SONO_DISPATCH_DEVICE(x, op, softmax_forward, log, x, geo.outer, geo.n, geo.inner, y);
-  if (autograd::needs_grad({&input})) autograd::record(y, std::make_shared<SoftmaxBackward>(log, geo, saved(y)), {input});
+  if (autograd::needs_grad({&input}))
+    autograd::record(y, std::make_shared<SoftmaxBackward>(log, geo, saved(y)), {input});
   return y;
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 #include <cmath>
 
-#include "core/macros.h"
 #include "core/backend.h"
+#include "core/macros.h"
 #include "core/tensor.h"
 
 namespace sono {
@@ -29,8 +29,8 @@ SONO_HD T linear_scale(int64_t in, int64_t out, bool align_corners) {
 // Output index dst reads input indices i0 and i1 (i1 == i0 at the last input
 // pixel) with weights l0 and l1; equal sizes copy, as in PyTorch.
 template <class T>
-SONO_HD void linear_source(int64_t dst, int64_t in, int64_t out, T scale, bool align_corners, int64_t& i0,
-                           int64_t& i1, T& l0, T& l1) {
+SONO_HD void linear_source(int64_t dst, int64_t in, int64_t out, T scale, bool align_corners, int64_t& i0, int64_t& i1,
+                           T& l0, T& l1) {
   if (in == out) {
     i0 = i1 = dst;
     l0 = T(1);

@@ -10,8 +10,8 @@ AdamW::AdamW(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {
   std::set<std::string> seen;
   for (const auto& g : groups_)
     for (const Tensor& p : g.params) {
-      SONO_CHECK(p.defined() && p.is_leaf() && p.requires_grad(), "AdamW",
-                 "group '", g.name, "': every parameter must be a leaf that requires grad, got ", describe(p));
+      SONO_CHECK(p.defined() && p.is_leaf() && p.requires_grad(), "AdamW", "group '", g.name,
+                 "': every parameter must be a leaf that requires grad, got ", describe(p));
       SONO_CHECK(p.dtype() == DType::F32, "AdamW", "parameter ", p.describe(), " must be f32");
       SONO_CHECK(!p.name().empty(), "AdamW", "parameter ", p.describe(), " has no name (needed for its state)");
       SONO_CHECK(seen.insert(p.name()).second, "AdamW", "parameter '", p.name(), "' appears in two groups");
@@ -26,8 +26,8 @@ void AdamW::step() {
     for (const Tensor& p : group.params) {
       Tensor g = p.grad();
       if (!g.defined()) continue;  // absent gradient: this parameter sits the step out
-      SONO_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype() && g.device() == p.device(), "AdamW",
-                 "gradient ", g.describe(), " does not match parameter ", p.describe());
+      SONO_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype() && g.device() == p.device(), "AdamW", "gradient ",
+                 g.describe(), " does not match parameter ", p.describe());
       SONO_CHECK(p.is_contiguous() && g.is_contiguous(), "AdamW", "parameter ", p.describe(),
                  " and its gradient must be contiguous");
       stepping.emplace_back(&group, p);
@@ -46,8 +46,8 @@ void AdamW::step() {
     auto it = std::find_if(per_device.begin(), per_device.end(),
                            [&](const std::vector<AdamWItem>& items) { return items.front().p.device() == d; });
     if (it == per_device.end()) it = per_device.insert(per_device.end(), std::vector<AdamWItem>{});
-    it->push_back(AdamWItem{p, p.grad(), st.exp_avg, st.exp_avg_sq, group->lr, group->beta1, group->beta2,
-                            group->eps, group->weight_decay, st.step});
+    it->push_back(AdamWItem{p, p.grad(), st.exp_avg, st.exp_avg_sq, group->lr, group->beta1, group->beta2, group->eps,
+                            group->weight_decay, st.step});
   }
   for (const auto& items : per_device) SONO_DISPATCH_DEVICE(items.front().p, "AdamW", adamw_step_multi, items);
 }
@@ -83,10 +83,11 @@ void AdamW::load_state_dict(const std::map<std::string, Tensor>& tensors) {
       if (it == tensors.end()) continue;  // never stepped
       State st;
       st.step = int64_t(it->second.item());
-      for (auto [suffix, dst] : {std::pair<const char*, Tensor*>{".exp_avg", &st.exp_avg}, {".exp_avg_sq", &st.exp_avg_sq}}) {
+      for (auto [suffix, dst] :
+           {std::pair<const char*, Tensor*>{".exp_avg", &st.exp_avg}, {".exp_avg_sq", &st.exp_avg_sq}}) {
         const Tensor& src = get(p.name() + suffix);
-        SONO_CHECK(src.shape() == p.shape(), "AdamW::load_state_dict", "'", p.name(), suffix, "' is ",
-                   src.describe(), " but the parameter is ", p.describe());
+        SONO_CHECK(src.shape() == p.shape(), "AdamW::load_state_dict", "'", p.name(), suffix, "' is ", src.describe(),
+                   " but the parameter is ", p.describe());
         *dst = src.to(DType::F32).to(p.device()).clone();
       }
       state_[p.name()] = st;
@@ -104,8 +105,8 @@ void AdamW::load_state_dict(const std::map<std::string, Tensor>& tensors) {
   };
   for (const auto& entry : tensors) {
     if (entry.first.rfind("group.", 0) == 0) continue;
-    SONO_CHECK(known.count(strip(entry.first)), "AdamW::load_state_dict", "state for unknown parameter '",
-               entry.first, "'");
+    SONO_CHECK(known.count(strip(entry.first)), "AdamW::load_state_dict", "state for unknown parameter '", entry.first,
+               "'");
   }
 }
 

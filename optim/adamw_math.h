@@ -15,19 +15,19 @@ namespace sono {
 
 // Per-step scalars, computed on the host in double.
 struct AdamWScalars {
-  float decay;           // 1 - lr*wd
+  float decay;  // 1 - lr*wd
   float one_minus_beta1;
   float beta2, one_minus_beta2;
-  float step_size;       // lr / (1 - beta1^t)
-  float bias2_sqrt;      // sqrt(1 - beta2^t)
+  float step_size;   // lr / (1 - beta1^t)
+  float bias2_sqrt;  // sqrt(1 - beta2^t)
   float eps;
 };
 
 inline AdamWScalars adamw_scalars(double lr, double beta1, double beta2, double eps, double wd, int64_t step) {
   double bias1 = 1.0 - std::pow(beta1, double(step));
   double bias2 = 1.0 - std::pow(beta2, double(step));
-  return {float(1.0 - lr * wd), float(1.0 - beta1), float(beta2), float(1.0 - beta2), float(lr / bias1),
-          float(std::sqrt(bias2)), float(eps)};
+  return {float(1.0 - lr * wd), float(1.0 - beta1),      float(beta2), float(1.0 - beta2),
+          float(lr / bias1),    float(std::sqrt(bias2)), float(eps)};
 }
 
 // PyTorch's lerp: self + w*(end - self) for w < 0.5, end - (end - self)*(1 - w) otherwise.

@@ -34,8 +34,7 @@ class Classification final : public TaskKind {
   }
 
   int64_t output_channels(int64_t num_classes) const override { return num_classes; }
-  std::shared_ptr<model::TaskHead> make_head(const model::TaskSpec& spec,
-                                             const model::HeadInputs& in) const override {
+  std::shared_ptr<model::TaskHead> make_head(const model::TaskSpec& spec, const model::HeadInputs& in) const override {
     return std::make_shared<model::ClassificationHead>(spec, in.encoder_channels, output_channels(spec.num_classes),
                                                        in.classification_dropout);
   }
@@ -86,11 +85,15 @@ class Classification final : public TaskKind {
       yp.push_back(it->second.at("predicted_class").get<int64_t>());
       if (it->second.contains("predicted_probs") && !it->second["predicted_probs"].is_null())
         probs.push_back(detail::numbers(it->second, "predicted_probs", s->csv_image_path));
-      else
-        all_probs = false;
+      else all_probs = false;
     }
-    json entry = {{"AUC", 0.0}, {"Accuracy", 0.0}, {"F1_macro", 0.0}, {"F1_weighted", 0.0},
-                  {"MCC", 0.0}, {"num_samples", int64_t(yt.size())}, {"per_class", json::object()}};
+    json entry = {{"AUC", 0.0},
+                  {"Accuracy", 0.0},
+                  {"F1_macro", 0.0},
+                  {"F1_weighted", 0.0},
+                  {"MCC", 0.0},
+                  {"num_samples", int64_t(yt.size())},
+                  {"per_class", json::object()}};
     if (yt.empty()) return entry;
     std::optional<double> auc;
     if (all_probs && probs.size() == yt.size()) {

@@ -137,8 +137,7 @@ class Detection final : public TaskKind {
   }
 
   int64_t output_channels(int64_t) const override { return 5; }  // box + objectness
-  std::shared_ptr<model::TaskHead> make_head(const model::TaskSpec& spec,
-                                             const model::HeadInputs& in) const override {
+  std::shared_ptr<model::TaskHead> make_head(const model::TaskSpec& spec, const model::HeadInputs& in) const override {
     return std::make_shared<model::DetectionHead>(spec, in.decoder_channels, output_channels(spec.num_classes));
   }
 

@@ -28,8 +28,10 @@ void edt_1d(const double* f, double* d, int64_t n, std::vector<int64_t>& v, std:
     }
     ++k;
     v[size_t(k)] = q;
-    z[size_t(k)] = k == 0 ? -inf : ((f[q] + double(q * q)) - (f[v[size_t(k - 1)]] + double(v[size_t(k - 1)] * v[size_t(k - 1)]))) /
-                                       double(2 * (q - v[size_t(k - 1)]));
+    z[size_t(k)] =
+        k == 0 ? -inf
+               : ((f[q] + double(q * q)) - (f[v[size_t(k - 1)]] + double(v[size_t(k - 1)] * v[size_t(k - 1)]))) /
+                     double(2 * (q - v[size_t(k - 1)]));
     z[size_t(k) + 1] = inf;
   }
   if (k < 0) {

@@ -47,8 +47,7 @@ class Regression final : public TaskKind {
   }
 
   int64_t output_channels(int64_t num_classes) const override { return 2 * num_classes; }
-  std::shared_ptr<model::TaskHead> make_head(const model::TaskSpec& spec,
-                                             const model::HeadInputs& in) const override {
+  std::shared_ptr<model::TaskHead> make_head(const model::TaskSpec& spec, const model::HeadInputs& in) const override {
     return std::make_shared<model::RegressionHead>(spec, in.encoder_channels, output_channels(spec.num_classes));
   }
 
@@ -99,8 +98,8 @@ class Regression final : public TaskKind {
       auto p = detail::numbers(it->second, "predicted_points_pixels", s->csv_image_path);
       std::vector<double> g = s->points;
       g.resize(size_t(2 * t.task.num_classes), 0.0);  // absent points count as (0, 0), as evaluate.py does
-      SONO_CHECK(p.size() == g.size(), "evaluate", "predicted_points_pixels of ", s->csv_image_path, " has ",
-                 p.size(), " numbers, expected ", g.size());
+      SONO_CHECK(p.size() == g.size(), "evaluate", "predicted_points_pixels of ", s->csv_image_path, " has ", p.size(),
+                 " numbers, expected ", g.size());
       mre.push_back(metrics::mean_radial_error(p, g));
     }
     return {{"MRE", detail::mean(mre)}, {"num_samples", int64_t(mre.size())}};

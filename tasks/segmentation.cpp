@@ -71,8 +71,7 @@ class Segmentation final : public TaskKind {
   }
 
   int64_t output_channels(int64_t num_classes) const override { return num_classes; }
-  std::shared_ptr<model::TaskHead> make_head(const model::TaskSpec& spec,
-                                             const model::HeadInputs& in) const override {
+  std::shared_ptr<model::TaskHead> make_head(const model::TaskSpec& spec, const model::HeadInputs& in) const override {
     return std::make_shared<model::SegmentationHead>(spec, in.decoder_channels, output_channels(spec.num_classes));
   }
 

@@ -40,8 +40,8 @@ std::map<std::string, std::map<std::string, json>> index_predictions(const json&
   SONO_CHECK(list.is_array(), "evaluate", file.string(), " must hold a JSON list");
   for (size_t i = 0; i < list.size(); ++i) {
     const json& e = list[i];
-    SONO_CHECK(e.is_object() && e.contains("task_id") && e.contains("image_path"), "evaluate", file.string(),
-               " entry ", i, " lacks task_id or image_path");
+    SONO_CHECK(e.is_object() && e.contains("task_id") && e.contains("image_path"), "evaluate", file.string(), " entry ",
+               i, " lacks task_id or image_path");
     out[e["task_id"].get<std::string>()][e["image_path"].get<std::string>()] = e;
   }
   return out;

@@ -32,8 +32,8 @@ struct InferenceRun {
 };
 
 struct InferencePass {
-  std::string label;          // the progress bar's title
-  bool load_targets = true;   // false: images only (prediction without ground truth)
+  std::string label;                        // the progress bar's title
+  bool load_targets = true;                 // false: images only (prediction without ground truth)
   std::shared_ptr<data::ImageCache> cache;  // may be null
 };
 

@@ -96,8 +96,8 @@ LoadedModel load_model_for_dataset(const std::string& path, const data::Dataset&
   auto enc = file.metadata.find("sono.encoder");
   auto tasks = file.metadata.find("sono.tasks");
   cfg.encoder = enc != file.metadata.end() ? enc->second
-                : !encoder.empty()            ? encoder
-                                              : infer_encoder_variant(file.tensors);
+                : !encoder.empty()         ? encoder
+                                           : infer_encoder_variant(file.tensors);
   SONO_CHECK(!cfg.encoder.empty(), "load model", path,
              " has no 'sono.encoder' metadata and its encoder.* tensors fit no efficientnet-b0..b7; name the "
              "variant (sono predict --encoder)");
@@ -122,8 +122,7 @@ LoadedModel load_model_for_dataset(const std::string& path, const data::Dataset&
   for (const std::string& key : out.report.missing) {
     bool head_of_dataset_task = false;
     for (const auto& t : ds.tasks) head_of_dataset_task |= key.rfind("heads." + t.id + ".", 0) == 0;
-    SONO_CHECK(key.rfind("heads.", 0) == 0 && !head_of_dataset_task, "load model",
-               path, " has no tensor '", key, "'");
+    SONO_CHECK(key.rfind("heads.", 0) == 0 && !head_of_dataset_task, "load model", path, " has no tensor '", key, "'");
   }
   return out;
 }

@@ -50,7 +50,6 @@ std::string infer_encoder_variant(const nn::NamedTensors& tensors);
 // head for every task of `ds`. Files without Sono metadata (best_model.pth)
 // get the dataset's tasks, as model.py builds them, and the encoder `encoder`,
 // or when that is empty the one infer_encoder_variant() recognises.
-LoadedModel load_model_for_dataset(const std::string& path, const data::Dataset& ds,
-                                   const std::string& encoder = "");
+LoadedModel load_model_for_dataset(const std::string& path, const data::Dataset& ds, const std::string& encoder = "");
 
 }  // namespace sono

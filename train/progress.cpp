@@ -7,7 +7,10 @@
 namespace sono {
 
 ProgressBar::ProgressBar(std::string label, int64_t total, bool enabled)
-    : label_(std::move(label)), total_(total > 0 ? total : 1), enabled_(enabled), tty_(isatty(2) != 0),
+    : label_(std::move(label)),
+      total_(total > 0 ? total : 1),
+      enabled_(enabled),
+      tty_(isatty(2) != 0),
       start_(std::chrono::steady_clock::now()) {}
 
 double ProgressBar::elapsed_seconds() const {

@@ -10,8 +10,12 @@ namespace sono {
 using nlohmann::json;
 
 json TrainState::to_json() const {
-  return {{"epoch", epoch},           {"step_in_epoch", step_in_epoch}, {"global_step", global_step},
-          {"best_score", best_score}, {"best_epoch", best_epoch},       {"sampler", sampler_at_epoch_start},
+  return {{"epoch", epoch},
+          {"step_in_epoch", step_in_epoch},
+          {"global_step", global_step},
+          {"best_score", best_score},
+          {"best_epoch", best_epoch},
+          {"sampler", sampler_at_epoch_start},
           {"dropout_offset", dropout_offset}};
 }
 

@@ -22,7 +22,7 @@ struct TrainState {
   double best_score = -INFINITY;
   int64_t best_epoch = -1;
   std::string sampler_at_epoch_start;  // TaskSampler::state() before this epoch's plan was drawn
-  uint64_t dropout_offset = 0;          // model random stream position
+  uint64_t dropout_offset = 0;         // model random stream position
 
   nlohmann::json to_json() const;
   static TrainState from_json(const nlohmann::json& j);

@@ -150,13 +150,17 @@ class TrainingRun {
 
   // ---- end of epoch: validation, best model, checkpoint, schedule position ----
   void end_epoch() {
-    json ep = {{"type", "epoch"}, {"epoch", st_.epoch + 1}, {"global_step", st_.global_step},
-               {"lr", opt_->groups()[0].lr}, {"train_loss", json::object()}};
+    json ep = {{"type", "epoch"},
+               {"epoch", st_.epoch + 1},
+               {"global_step", st_.global_step},
+               {"lr", opt_->groups()[0].lr},
+               {"train_loss", json::object()}};
     for (auto& [task, sc] : epoch_loss_) ep["train_loss"][task] = sc.first / double(sc.second);
     if (!split_.val.empty()) {
       validate_epoch(ep);
     } else {
-      nn::save_safetensors(*model_, best_path_, best_metadata(*model_, o_));  // no validation split: the last is the best
+      nn::save_safetensors(*model_, best_path_,
+                           best_metadata(*model_, o_));  // no validation split: the last is the best
     }
     append_jsonl(log_, ep);
     st_.sampler_at_epoch_start = sampler_->state();
@@ -190,7 +194,8 @@ class TrainingRun {
     if (!error.empty()) sj["error"] = error;
     std::ofstream(fs::path(o_.out_dir) / "summary.json") << sj.dump(2) << "\n";
     if (log_.is_open()) {
-      if (stop == "error") append_jsonl(log_, {{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "error"}});
+      if (stop == "error")
+        append_jsonl(log_, {{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "error"}});
       append_jsonl(log_, {{"type", "end"}, {"summary", sj}});
     }
     return summary;
@@ -225,12 +230,17 @@ class TrainingRun {
     const double ips = secs > 0 ? double(epoch_images_) / secs : 0.0;
     curves_.steps.push_back({st_.global_step, lv, task});
     if (o_.log_every > 0 && st_.global_step % o_.log_every == 0)
-      append_jsonl(log_, {{"type", "step"}, {"epoch", st_.epoch + 1}, {"step", st_.step_in_epoch},
-                          {"global_step", st_.global_step}, {"task", task}, {"loss", lv},
-                          {"lr", opt_->groups()[0].lr}, {"lr_heads", opt_->groups().back().lr},
+      append_jsonl(log_, {{"type", "step"},
+                          {"epoch", st_.epoch + 1},
+                          {"step", st_.step_in_epoch},
+                          {"global_step", st_.global_step},
+                          {"task", task},
+                          {"loss", lv},
+                          {"lr", opt_->groups()[0].lr},
+                          {"lr_heads", opt_->groups().back().lr},
                           {"images_per_s", ips}});
-    bar.update(st_.step_in_epoch, str_cat("loss ", fmt(lv), " task ", task, " lr ", fmt(opt_->groups()[0].lr, 3),
-                                          " ", fmt(ips, 3), " img/s"));
+    bar.update(st_.step_in_epoch, str_cat("loss ", fmt(lv), " task ", task, " lr ", fmt(opt_->groups()[0].lr, 3), " ",
+                                          fmt(ips, 3), " img/s"));
   }
 
   void validate_epoch(json& ep) {

@@ -25,13 +25,13 @@ struct TrainOptions {
   std::string out_dir = "runs/train";
   std::string recipe = "default";  // or "official"
   std::string encoder = "efficientnet-b4";
-  std::string pretrained;          // encoder weights (safetensors / .pth); empty = random init
+  std::string pretrained;  // encoder weights (safetensors / .pth); empty = random init
   int64_t epochs = 50;
   int64_t batch_size = 20;
   int64_t image_size = 256;
   double lr_encoder = 1e-4;
   double lr_heads = 1e-3;
-  double lr_decoder = 1e-3;        // default recipe only
+  double lr_decoder = 1e-3;  // default recipe only
   double eta_min = 1e-6;
   double weight_decay = 0.01;
   double val_fraction = 0.2;
@@ -40,18 +40,18 @@ struct TrainOptions {
   Device device = Device::cpu();
   int num_workers = 2;
   bool cache_images = true;
-  bool skip_bad_rows = false;      // false: stop at the first bad row with its file and line
-  int64_t max_steps = -1;          // stop (and checkpoint) after this many steps in total
-  bool resume = false;             // continue from out_dir/last.safetensors
+  bool skip_bad_rows = false;  // false: stop at the first bad row with its file and line
+  int64_t max_steps = -1;      // stop (and checkpoint) after this many steps in total
+  bool resume = false;         // continue from out_dir/last.safetensors
   bool progress = true;
-  int64_t log_every = 1;           // steps between step records in log.jsonl
+  int64_t log_every = 1;  // steps between step records in log.jsonl
   // Before each validation, re-estimate BatchNorm statistics from this many
   // training batches (train/bn_calibration.h); 0 = off, as the official recipe.
   int64_t bn_calibration_batches = 0;
 };
 
 struct TrainSummary {
-  int64_t steps = 0;               // optimizer steps done in total (including before a resume)
+  int64_t steps = 0;  // optimizer steps done in total (including before a resume)
   int64_t epochs_completed = 0;
   double best_score = -1;
   int64_t best_epoch = -1;

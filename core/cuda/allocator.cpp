@@ -23,7 +23,9 @@ constexpr size_t kSmallRound = 512;
 constexpr size_t kLargeRound = size_t(2) << 20;
 
 size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
-size_t size_class(size_t bytes) { return bytes <= kSmallLimit ? round_up(bytes, kSmallRound) : round_up(bytes, kLargeRound); }
+size_t size_class(size_t bytes) {
+  return bytes <= kSmallLimit ? round_up(bytes, kSmallRound) : round_up(bytes, kLargeRound);
+}
 
 std::string format_bytes(size_t b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -177,7 +179,7 @@ void copy_between(void* dst, Device dst_dev, const void* src, Device src_dev, si
     synchronize(src_dev.index);  // the source was written on its own device's stream
     SONO_CUDA_CHECK(cudaMemcpyPeerAsync(dst, dst_dev.index, src, src_dev.index, bytes, stream));
   } else {
-    cudaMemcpyKind kind = dst_dev.is_cpu() ? cudaMemcpyDeviceToHost
+    cudaMemcpyKind kind = dst_dev.is_cpu()   ? cudaMemcpyDeviceToHost
                           : src_dev.is_cpu() ? cudaMemcpyHostToDevice
                                              : cudaMemcpyDeviceToDevice;
     SONO_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, stream));

@@ -12,24 +12,24 @@ namespace sono::cuda {
                                    const char* message);
 }  // namespace sono::cuda
 
-#define SONO_CUDA_CHECK(call)                                                                     \
-  do {                                                                                            \
-    cudaError_t _sono_err = (call);                                                               \
-    if (_sono_err != cudaSuccess)                                                                 \
+#define SONO_CUDA_CHECK(call)                                                                           \
+  do {                                                                                                  \
+    cudaError_t _sono_err = (call);                                                                     \
+    if (_sono_err != cudaSuccess)                                                                       \
       ::sono::cuda::throw_call_error("CUDA", #call, __FILE__, __LINE__, cudaGetErrorString(_sono_err)); \
   } while (0)
 
-#define SONO_CUBLAS_CHECK(call)                                                                   \
-  do {                                                                                            \
-    cublasStatus_t _sono_st = (call);                                                             \
-    if (_sono_st != CUBLAS_STATUS_SUCCESS)                                                        \
+#define SONO_CUBLAS_CHECK(call)                                                                             \
+  do {                                                                                                      \
+    cublasStatus_t _sono_st = (call);                                                                       \
+    if (_sono_st != CUBLAS_STATUS_SUCCESS)                                                                  \
       ::sono::cuda::throw_call_error("cuBLAS", #call, __FILE__, __LINE__, cublasGetStatusString(_sono_st)); \
   } while (0)
 
-#define SONO_CUDNN_CHECK(call)                                                                    \
-  do {                                                                                            \
-    cudnnStatus_t _sono_st = (call);                                                              \
-    if (_sono_st != CUDNN_STATUS_SUCCESS)                                                         \
+#define SONO_CUDNN_CHECK(call)                                                                           \
+  do {                                                                                                   \
+    cudnnStatus_t _sono_st = (call);                                                                     \
+    if (_sono_st != CUDNN_STATUS_SUCCESS)                                                                \
       ::sono::cuda::throw_call_error("cuDNN", #call, __FILE__, __LINE__, cudnnGetErrorString(_sono_st)); \
   } while (0)
 

@@ -43,9 +43,8 @@ ContextCache& context_cache(int device, const void* tag, std::unique_ptr<Context
 template <class C>
 C& context_cache(int device) {
   static const char tag = 0;  // one address per C in the whole program
-  return static_cast<C&>(context_cache(device, &tag, [](int d) -> std::unique_ptr<ContextCache> {
-    return std::make_unique<C>(d);
-  }));
+  return static_cast<C&>(
+      context_cache(device, &tag, [](int d) -> std::unique_ptr<ContextCache> { return std::make_unique<C>(d); }));
 }
 
 // Context teardown: waits for the device's stream, then destroys its caches,

@@ -18,10 +18,10 @@
 
 namespace sono::kernels::cuda {
 
+using sono::scalar_cast;
 using sono::cuda::kBlockSize;
 using sono::cuda::make_indexer;
 using sono::cuda::parallel_for;
-using sono::scalar_cast;
 using sono::cuda::StridedIndexer;
 
 namespace {

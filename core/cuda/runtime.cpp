@@ -39,8 +39,8 @@ void check_device(int index) {
   if (index >= 0 && index < c.count) return;
   std::string why = c.reason.empty() ? "" : " (cudaGetDeviceCount: " + c.reason + ")";
   if (c.count == 0) why += "; this machine has no usable GPU or NVIDIA driver: run on cpu";
-  throw Error(str_cat("cuda:", index, " requested but ", c.count, " CUDA device", c.count == 1 ? "" : "s",
-                      " found", why));
+  throw Error(
+      str_cat("cuda:", index, " requested but ", c.count, " CUDA device", c.count == 1 ? "" : "s", " found", why));
 }
 
 DeviceGuard::DeviceGuard(int index) {

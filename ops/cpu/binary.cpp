@@ -91,9 +91,7 @@ using PatC = std::integral_constant<Pat, P>;
 
 template <class F, class T>
 void run_plan(const Plan& p, F f, const T* a, const T* b, T* out) {
-  auto go = [&](auto pa, auto pb) {
-    run_2d<decltype(pa)::value, decltype(pb)::value>(f, a, b, out, p.outer, p.inner);
-  };
+  auto go = [&](auto pa, auto pb) { run_2d<decltype(pa)::value, decltype(pb)::value>(f, a, b, out, p.outer, p.inner); };
   using Full = PatC<Pat::Full>;
   using Outer = PatC<Pat::Outer>;
   using Inner = PatC<Pat::Inner>;

@@ -24,10 +24,8 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* b = data_or_null<scalar_t>(bias);
-    if (g.depthwise())
-      conv::depthwise_forward(g, x.data<scalar_t>(), weight.data<scalar_t>(), b, y.data<scalar_t>());
-    else
-      conv::gemm_conv_forward(g, x.data<scalar_t>(), weight.data<scalar_t>(), b, y.data<scalar_t>());
+    if (g.depthwise()) conv::depthwise_forward(g, x.data<scalar_t>(), weight.data<scalar_t>(), b, y.data<scalar_t>());
+    else conv::gemm_conv_forward(g, x.data<scalar_t>(), weight.data<scalar_t>(), b, y.data<scalar_t>());
   });
 }
 

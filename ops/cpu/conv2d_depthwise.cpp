@@ -152,8 +152,8 @@ struct Simd {
 // R accumulators share each tap's weight broadcast. KH/KW > 0 fix the kernel
 // size at compile time (fully unrolled taps); 0 reads it from q.
 template <class T, int R, int KH, int KW>
-inline void correlate_block(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, int64_t oh0,
-                            int64_t ow0, T* out) {
+inline void correlate_block(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, int64_t oh0, int64_t ow0,
+                            T* out) {
   using S = Simd<T>;
   using vec = typename S::vec;
   const int64_t kh = KH ? KH : q.kh, kw = KW ? KW : q.kw;
@@ -199,10 +199,8 @@ void correlate_tiled(const Plane& q, const Layout& l, const T* pad, const T* w, 
     const bool full = oh0 + R <= q.ho;
     for (int64_t ow0 = 0; ow0 < q.wo; ow0 += V) {
       const int64_t o = std::min(ow0, q.wo - V);
-      if (full)
-        correlate_block<T, R, KH, KW>(q, l, pad, w, bias, oh0, o, out);
-      else
-        correlate_block<T, 1, KH, KW>(q, l, pad, w, bias, oh0, o, out);
+      if (full) correlate_block<T, R, KH, KW>(q, l, pad, w, bias, oh0, o, out);
+      else correlate_block<T, 1, KH, KW>(q, l, pad, w, bias, oh0, o, out);
     }
     oh0 += full ? R : 1;
   }
@@ -310,8 +308,8 @@ void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx)
   if (g.sh == 1 && g.sw == 1) {
     // At stride 1 the transpose is itself a correlation: gy, padded by the
     // kernel extent minus the forward pad, read by the flipped kernel.
-    const Plane t{g.ho, g.wo, g.h, g.w, g.kh, g.kw, 1, 1, g.dh, g.dw, (g.kh - 1) * g.dh - g.pt,
-                  (g.kw - 1) * g.dw - g.pl};
+    const Plane t{
+        g.ho, g.wo, g.h, g.w, g.kh, g.kw, 1, 1, g.dh, g.dw, (g.kh - 1) * g.dh - g.pt, (g.kw - 1) * g.dw - g.pl};
     const Layout l(t);
     for_each_plane<T>(g, g.n * g.cin, l.size() + l.row + kk, [&](int64_t i, T* pad) {
       T* flipped = pad + l.size() + l.row;
@@ -347,9 +345,9 @@ void depthwise_backward_weight(const Geometry& g, const T* x, const T* gy, T* gw
   });
 }
 
-#define SONO_INSTANTIATE(T)                                                                  \
-  template void depthwise_forward<T>(const Geometry&, const T*, const T*, const T*, T*);    \
-  template void depthwise_backward_input<T>(const Geometry&, const T*, const T*, T*);       \
+#define SONO_INSTANTIATE(T)                                                              \
+  template void depthwise_forward<T>(const Geometry&, const T*, const T*, const T*, T*); \
+  template void depthwise_backward_input<T>(const Geometry&, const T*, const T*, T*);    \
   template void depthwise_backward_weight<T>(const Geometry&, const T*, const T*, T*);
 SONO_INSTANTIATE(float)
 SONO_INSTANTIATE(double)

@@ -186,8 +186,8 @@ void gemm_conv_backward(const Geometry& g, const T* x, const T* w, const T* gy, 
   }
 }
 
-#define SONO_INSTANTIATE(T)                                                                   \
-  template void gemm_conv_forward<T>(const Geometry&, const T*, const T*, const T*, T*);     \
+#define SONO_INSTANTIATE(T)                                                              \
+  template void gemm_conv_forward<T>(const Geometry&, const T*, const T*, const T*, T*); \
   template void gemm_conv_backward<T>(const Geometry&, const T*, const T*, const T*, T*, T*);
 SONO_INSTANTIATE(float)
 SONO_INSTANTIATE(double)

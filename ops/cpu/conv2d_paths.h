@@ -15,13 +15,18 @@ using ::sono::conv::geometry;
 inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 
 // Direct kernels for groups == cin == cout; bias may be null.
-template <class T> void depthwise_forward(const Geometry& g, const T* x, const T* w, const T* bias, T* y);
-template <class T> void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx);
-template <class T> void depthwise_backward_weight(const Geometry& g, const T* x, const T* gy, T* gw);
+template <class T>
+void depthwise_forward(const Geometry& g, const T* x, const T* w, const T* bias, T* y);
+template <class T>
+void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx);
+template <class T>
+void depthwise_backward_weight(const Geometry& g, const T* x, const T* gy, T* gw);
 
 // Everything else: per sample and group, a GEMM against im2col columns (or the
 // input itself when pointwise). gx or gw may be null when not needed.
-template <class T> void gemm_conv_forward(const Geometry& g, const T* x, const T* w, const T* bias, T* y);
-template <class T> void gemm_conv_backward(const Geometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw);
+template <class T>
+void gemm_conv_forward(const Geometry& g, const T* x, const T* w, const T* bias, T* y);
+template <class T>
+void gemm_conv_backward(const Geometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw);
 
 }  // namespace sono::cpu::conv

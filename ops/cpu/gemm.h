@@ -9,8 +9,8 @@ namespace sono::cpu {
 // stored. With beta == 0, C is never read (may hold garbage or NaN).
 // OpenBLAS threads the call itself: call it outside OpenMP parallel regions.
 template <class T>
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc);
 
 // The gradient of a per-channel bias added to g [n, c, inner] (row-major):
 // gb[j] = sum over n and inner of g[., j, .]. inner is 1 for linear, H*W for conv.

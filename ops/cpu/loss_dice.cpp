@@ -43,8 +43,11 @@ void block_log_sum_exp(const scalar_t* z, int64_t classes, int64_t stride, int64
 struct Blocks {
   int64_t batch, classes, pixels, per_image, count;
   explicit Blocks(const Tensor& logits)
-      : batch(logits.size(0)), classes(logits.size(1)), pixels(logits.numel() / (batch * classes)),
-        per_image((pixels + kSoftmaxBlock - 1) / kSoftmaxBlock), count(batch * per_image) {}
+      : batch(logits.size(0)),
+        classes(logits.size(1)),
+        pixels(logits.numel() / (batch * classes)),
+        per_image((pixels + kSoftmaxBlock - 1) / kSoftmaxBlock),
+        count(batch * per_image) {}
   int64_t image(int64_t blk) const { return blk / per_image; }
   int64_t first_pixel(int64_t blk) const { return (blk % per_image) * kSoftmaxBlock; }
   int64_t size(int64_t blk) const { return std::min(kSoftmaxBlock, pixels - first_pixel(blk)); }
@@ -140,8 +143,7 @@ void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor
         scalar_t* gc = g + offset + c * hw;
         const double ac = a[size_t(c)], bcc = bc[size_t(c)];
 #pragma omp simd
-        for (int64_t k = 0; k < n; ++k)
-          gc[k] = scalar_t(double(gc[k]) * (bcc + (yb[k] == c ? ac : 0.0) - weighted[k]));
+        for (int64_t k = 0; k < n; ++k) gc[k] = scalar_t(double(gc[k]) * (bcc + (yb[k] == c ? ac : 0.0) - weighted[k]));
       }
     }
   });

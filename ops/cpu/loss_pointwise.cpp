@@ -13,19 +13,46 @@ namespace {
 
 // Per kind: the element term f and its partial derivatives.
 struct Mse {
-  template <class T> static T f(T x, T t) { return math::squared_error(x, t); }
-  template <class T> static T dx(T x, T t) { return math::squared_error_grad(x, t); }
-  template <class T> static T dt(T x, T t) { return -math::squared_error_grad(x, t); }
+  template <class T>
+  static T f(T x, T t) {
+    return math::squared_error(x, t);
+  }
+  template <class T>
+  static T dx(T x, T t) {
+    return math::squared_error_grad(x, t);
+  }
+  template <class T>
+  static T dt(T x, T t) {
+    return -math::squared_error_grad(x, t);
+  }
 };
 struct BceWithLogits {
-  template <class T> static T f(T x, T t) { return math::bce_with_logits(x, t); }
-  template <class T> static T dx(T x, T t) { return math::bce_with_logits_grad(x, t); }
-  template <class T> static T dt(T x, T t) { return math::bce_with_logits_grad_target(x, t); }
+  template <class T>
+  static T f(T x, T t) {
+    return math::bce_with_logits(x, t);
+  }
+  template <class T>
+  static T dx(T x, T t) {
+    return math::bce_with_logits_grad(x, t);
+  }
+  template <class T>
+  static T dt(T x, T t) {
+    return math::bce_with_logits_grad_target(x, t);
+  }
 };
 struct L1 {
-  template <class T> static T f(T x, T t) { return math::absolute_error(x, t); }
-  template <class T> static T dx(T x, T t) { return math::absolute_error_grad(x, t); }
-  template <class T> static T dt(T x, T t) { return -math::absolute_error_grad(x, t); }
+  template <class T>
+  static T f(T x, T t) {
+    return math::absolute_error(x, t);
+  }
+  template <class T>
+  static T dx(T x, T t) {
+    return math::absolute_error_grad(x, t);
+  }
+  template <class T>
+  static T dt(T x, T t) {
+    return -math::absolute_error_grad(x, t);
+  }
 };
 
 template <class F>

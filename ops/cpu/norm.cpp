@@ -136,8 +136,8 @@ void plane_input_grad(const T* x, const T* gy, T* gx, const Planes& pl, const In
 
 template <class T>
 void batch_norm_forward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                             const Tensor& running_var, bool training, double momentum, double eps,
-                             const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd) {
+                             const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
+                             const Tensor& save_mean, const Tensor& save_invstd) {
   const Planes pl(x);
   const T* xd = x.data<T>();
   const int64_t C = pl.c;
@@ -182,9 +182,9 @@ void batch_norm_forward_impl(const Tensor& x, const Tensor& weight, const Tensor
 }
 
 template <class T>
-void batch_norm_backward_impl(const Tensor& x, const Tensor& weight, const Tensor& save_mean,
-                              const Tensor& save_invstd, const Tensor& gy, bool training, const Tensor& gx,
-                              const Tensor& gweight, const Tensor& gbias) {
+void batch_norm_backward_impl(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
+                              const Tensor& gy, bool training, const Tensor& gx, const Tensor& gweight,
+                              const Tensor& gbias) {
   const Planes pl(x);
   const int64_t C = pl.c;
   const std::vector<double> mean = values_or<T>(save_mean, C, 0.0), invstd = values_or<T>(save_invstd, C, 1.0);
@@ -253,9 +253,9 @@ void group_norm_forward_impl(const Tensor& x, const Tensor& weight, const Tensor
 }
 
 template <class T>
-void group_norm_backward_impl(const Tensor& x, const Tensor& weight, const Tensor& save_mean,
-                              const Tensor& save_invstd, int64_t groups, const Tensor& gy, const Tensor& gx,
-                              const Tensor& gweight, const Tensor& gbias) {
+void group_norm_backward_impl(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
+                              int64_t groups, const Tensor& gy, const Tensor& gx, const Tensor& gweight,
+                              const Tensor& gbias) {
   const Planes pl(x);
   const int64_t C = pl.c, D = C / groups, G = pl.n * groups;
   const std::vector<double> mean = values_or<T>(save_mean, G, 0.0), invstd = values_or<T>(save_invstd, G, 1.0);

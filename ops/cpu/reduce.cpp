@@ -14,7 +14,7 @@ namespace sono::cpu {
 namespace {
 
 constexpr int64_t kParallelMin = 32768;
-constexpr int64_t kBlock = 256;     // inner positions handled together (vectorized)
+constexpr int64_t kBlock = 256;    // inner positions handled together (vectorized)
 constexpr int64_t kChunk = 16384;  // elements of one partial sum of a long row
 
 template <class T>

@@ -16,22 +16,40 @@ namespace sono::cuda {
 namespace {
 
 struct SiLU {
-  template <class T> __device__ T operator()(T x) const { return math::silu(x); }
+  template <class T>
+  __device__ T operator()(T x) const {
+    return math::silu(x);
+  }
 };
 struct ReLU {
-  template <class T> __device__ T operator()(T x) const { return math::relu(x); }
+  template <class T>
+  __device__ T operator()(T x) const {
+    return math::relu(x);
+  }
 };
 struct Sigmoid {
-  template <class T> __device__ T operator()(T x) const { return math::sigmoid(x); }
+  template <class T>
+  __device__ T operator()(T x) const {
+    return math::sigmoid(x);
+  }
 };
 struct SiLUGrad {
-  template <class T> __device__ T operator()(T x) const { return math::silu_grad(x); }
+  template <class T>
+  __device__ T operator()(T x) const {
+    return math::silu_grad(x);
+  }
 };
 struct ReLUGrad {
-  template <class T> __device__ T operator()(T x) const { return math::relu_grad(x); }
+  template <class T>
+  __device__ T operator()(T x) const {
+    return math::relu_grad(x);
+  }
 };
 struct SigmoidGradFromOutput {
-  template <class T> __device__ T operator()(T y) const { return math::sigmoid_grad_from_output(y); }
+  template <class T>
+  __device__ T operator()(T y) const {
+    return math::sigmoid_grad_from_output(y);
+  }
 };
 
 template <class T, class F>

@@ -17,13 +17,22 @@
 namespace sono::cuda {
 
 struct SumOp {
-  template <class T> __device__ T operator()(T a, T b) const { return a + b; }
+  template <class T>
+  __device__ T operator()(T a, T b) const {
+    return a + b;
+  }
 };
 struct MinOp {
-  template <class T> __device__ T operator()(T a, T b) const { return b < a ? b : a; }
+  template <class T>
+  __device__ T operator()(T a, T b) const {
+    return b < a ? b : a;
+  }
 };
 struct MaxOp {
-  template <class T> __device__ T operator()(T a, T b) const { return a < b ? b : a; }
+  template <class T>
+  __device__ T operator()(T a, T b) const {
+    return a < b ? b : a;
+  }
 };
 
 // Combines v over the block (blockDim.x == kBlockSize); every thread gets the
@@ -55,7 +64,10 @@ __device__ T block_reduce(T v, Op op) {
   return out;
 }
 
-template <class T> __device__ T block_sum(T v) { return block_reduce(v, SumOp{}); }
+template <class T>
+__device__ T block_sum(T v) {
+  return block_reduce(v, SumOp{});
+}
 
 // Pass 1: block b combines item(i) for i = b*kBlockSize + t, stepping by the
 // grid, into partial[b].

@@ -111,16 +111,39 @@ struct Problem {
   bool explicit_pad;
   int64_t hp, wp, pad_h, pad_w;
   Problem(const Geometry& geo, DType t)
-      : g(geo), dtype(t), tf32(t == DType::F32 && precision() == Precision::TF32), search(conv_algo_search()),
-        explicit_pad(!geo.symmetric_padding()), hp(explicit_pad ? geo.h + geo.pt + geo.pb : geo.h),
-        wp(explicit_pad ? geo.w + geo.pl + geo.pr : geo.w), pad_h(explicit_pad ? 0 : geo.pt),
+      : g(geo),
+        dtype(t),
+        tf32(t == DType::F32 && precision() == Precision::TF32),
+        search(conv_algo_search()),
+        explicit_pad(!geo.symmetric_padding()),
+        hp(explicit_pad ? geo.h + geo.pt + geo.pb : geo.h),
+        wp(explicit_pad ? geo.w + geo.pl + geo.pr : geo.w),
+        pad_h(explicit_pad ? 0 : geo.pt),
         pad_w(explicit_pad ? 0 : geo.pl) {}
 
   using Key = std::array<int64_t, 21>;
   Key key() const {
-    return {int64_t(dtype), int64_t(tf32), int64_t(search), g.n,  g.cin, g.h,  g.w,
-            g.cout,         g.kh,          g.kw,            g.ho, g.wo,  g.sh, g.sw,
-            g.pt,           g.pb,          g.pl,            g.pr, g.dh,  g.dw, g.groups};
+    return {int64_t(dtype),
+            int64_t(tf32),
+            int64_t(search),
+            g.n,
+            g.cin,
+            g.h,
+            g.w,
+            g.cout,
+            g.kh,
+            g.kw,
+            g.ho,
+            g.wo,
+            g.sh,
+            g.sw,
+            g.pt,
+            g.pb,
+            g.pl,
+            g.pr,
+            g.dh,
+            g.dw,
+            g.groups};
   }
 };
 
@@ -149,9 +172,9 @@ Choice pick(const Perf* perf, int count, const char* what, const Problem& p) {
       return {int(e.algo), e.memory, p.tf32 ? e.mathType : CUDNN_FMA_MATH};
     }
   }
-  throw Error(str_cat("conv2d: cuDNN has no usable ", what, " algorithm for input [", p.g.n, ", ", p.g.cin, ", ",
-                      p.hp, ", ", p.wp, "], weight [", p.g.cout, ", ", p.g.cin / p.g.groups, ", ", p.g.kh, ", ",
-                      p.g.kw, "], groups ", p.g.groups, " (", dtype_name(p.dtype), ")"));
+  throw Error(str_cat("conv2d: cuDNN has no usable ", what, " algorithm for input [", p.g.n, ", ", p.g.cin, ", ", p.hp,
+                      ", ", p.wp, "], weight [", p.g.cout, ", ", p.g.cin / p.g.groups, ", ", p.g.kh, ", ", p.g.kw,
+                      "], groups ", p.g.groups, " (", dtype_name(p.dtype), ")"));
 }
 
 // The buffers of the call a plan is made for: cudnnFind runs the candidates on
@@ -169,20 +192,22 @@ struct Buffers {
 class Plan {
  public:
   explicit Plan(const Problem& p)
-      : x(p.g.n, p.g.cin, p.hp, p.wp, p.dtype), y(p.g.n, p.g.cout, p.g.ho, p.g.wo, p.dtype),
-        bias(1, p.g.cout, 1, 1, p.dtype), w(p.g, p.dtype), p_(p) {}
+      : x(p.g.n, p.g.cin, p.hp, p.wp, p.dtype),
+        y(p.g.n, p.g.cout, p.g.ho, p.g.wo, p.dtype),
+        bias(1, p.g.cout, 1, 1, p.dtype),
+        w(p.g, p.dtype),
+        p_(p) {}
 
   TensorDesc x, y, bias;
   FilterDesc w;
 
   // The convolution descriptor and algorithm of `dir`, chosen on first use.
-  std::pair<cudnnConvolutionDescriptor_t, Choice> route(int device, cudnnHandle_t h, Direction dir,
-                                                        const Buffers& b) {
+  std::pair<cudnnConvolutionDescriptor_t, Choice> route(int device, cudnnHandle_t h, Direction dir, const Buffers& b) {
     std::lock_guard<std::mutex> lock(mutex_);
     Route& r = routes_[int(dir)];
     if (!r.conv) {
-      auto conv = std::make_unique<ConvDesc>(p_.g, p_.pad_h, p_.pad_w, p_.dtype,
-                                             p_.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
+      auto conv =
+          std::make_unique<ConvDesc>(p_.g, p_.pad_h, p_.pad_w, p_.dtype, p_.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
       r.choice = p_.search == ConvAlgoSearch::Benchmark ? find(device, h, conv->d, dir, b) : query(h, conv->d, dir);
       SONO_CUDNN_CHECK(cudnnSetConvolutionMathType(conv->d, r.choice.math));
       r.conv = std::move(conv);
@@ -200,8 +225,8 @@ class Plan {
     if (dir == Direction::Forward) {
       cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
       int n = 0;
-      SONO_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, x.d, w.d, conv, y.d,
-                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf));
+      SONO_CUDNN_CHECK(
+          cudnnGetConvolutionForwardAlgorithm_v7(h, x.d, w.d, conv, y.d, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf));
       return pick(perf, n, "forward", p_);
     }
     if (dir == Direction::BackwardData) {
@@ -219,23 +244,21 @@ class Plan {
   }
 
   // cudnnFind*Ex: runs every candidate on the call's buffers, fastest first.
-  Choice find(int device, cudnnHandle_t h, cudnnConvolutionDescriptor_t conv, Direction dir,
-              const Buffers& b) const {
+  Choice find(int device, cudnnHandle_t h, cudnnConvolutionDescriptor_t conv, Direction dir, const Buffers& b) const {
     void* ws = workspace(device, kWorkspaceLimit);
     if (dir == Direction::Forward) {
       cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
       int n = 0;
-      SONO_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, x.d, b.x, w.d, b.w, conv, y.d, b.out,
-                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf, ws,
-                                                              kWorkspaceLimit));
+      SONO_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
+          h, x.d, b.x, w.d, b.w, conv, y.d, b.out, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf, ws, kWorkspaceLimit));
       return pick(perf, n, "forward", p_);
     }
     if (dir == Direction::BackwardData) {
       cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
       int n = 0;
       SONO_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, w.d, b.w, y.d, b.y, conv, x.d, b.out,
-                                                                   CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf,
-                                                                   ws, kWorkspaceLimit));
+                                                                   CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf, ws,
+                                                                   kWorkspaceLimit));
       return pick(perf, n, "backward-data", p_);
     }
     cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
@@ -335,8 +358,8 @@ void cudnn_forward(const Geometry& g, const Tensor& x, const Tensor& w, const Te
     cudnnHandle_t h = cudnn_handle(device);
     const Tensor xin = p.explicit_pad ? padded_copy<T>(p, x) : x;
     const std::shared_ptr<Plan> plan = plan_for(device, p);
-    const auto [conv, c] = plan->route(device, h, Direction::Forward,
-                                       Buffers{xin.data<T>(), w.data<T>(), y.data<T>(), y.data<T>()});
+    const auto [conv, c] =
+        plan->route(device, h, Direction::Forward, Buffers{xin.data<T>(), w.data<T>(), y.data<T>(), y.data<T>()});
     const Scale<T> s;
     SONO_CUDNN_CHECK(cudnnConvolutionForward(h, &s.one, plan->x.d, xin.data<T>(), plan->w.d, w.data<T>(), conv,
                                              cudnnConvolutionFwdAlgo_t(c.algo), workspace_for(device, c), c.workspace,
@@ -358,8 +381,8 @@ void cudnn_backward(const Geometry& g, const Tensor& x, const Tensor& w, const T
     const Scale<T> s;
     if (gx.defined()) {
       const Tensor gxp = p.explicit_pad ? Tensor::empty({g.n, g.cin, p.hp, p.wp}, gx.dtype(), gx.device()) : gx;
-      const auto [conv, c] = plan->route(device, h, Direction::BackwardData,
-                                         Buffers{nullptr, w.data<T>(), gy.data<T>(), gxp.data<T>()});
+      const auto [conv, c] =
+          plan->route(device, h, Direction::BackwardData, Buffers{nullptr, w.data<T>(), gy.data<T>(), gxp.data<T>()});
       SONO_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &s.one, plan->w.d, w.data<T>(), plan->y.d, gy.data<T>(), conv,
                                                     cudnnConvolutionBwdDataAlgo_t(c.algo), workspace_for(device, c),
                                                     c.workspace, &s.zero, plan->x.d, gxp.data<T>()));
@@ -370,10 +393,9 @@ void cudnn_backward(const Geometry& g, const Tensor& x, const Tensor& w, const T
       const Tensor xin = p.explicit_pad ? padded_copy<T>(p, x) : x;
       const auto [conv, c] = plan->route(device, h, Direction::BackwardFilter,
                                          Buffers{xin.data<T>(), nullptr, gy.data<T>(), gw.data<T>()});
-      SONO_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &s.one, plan->x.d, xin.data<T>(), plan->y.d, gy.data<T>(),
-                                                      conv, cudnnConvolutionBwdFilterAlgo_t(c.algo),
-                                                      workspace_for(device, c), c.workspace, &s.zero, plan->w.d,
-                                                      gw.data<T>()));
+      SONO_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+          h, &s.one, plan->x.d, xin.data<T>(), plan->y.d, gy.data<T>(), conv, cudnnConvolutionBwdFilterAlgo_t(c.algo),
+          workspace_for(device, c), c.workspace, &s.zero, plan->w.d, gw.data<T>()));
     }
   });
 }

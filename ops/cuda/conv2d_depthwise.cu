@@ -36,8 +36,8 @@ struct Dw {
 
 template <class I>
 Dw<I> dw_of(const Geometry& g) {
-  return {I(g.n), I(g.cin), I(g.h), I(g.w), I(g.ho), I(g.wo), I(g.kh), I(g.kw), I(g.sh), I(g.sw), I(g.pt), I(g.pl),
-          I(g.dh), I(g.dw)};
+  return {I(g.n),  I(g.cin), I(g.h),  I(g.w),  I(g.ho), I(g.wo), I(g.kh),
+          I(g.kw), I(g.sh),  I(g.sw), I(g.pt), I(g.pl), I(g.dh), I(g.dw)};
 }
 
 // Calls f(Dw<I>{...}) with I = int when every tensor index is below 2^30, else int64_t.
@@ -94,7 +94,7 @@ struct BackwardInput {
     T acc = T(0);
     for (I ki = 0; ki < g.kh; ++ki) {
       const I th = ih + g.pt - ki * g.dh;  // = oh * sh for the output reading (ih, iw) through tap ki
-      if (th < 0) break;                  // decreases with ki
+      if (th < 0) break;                   // decreases with ki
       if (th % g.sh) continue;
       const I oh = th / g.sh;
       if (oh >= g.ho) continue;
@@ -167,9 +167,7 @@ struct WeightFinal {
 
 // Positions per block of the weight-gradient pass: at least 16 per thread,
 // and at most 64 chunks per channel for the final pass to add.
-int64_t weight_chunk_len(int64_t positions) {
-  return std::max<int64_t>(16 * kBlockSize, (positions + 63) / 64);
-}
+int64_t weight_chunk_len(int64_t positions) { return std::max<int64_t>(16 * kBlockSize, (positions + 63) / 64); }
 
 template <class T>
 const T* data_or_null(const Tensor& t) {
@@ -218,8 +216,7 @@ void depthwise_backward_weight(const Geometry& g, const Tensor& x, const Tensor&
         weight_partial_kernel<T, I, 3, 3><<<grid, kBlockSize, 0, stream>>>(xp, gp, d, len, pp);
       else if (g.kh == 5 && g.kw == 5)
         weight_partial_kernel<T, I, 5, 5><<<grid, kBlockSize, 0, stream>>>(xp, gp, d, len, pp);
-      else
-        weight_partial_kernel<T, I, 0, 0><<<grid, kBlockSize, 0, stream>>>(xp, gp, d, len, pp);
+      else weight_partial_kernel<T, I, 0, 0><<<grid, kBlockSize, 0, stream>>>(xp, gp, d, len, pp);
       SONO_CUDA_CHECK_LAUNCH();
     });
     parallel_for(device, g.cin * taps, WeightFinal<T>{pp, chunks, taps, gw.data<T>()});

@@ -20,8 +20,8 @@ void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     using T = SONO_TYPE(tag);
     T* yp = y.data<T>();
     if (bias.defined()) broadcast_bias<T>(device, bias.data<T>(), n, out, 1, yp);
-    gemm<T>(device, false, true, n, out, in, T(1), x.data<T>(), in, weight.data<T>(), in,
-            bias.defined() ? T(1) : T(0), yp, out);
+    gemm<T>(device, false, true, n, out, in, T(1), x.data<T>(), in, weight.data<T>(), in, bias.defined() ? T(1) : T(0),
+            yp, out);
   });
 }
 

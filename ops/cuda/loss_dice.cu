@@ -164,7 +164,7 @@ void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth
         z, target.data<int64_t>(), lse.data<T>(), geo, n_pixels, partial.data<double>());
     SONO_CUDA_CHECK_LAUNCH();
     class_sums_final<T><<<1, kBlockSize, 0, stream>>>(partial.data<double>(), blocks, geo.classes, smooth, eps,
-                                                       stats.data<double>(), loss.data<T>());
+                                                      stats.data<double>(), loss.data<T>());
     SONO_CUDA_CHECK_LAUNCH();
   });
 }
@@ -176,12 +176,12 @@ void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor
   dispatch_float(logits.dtype(), "dice_loss_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     Tensor coef = Tensor::empty({geo.classes, 2}, DType::F64, logits.device());
-    parallel_for(device, geo.classes,
-                 ClassCoefficients<T>{stats.data<double>(), grad_loss.data<T>(), geo.classes, smooth, eps,
-                                      coef.data<double>()});
-    parallel_for(device, logits.size(0) * geo.pixels,
-                 PixelGrad<T>{logits.data<T>(), target.data<int64_t>(), coef.data<double>(), geo,
-                              grad_logits.data<T>()});
+    parallel_for(
+        device, geo.classes,
+        ClassCoefficients<T>{stats.data<double>(), grad_loss.data<T>(), geo.classes, smooth, eps, coef.data<double>()});
+    parallel_for(
+        device, logits.size(0) * geo.pixels,
+        PixelGrad<T>{logits.data<T>(), target.data<int64_t>(), coef.data<double>(), geo, grad_logits.data<T>()});
   });
 }
 

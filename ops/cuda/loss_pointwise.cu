@@ -24,21 +24,48 @@ template <PointwiseLoss K>
 struct Terms;
 template <>
 struct Terms<PointwiseLoss::MSE> {
-  template <class T> __device__ static T f(T x, T t) { return math::squared_error(x, t); }
-  template <class T> __device__ static T dx(T x, T t) { return math::squared_error_grad(x, t); }
-  template <class T> __device__ static T dt(T x, T t) { return -math::squared_error_grad(x, t); }
+  template <class T>
+  __device__ static T f(T x, T t) {
+    return math::squared_error(x, t);
+  }
+  template <class T>
+  __device__ static T dx(T x, T t) {
+    return math::squared_error_grad(x, t);
+  }
+  template <class T>
+  __device__ static T dt(T x, T t) {
+    return -math::squared_error_grad(x, t);
+  }
 };
 template <>
 struct Terms<PointwiseLoss::BCEWithLogits> {
-  template <class T> __device__ static T f(T x, T t) { return math::bce_with_logits(x, t); }
-  template <class T> __device__ static T dx(T x, T t) { return math::bce_with_logits_grad(x, t); }
-  template <class T> __device__ static T dt(T x, T t) { return math::bce_with_logits_grad_target(x, t); }
+  template <class T>
+  __device__ static T f(T x, T t) {
+    return math::bce_with_logits(x, t);
+  }
+  template <class T>
+  __device__ static T dx(T x, T t) {
+    return math::bce_with_logits_grad(x, t);
+  }
+  template <class T>
+  __device__ static T dt(T x, T t) {
+    return math::bce_with_logits_grad_target(x, t);
+  }
 };
 template <>
 struct Terms<PointwiseLoss::L1> {
-  template <class T> __device__ static T f(T x, T t) { return math::absolute_error(x, t); }
-  template <class T> __device__ static T dx(T x, T t) { return math::absolute_error_grad(x, t); }
-  template <class T> __device__ static T dt(T x, T t) { return -math::absolute_error_grad(x, t); }
+  template <class T>
+  __device__ static T f(T x, T t) {
+    return math::absolute_error(x, t);
+  }
+  template <class T>
+  __device__ static T dx(T x, T t) {
+    return math::absolute_error_grad(x, t);
+  }
+  template <class T>
+  __device__ static T dt(T x, T t) {
+    return -math::absolute_error_grad(x, t);
+  }
 };
 
 template <class F>
@@ -95,8 +122,7 @@ void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tens
     with_kind(kind, [&](auto terms) {
       using K = decltype(terms);
       if (grad_input.defined()) parallel_for(device, n, Grad<T, K, true>{x, t, gl, grad_input.data<T>(), double(n)});
-      if (grad_target.defined())
-        parallel_for(device, n, Grad<T, K, false>{x, t, gl, grad_target.data<T>(), double(n)});
+      if (grad_target.defined()) parallel_for(device, n, Grad<T, K, false>{x, t, gl, grad_target.data<T>(), double(n)});
     });
   });
 }

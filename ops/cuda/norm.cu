@@ -202,8 +202,8 @@ struct ChannelGrads {
   const T* save_invstd;
   Keys keys;
   int64_t samples;
-  T* gweight;  // may be null
-  T* gbias;    // may be null
+  T* gweight;            // may be null
+  T* gbias;              // may be null
   double* channel_sums;  // [C, 2] = {sum_n a, sum_n b}, for batch norm's gx
   __device__ void operator()(int64_t c) const {
     double a = 0, b = 0, bw = 0;
@@ -285,13 +285,13 @@ Keys group_keys(const Tensor& x, int64_t groups) {
 Tensor f64_buffer(int64_t n, const Tensor& like) { return Tensor::empty({n}, DType::F64, like.device()); }
 
 template <class T>
-void normalize_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Keys& keys,
-                       const Tensor& stats, const Tensor& y) {
+void normalize_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Keys& keys, const Tensor& stats,
+                       const Tensor& y) {
   with_element_keys(x, keys, [&](auto ek) {
     using I = decltype(ek.plane_size);
     parallel_for(x.device().index, x.numel(),
-                 Normalize<T, I>{x.data<T>(), data_or_null<T>(weight), data_or_null<T>(bias), stats.data<double>(),
-                                 ek, y.data<T>()});
+                 Normalize<T, I>{x.data<T>(), data_or_null<T>(weight), data_or_null<T>(bias), stats.data<double>(), ek,
+                                 y.data<T>()});
   });
 }
 
@@ -314,10 +314,10 @@ void normalize_backward(const Tensor& x, const Tensor& weight, const Tensor& sav
   }
   if (!gx.defined()) return;
   Tensor coef = f64_buffer(2 * num_keys, x);
-  parallel_for(device, num_keys,
-               KeyInputCoefficients<T>{sums.data<double>(), channel_sums.data<double>(), data_or_null<T>(weight),
-                                       save_invstd.data<T>(), keys, count, training || keys.group,
-                                       coef.data<double>()});
+  parallel_for(
+      device, num_keys,
+      KeyInputCoefficients<T>{sums.data<double>(), channel_sums.data<double>(), data_or_null<T>(weight),
+                              save_invstd.data<T>(), keys, count, training || keys.group, coef.data<double>()});
   with_element_keys(x, keys, [&](auto ek) {
     using I = decltype(ek.plane_size);
     parallel_for(device, x.numel(),
@@ -342,8 +342,8 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
       plane_sums<T, false>(x, Tensor(), Tensor(), keys, sums);
       parallel_for(device, C,
                    KeyStats<T>{x.data<T>(), sums.data<double>(), keys, N, double(N * keys.plane_size), eps, momentum,
-                               true, data_or_null<T>(running_mean), data_or_null<T>(running_var),
-                               save_mean.data<T>(), save_invstd.data<T>(), stats.data<double>()});
+                               true, data_or_null<T>(running_mean), data_or_null<T>(running_var), save_mean.data<T>(),
+                               save_invstd.data<T>(), stats.data<double>()});
     } else {
       parallel_for(device, C,
                    RunningStats<T>{running_mean.data<T>(), running_var.data<T>(), eps, save_mean.data<T>(),
@@ -372,10 +372,10 @@ void group_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
     using T = SONO_TYPE(tag);
     Tensor sums = f64_buffer(2 * N * keys.channels, x), stats = f64_buffer(2 * G, x);
     plane_sums<T, false>(x, Tensor(), Tensor(), keys, sums);
-    parallel_for(device, G,
-                 KeyStats<T>{x.data<T>(), sums.data<double>(), keys, N, double(keys.per_group * keys.plane_size), eps,
-                             0.0, false, nullptr, nullptr, save_mean.data<T>(), save_invstd.data<T>(),
-                             stats.data<double>()});
+    parallel_for(
+        device, G,
+        KeyStats<T>{x.data<T>(), sums.data<double>(), keys, N, double(keys.per_group * keys.plane_size), eps, 0.0,
+                    false, nullptr, nullptr, save_mean.data<T>(), save_invstd.data<T>(), stats.data<double>()});
     normalize_forward<T>(x, weight, bias, keys, stats, y);
   });
 }

@@ -122,8 +122,8 @@ void adamw_step_multi(const std::vector<AdamWItem>& items) {
       keys.push_back(key);
       sets.push_back(adamw_scalars(it.lr, it.beta1, it.beta2, it.eps, it.weight_decay, it.step));
     }
-    slots.push_back(Slot{it.p.data<float>(), it.g.data<float>(), it.m.data<float>(), it.v.data<float>(), n,
-                         int64_t(set)});
+    slots.push_back(
+        Slot{it.p.data<float>(), it.g.data<float>(), it.m.data<float>(), it.v.data<float>(), n, int64_t(set)});
     for (int64_t start = 0; start < n; start += kChunk) chunks.push_back(Chunk{int64_t(slots.size()) - 1, start});
   }
   if (chunks.empty()) return;
@@ -145,8 +145,7 @@ void adamw_step_multi(const std::vector<AdamWItem>& items) {
     // Ordered after the previous launch that read the table. From pageable
     // memory the call returns once the bytes are staged, without waiting for
     // the device, so `host` may change right after.
-    SONO_CUDA_CHECK(cudaMemcpyAsync(table.device.raw_data(), host.data(), host.size(), cudaMemcpyHostToDevice,
-                                    stream));
+    SONO_CUDA_CHECK(cudaMemcpyAsync(table.device.raw_data(), host.data(), host.size(), cudaMemcpyHostToDevice, stream));
     table.host = std::move(host);
   }
   const auto* base = static_cast<const unsigned char*>(table.device.raw_data());

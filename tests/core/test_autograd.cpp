@@ -82,7 +82,7 @@ TEST_CASE("saved tensors are released after backward") {
   {
     Tensor tmp = sigmoid(a);  // output saved by the sigmoid node
     input_storage = tmp.storage();
-    Tensor out = silu(tmp);   // silu saves its input (tmp's storage)
+    Tensor out = silu(tmp);  // silu saves its input (tmp's storage)
     tmp = Tensor();
     CHECK_FALSE(input_storage.expired());
     out.backward(Tensor::full({1000}, 1.0, DType::F64));
@@ -93,8 +93,8 @@ TEST_CASE("saved tensors are released after backward") {
 
 TEST_CASE("backward errors are clear") {
   Tensor a = randn({3}, 7);
-  CHECK_THROWS_WITH_AS(silu(a).backward(Tensor::full({3}, 1.0, DType::F64)),
-                       doctest::Contains("does not require grad"), Error);
+  CHECK_THROWS_WITH_AS(silu(a).backward(Tensor::full({3}, 1.0, DType::F64)), doctest::Contains("does not require grad"),
+                       Error);
   Tensor b = randn({3}, 8).set_requires_grad(true);
   CHECK_THROWS_WITH_AS(silu(b).backward(), doctest::Contains("one-element"), Error);
   CHECK_THROWS_WITH_AS(silu(b).set_requires_grad(true), doctest::Contains("not a leaf"), Error);

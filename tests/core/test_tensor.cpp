@@ -22,8 +22,8 @@ TEST_CASE("creation, dtypes and describe") {
 
 TEST_CASE("bf16 rounds to nearest even like PyTorch") {
   CHECK(BFloat16::from_float(1.0f) == 0x3f80);
-  CHECK(float(BFloat16(1.00390625f)) == 1.0f);          // tie -> even (down)
-  CHECK(float(BFloat16(1.01171875f)) == 1.015625f);     // tie -> even (up)
+  CHECK(float(BFloat16(1.00390625f)) == 1.0f);       // tie -> even (down)
+  CHECK(float(BFloat16(1.01171875f)) == 1.015625f);  // tie -> even (up)
   CHECK(float(BFloat16(3.14159265f)) == 3.140625f);
   Tensor x = Tensor::from_vector<float>({1.5f, -2.25f, 1e-3f}, {3}).to(DType::BF16).to(DType::F32);
   CHECK(x.to_vector<float>()[0] == 1.5f);
@@ -74,8 +74,7 @@ TEST_CASE("bad geometry raises errors naming the op and shapes") {
   CHECK_THROWS_WITH_AS(x.data<double>(), doctest::Contains("requested f64 from f32[2, 3]"), Error);
   CHECK_THROWS_WITH_AS(Device::parse("gpu"), doctest::Contains("device"), Error);
   if (!cuda_compiled())
-    CHECK_THROWS_WITH_AS(Tensor::zeros({2}, DType::F32, Device::cuda(0)), doctest::Contains("no CUDA backend"),
-                         Error);
+    CHECK_THROWS_WITH_AS(Tensor::zeros({2}, DType::F32, Device::cuda(0)), doctest::Contains("no CUDA backend"), Error);
 }
 
 TEST_CASE("philox-4x32-10 matches the published known-answer vectors") {

@@ -1,9 +1,9 @@
 #include <doctest/doctest.h>
 
-#include "tasks/dataset.h"
 #include "data/csv.h"
 #include "data/dataset.h"
 #include "data/image.h"
+#include "tasks/dataset.h"
 #include "tests/data/data_test_util.h"
 
 using namespace sono;
@@ -172,7 +172,8 @@ TEST_CASE("read_dataset: file-level errors") {
   {
     CsvDataset d;
     d.add("t.csv", "image_path,task_id,num_classes\na.png,t,2\n");
-    CHECK_THROWS_WITH_AS(tasks::read_dataset(d.root(), OnBadRow::Skip), doctest::Contains("no column 'task_name'"), Error);
+    CHECK_THROWS_WITH_AS(tasks::read_dataset(d.root(), OnBadRow::Skip), doctest::Contains("no column 'task_name'"),
+                         Error);
   }
   {
     CsvDataset d;

@@ -3,11 +3,11 @@
 #include <cstring>
 #include <set>
 
-#include "tasks/dataset.h"
 #include "data/augment.h"
 #include "data/loader.h"
 #include "data/phantom.h"
 #include "data/resize.h"
+#include "tasks/dataset.h"
 #include "tests/data/data_test_util.h"
 
 using namespace sono;

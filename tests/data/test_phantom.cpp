@@ -4,10 +4,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "tasks/dataset.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "data/phantom.h"
+#include "tasks/dataset.h"
 #include "tests/data/data_test_util.h"
 
 using namespace sono;
@@ -88,9 +88,7 @@ TEST_CASE("phantom: read_dataset returns exactly the generator's ground truth") 
           ++no_boxes;
         }
         break;
-      case TaskType::Regression:
-        CHECK(s.points == g.points);
-        break;
+      case TaskType::Regression: CHECK(s.points == g.points); break;
     }
   }
   CHECK(boxes == 6);

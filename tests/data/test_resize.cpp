@@ -197,7 +197,8 @@ std::map<std::string, Image> read_u8_safetensors(const std::string& path) {
 }  // namespace
 
 TEST_CASE("resize: bit-exact against cv2 fixtures (SONO_REF_FIXTURES/resize)") {
-  const std::string path = sono::test::ref_fixture("resize/opencv_resize.safetensors", "tools/reference/make_fixtures.sh");
+  const std::string path =
+      sono::test::ref_fixture("resize/opencv_resize.safetensors", "tools/reference/make_fixtures.sh");
   if (path.empty()) return;
   auto tensors = read_u8_safetensors(path);
   int compared = 0;

@@ -4,10 +4,10 @@
 #include <map>
 #include <set>
 
-#include "tasks/dataset.h"
 #include "data/batch.h"
 #include "data/dataset.h"
 #include "data/image.h"
+#include "tasks/dataset.h"
 #include "tests/data/data_test_util.h"
 #include "tests/support/skip.h"
 

@@ -64,13 +64,14 @@ TEST_CASE("file_format: a safetensors file whose header length begins with the p
 TEST_CASE("file_format: zip, pickle and safetensors are told apart by structure") {
   const std::string st_head = std::string("\x80\x00\0\0\0\0\0\0{", 9);  // header length 128
   CHECK(detect(st_head, 8 + 128) == TensorFileFormat::Safetensors);
-  CHECK(detect(st_head, 8 + 127) == std::nullopt);                    // the header would run past the end
+  CHECK(detect(st_head, 8 + 127) == std::nullopt);                               // the header would run past the end
   CHECK(detect(std::string("\x80\x00\0\0\0\0\0\0[", 9), 1000) == std::nullopt);  // not a JSON object
   CHECK(detect(std::string("\x02\0\0\0\0\0\0\0{", 9), 10) == TensorFileFormat::Safetensors);  // "{}"
   CHECK(detect(std::string("PK\x03\x04\x14\0\0\0\0", 9), 1000) == TensorFileFormat::TorchZip);
-  CHECK(detect("PK\x05\x06", 1000) == std::nullopt);                  // an empty zip holds no checkpoint
+  CHECK(detect("PK\x05\x06", 1000) == std::nullopt);  // an empty zip holds no checkpoint
   CHECK(detect(std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9", 9), 1000) == TensorFileFormat::TorchLegacy);
-  for (int protocol : {2, 3, 4, 5}) CHECK(detect(std::string("\x80") + char(protocol) + "}q", 1000) == TensorFileFormat::TorchLegacy);
+  for (int protocol : {2, 3, 4, 5})
+    CHECK(detect(std::string("\x80") + char(protocol) + "}q", 1000) == TensorFileFormat::TorchLegacy);
   for (int protocol : {0, 1, 6, 0xa3}) CHECK(detect(std::string("\x80") + char(protocol) + "}q", 1000) == std::nullopt);
   CHECK(detect("", 0) == std::nullopt);
   CHECK(detect("\x80", 1) == std::nullopt);

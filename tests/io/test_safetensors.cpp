@@ -43,7 +43,9 @@ std::string le64(uint64_t v) {
 }
 
 // A file with the given header text and data bytes.
-std::string file_with(const std::string& header, const std::string& data) { return le64(header.size()) + header + data; }
+std::string file_with(const std::string& header, const std::string& data) {
+  return le64(header.size()) + header + data;
+}
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -182,8 +184,8 @@ TEST_CASE("safetensors: malformed tensor entries name the tensor") {
   write_bytes(p, file_with(header("[1]"), d8));
   check_rejects(p, {"'t'", "not an object"});
   // element count that overflows 64 bits: rejected without allocating
-  write_bytes(p, file_with(header(R"({"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]})"),
-                           d8));
+  write_bytes(
+      p, file_with(header(R"({"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]})"), d8));
   check_rejects(p, {"'t'", "more elements than can be addressed"});
   write_bytes(p, file_with(header(R"({"dtype":"F64","shape":[1152921504606846976],"data_offsets":[0,8]})"), d8));
   check_rejects(p, {"'t'", "needs more bytes than the file has"});

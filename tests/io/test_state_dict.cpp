@@ -24,7 +24,9 @@ std::string error_of(const NamedTensors& targets, const NamedTensors& source, co
   return "";
 }
 
-NamedTensors fresh_targets() { return {{"w", Tensor::zeros({2, 3})}, {"b", Tensor::zeros({3})}, {"n", Tensor::zeros({}, DType::I64)}}; }
+NamedTensors fresh_targets() {
+  return {{"w", Tensor::zeros({2, 3})}, {"b", Tensor::zeros({3})}, {"n", Tensor::zeros({}, DType::I64)}};
+}
 
 Tensor with_value_at(Tensor t, int64_t i, double v) {
   std::vector<double> x = test::values(t);
@@ -53,8 +55,8 @@ TEST_CASE("copy_state_dict: NaN or infinite weights are refused naming the tenso
   const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
   for (DType dt : {DType::F32, DType::F64, DType::BF16}) {
     INFO(dtype_name(dt));
-    NamedTensors targets = {{"w", Tensor::zeros({2, 3}, dt)}, {"b", Tensor::zeros({3}, dt)},
-                            {"n", Tensor::zeros({}, DType::I64)}};
+    NamedTensors targets = {
+        {"w", Tensor::zeros({2, 3}, dt)}, {"b", Tensor::zeros({3}, dt)}, {"n", Tensor::zeros({}, DType::I64)}};
     NamedTensors src = {{"w", with_value_at(Tensor::full({2, 3}, 1.0, dt), 4, nan)},
                         {"b", with_value_at(with_value_at(Tensor::full({3}, 1.0, dt), 1, -inf), 2, nan)},
                         {"n", Tensor::scalar(7, DType::I64)}};
@@ -72,7 +74,8 @@ TEST_CASE("copy_state_dict: a NaN weight in a safetensors file is refused naming
   const std::string path =
       (std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "_nan.safetensors")).string();
   write_safetensors(path, {{"w", with_value_at(Tensor::full({2, 3}, 0.5), 0, std::nan(""))},
-                           {"b", Tensor::full({3}, 0.5)}, {"n", Tensor::scalar(1, DType::I64)}});
+                           {"b", Tensor::full({3}, 0.5)},
+                           {"n", Tensor::scalar(1, DType::I64)}});
   LoadOptions o;
   o.source = path;
   NamedTensors targets = fresh_targets();

@@ -26,7 +26,10 @@ void put_le(std::string& b, uint64_t v, int bytes) {
 // Writes pickle opcodes the way torch.save (protocol 2) does.
 struct Pickle {
   std::string b;
-  Pickle& op(uint8_t c) { b += char(c); return *this; }
+  Pickle& op(uint8_t c) {
+    b += char(c);
+    return *this;
+  }
   Pickle& proto() { return op(0x80).op(2); }
   Pickle& global(const std::string& module, const std::string& name) {
     op('c');
@@ -109,10 +112,10 @@ struct ZipFile {
       auto header = [&](std::string& b, bool central) {
         put_le(b, central ? 0x02014b50 : 0x04034b50, 4);
         if (central) put_le(b, 45, 2);
-        put_le(b, 45, 2);              // version needed
-        put_le(b, 0, 2);               // flags
+        put_le(b, 45, 2);  // version needed
+        put_le(b, 0, 2);   // flags
         put_le(b, it.method, 2);
-        put_le(b, 0, 4);               // time, date
+        put_le(b, 0, 4);  // time, date
         put_le(b, crc, 4);
         put_le(b, zip64 ? saturated : it.data.size(), 4);  // compressed
         put_le(b, zip64 ? saturated : it.data.size(), 4);  // uncompressed
@@ -194,8 +197,8 @@ std::string to_legacy(const Spec& spec) {
   for (const auto& kv : spec.storage_bytes) keys.str(kv.first);
   out += keys.op('e').stop().b;
   std::map<std::string, uint64_t> element_size;
-  const std::map<std::string, uint64_t> sizes = {{"FloatStorage", 4}, {"HalfStorage", 2}, {"BoolStorage", 1},
-                                                 {"LongStorage", 8}, {"CharStorage", 1}};
+  const std::map<std::string, uint64_t> sizes = {
+      {"FloatStorage", 4}, {"HalfStorage", 2}, {"BoolStorage", 1}, {"LongStorage", 8}, {"CharStorage", 1}};
   for (const auto& t : spec.tensors) element_size[t.key] = sizes.at(t.type);
   for (const auto& [key, bytes] : spec.storage_bytes) {
     put_le(out, bytes.size() / element_size.at(key), 8);
@@ -370,7 +373,7 @@ TEST_CASE("torch_checkpoint: torch 2.x zip records, protocol 4 opcodes and param
   p.op('(').op('(').str("storage");
   sglobal("torch", "DoubleStorage");
   p.str("0").str("cpu").integer(3).op('t').op('Q').integer(0).ints({3}).ints({1}).op(0x89);
-  p.op('h').op(0).op(')').op('R').op('t').op('R');  // OrderedDict() from memo 0
+  p.op('h').op(0).op(')').op('R').op('t').op('R');            // OrderedDict() from memo 0
   p.op(0x88).op('h').op(0).op(')').op('R').op(0x87).op('R');  // _rebuild_parameter(t, True, OrderedDict())
   p.op('u').stop();
   ZipFile z;
@@ -435,10 +438,15 @@ TEST_CASE("torch_checkpoint: a repeated key keeps its first position and last va
 // ---- hostile input ------------------------------------------------------------------
 
 TEST_CASE("torch_checkpoint: refuses every global outside the state-dict allow list") {
-  for (auto [module, name] : std::vector<std::pair<std::string, std::string>>{
-           {"os", "system"}, {"posix", "system"}, {"builtins", "eval"}, {"__builtin__", "eval"},
-           {"torch.storage", "_load_from_bytes"}, {"subprocess", "Popen"}, {"torch", "load"},
-           {"collections", "defaultdict"}, {"torch._utils", "_rebuild_qtensor"}}) {
+  for (auto [module, name] : std::vector<std::pair<std::string, std::string>>{{"os", "system"},
+                                                                              {"posix", "system"},
+                                                                              {"builtins", "eval"},
+                                                                              {"__builtin__", "eval"},
+                                                                              {"torch.storage", "_load_from_bytes"},
+                                                                              {"subprocess", "Popen"},
+                                                                              {"torch", "load"},
+                                                                              {"collections", "defaultdict"},
+                                                                              {"torch._utils", "_rebuild_qtensor"}}) {
     const std::string qualified = module + "." + name;
     INFO(qualified);
     const doctest::String refused(("refused global '" + qualified + "'").c_str());
@@ -673,10 +681,14 @@ TEST_CASE("torch_checkpoint: file errors name the path") {
 
 TEST_CASE("torch_checkpoint: reference checkpoints equal their expected tensors bit for bit") {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"lukemelas_b0_zip.pth", "lukemelas_b0.safetensors"}, {"lukemelas_b0_legacy.pth", "lukemelas_b0.safetensors"},
-      {"torchvision_b0.pth", "torchvision_b0.safetensors"}, {"timm_b0.pth", "timm_b0.safetensors"},
-      {"views_zip.pth", "views.safetensors"},               {"views_legacy.pth", "views.safetensors"},
-      {"cuda0_zip.pth", "views.safetensors"},               {"cuda0_legacy.pth", "views.safetensors"},
+      {"lukemelas_b0_zip.pth", "lukemelas_b0.safetensors"},
+      {"lukemelas_b0_legacy.pth", "lukemelas_b0.safetensors"},
+      {"torchvision_b0.pth", "torchvision_b0.safetensors"},
+      {"timm_b0.pth", "timm_b0.safetensors"},
+      {"views_zip.pth", "views.safetensors"},
+      {"views_legacy.pth", "views.safetensors"},
+      {"cuda0_zip.pth", "views.safetensors"},
+      {"cuda0_legacy.pth", "views.safetensors"},
       {"wrapped.pth", "wrapped.safetensors"}};
   for (const auto& kase : cases) {
     const std::string& file = kase.first;  // not a structured binding: INFO captures it

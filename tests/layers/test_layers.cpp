@@ -88,8 +88,7 @@ TEST_CASE("layers: default init is U(+-1/sqrt(fan_in)), seeded and reproducible"
 
 TEST_CASE("layers: BatchNorm2d buffers, counter in training only, running stats, reload") {
   BatchNorm2d bn(3, 1e-3, 0.01);
-  CHECK(keys(bn) ==
-        std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"});
+  CHECK(keys(bn) == std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"});
   CHECK(bn.num_batches_tracked().dtype() == DType::I64);
   CHECK(bn.num_batches_tracked().dim() == 0);
   Tensor x = test::randn({4, 3, 5, 5}, 2, DType::F64);
@@ -162,8 +161,8 @@ TEST_CASE("layers: a mask_source replaces drawing (imported masks)") {
 
 TEST_CASE("layers: squeeze_excite equals x * sigmoid(W2 silu(W1 mean + b1) + b2)") {
   SqueezeExcite se(4, 2);
-  CHECK(keys(se) == std::vector<std::string>{"_se_reduce.weight", "_se_reduce.bias", "_se_expand.weight",
-                                             "_se_expand.bias"});
+  CHECK(keys(se) ==
+        std::vector<std::string>{"_se_reduce.weight", "_se_reduce.bias", "_se_expand.weight", "_se_expand.bias"});
   se.to(DType::F64);
   randomize(se, 7);
   Tensor x = test::randn({2, 4, 3, 3}, 8, DType::F64);
@@ -200,13 +199,28 @@ TEST_CASE("layers: MBConvBlock names follow the lukemelas layout") {
   c.expand_ratio = 6;
   MBConvBlock expand(c);
   std::vector<std::string> k = keys(expand);
-  const std::vector<std::string> expected = {
-      "_expand_conv.weight",       "_bn0.weight",      "_bn0.bias",          "_bn0.running_mean",
-      "_bn0.running_var",          "_bn0.num_batches_tracked",               "_depthwise_conv.weight",
-      "_bn1.weight",               "_bn1.bias",        "_bn1.running_mean",  "_bn1.running_var",
-      "_bn1.num_batches_tracked",  "_se_reduce.weight", "_se_reduce.bias",   "_se_expand.weight",
-      "_se_expand.bias",           "_project_conv.weight", "_bn2.weight",    "_bn2.bias",
-      "_bn2.running_mean",         "_bn2.running_var", "_bn2.num_batches_tracked"};
+  const std::vector<std::string> expected = {"_expand_conv.weight",
+                                             "_bn0.weight",
+                                             "_bn0.bias",
+                                             "_bn0.running_mean",
+                                             "_bn0.running_var",
+                                             "_bn0.num_batches_tracked",
+                                             "_depthwise_conv.weight",
+                                             "_bn1.weight",
+                                             "_bn1.bias",
+                                             "_bn1.running_mean",
+                                             "_bn1.running_var",
+                                             "_bn1.num_batches_tracked",
+                                             "_se_reduce.weight",
+                                             "_se_reduce.bias",
+                                             "_se_expand.weight",
+                                             "_se_expand.bias",
+                                             "_project_conv.weight",
+                                             "_bn2.weight",
+                                             "_bn2.bias",
+                                             "_bn2.running_mean",
+                                             "_bn2.running_var",
+                                             "_bn2.num_batches_tracked"};
   CHECK(k == expected);
   CHECK(expand.squeeze_channels() == 2);  // int(0.25 * INPUT channels), not expanded
   CHECK(expand.tensor("_se_reduce.weight").shape() == Shape{2, 48, 1, 1});
@@ -271,10 +285,10 @@ TEST_CASE("layers: MBConvBlock drop-connect only in training and only on residua
 
 TEST_CASE("layers: FPN blocks keep SMP's names and sizes") {
   SegmentationBlock s3(16, 8, 3, 4);
-  CHECK(keys(s3) == std::vector<std::string>{
-                        "block.0.block.0.weight", "block.0.block.1.weight", "block.0.block.1.bias",
-                        "block.1.block.0.weight", "block.1.block.1.weight", "block.1.block.1.bias",
-                        "block.2.block.0.weight", "block.2.block.1.weight", "block.2.block.1.bias"});
+  CHECK(keys(s3) == std::vector<std::string>{"block.0.block.0.weight", "block.0.block.1.weight", "block.0.block.1.bias",
+                                             "block.1.block.0.weight", "block.1.block.1.weight", "block.1.block.1.bias",
+                                             "block.2.block.0.weight", "block.2.block.1.weight",
+                                             "block.2.block.1.bias"});
   CHECK(s3.tensor("block.0.block.0.weight").shape() == Shape{8, 16, 3, 3});
   CHECK(s3.tensor("block.1.block.0.weight").shape() == Shape{8, 8, 3, 3});
   int64_t oh = 0, ow = 0;

@@ -46,8 +46,8 @@ std::vector<std::string> keys(const NamedTensors& t) {
 
 TEST_CASE("module: state_dict order is own params, own buffers, then children recursively") {
   Outer m;
-  CHECK(keys(m.state_dict()) == std::vector<std::string>{"q", "first_buffer", "inner.p", "inner.count",
-                                                         "inner.a.w", "inner.a.stat", "inner.b.w", "inner.b.stat"});
+  CHECK(keys(m.state_dict()) == std::vector<std::string>{"q", "first_buffer", "inner.p", "inner.count", "inner.a.w",
+                                                         "inner.a.stat", "inner.b.w", "inner.b.stat"});
   CHECK(keys(m.named_parameters()) == std::vector<std::string>{"q", "inner.p", "inner.a.w", "inner.b.w"});
   CHECK(keys(m.named_buffers()) ==
         std::vector<std::string>{"first_buffer", "inner.count", "inner.a.stat", "inner.b.stat"});

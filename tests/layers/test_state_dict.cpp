@@ -61,7 +61,8 @@ TEST_CASE("load_state_dict: copies values in place into the existing tensors") {
   CHECK(net.conv->weight().same(w));  // same tensor, new values
   CHECK(w.requires_grad());
   CHECK(w.is_leaf());
-  for (size_t i = 0; i < src.size(); ++i) CHECK(test::values(net.state_dict()[i].second) == test::values(src[i].second));
+  for (size_t i = 0; i < src.size(); ++i)
+    CHECK(test::values(net.state_dict()[i].second) == test::values(src[i].second));
   // the source is copied, not aliased
   src[0].second.fill_(0.0);
   CHECK(test::values(w) != test::values(src[0].second));
@@ -71,11 +72,11 @@ TEST_CASE("load_state_dict: one error lists every missing, unexpected and mis-sh
   Net net;
   const auto before = test::values(net.conv->weight());
   NamedTensors src = random_state(net, 3);
-  src.erase(src.begin() + 1);                                  // conv.bias missing
-  src.erase(src.begin() + 4);                                  // bn.running_var missing
-  src[0].second = test::randn({3, 2, 5, 5}, 9, DType::F32);    // conv.weight mis-shaped
-  src[1].second = test::randn({3}, 9, DType::F64);             // bn.weight wrong dtype
-  src.back().second = Tensor::scalar(1.0, DType::F32);          // num_batches_tracked f32
+  src.erase(src.begin() + 1);                                // conv.bias missing
+  src.erase(src.begin() + 4);                                // bn.running_var missing
+  src[0].second = test::randn({3, 2, 5, 5}, 9, DType::F32);  // conv.weight mis-shaped
+  src[1].second = test::randn({3}, 9, DType::F64);           // bn.weight wrong dtype
+  src.back().second = Tensor::scalar(1.0, DType::F32);       // num_batches_tracked f32
   src.emplace_back("extra.weight", Tensor::zeros({1}));
   src.emplace_back("bn.extra", Tensor::zeros({1}));
   const std::string msg = error_of(net, src);

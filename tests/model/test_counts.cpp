@@ -16,8 +16,7 @@ MultiTaskModel& b4() {
 // a value of docs/reference-model.md given in millions with `digits` decimals
 void check_mega(int64_t value, double expected_mega, int digits) {
   const double half_ulp = 0.5 * std::pow(10.0, -digits);
-  CHECK_MESSAGE(std::fabs(double(value) / 1e6 - expected_mega) <= half_ulp + 1e-12, value, " vs ", expected_mega,
-                "M");
+  CHECK_MESSAGE(std::fabs(double(value) / 1e6 - expected_mega) <= half_ulp + 1e-12, value, " vs ", expected_mega, "M");
 }
 }  // namespace
 
@@ -108,7 +107,7 @@ TEST_CASE("counts: B4 multiply-accumulates at 256x256 equal docs/reference-model
 
 TEST_CASE("counts: the info table names every part and task") {
   const std::string table = model_info_table(b4(), 256, 256);
-  for (const char* s : {"20268076", "17548616", "806400", "1803008", "916452", "organ_cls", "thyroid_nodule_det",
-                        "1909.", "2010."})
+  for (const char* s :
+       {"20268076", "17548616", "806400", "1803008", "916452", "organ_cls", "thyroid_nodule_det", "1909.", "2010."})
     CHECK_MESSAGE(table.find(s) != std::string::npos, "missing ", s, " in\n", table);
 }

@@ -52,9 +52,12 @@ TEST_CASE("efficientnet config: B4 plan matches docs/reference-model.md 2.2 and 
   CHECK(p.out_channels == std::array<int64_t, 6>{3, 48, 32, 56, 160, 448});
   CHECK(p.feature_blocks == std::array<int64_t, 4>{5, 9, 21, 31});
   // stage boundaries: first block index, kernel, stride, in, out
-  struct Stage { int first, last, k, stride; int64_t in, out, expand; };
-  const Stage stages[] = {{0, 1, 3, 1, 48, 24, 1},     {2, 5, 3, 2, 24, 32, 6},   {6, 9, 5, 2, 32, 56, 6},
-                          {10, 15, 3, 2, 56, 112, 6},  {16, 21, 5, 1, 112, 160, 6}, {22, 29, 5, 2, 160, 272, 6},
+  struct Stage {
+    int first, last, k, stride;
+    int64_t in, out, expand;
+  };
+  const Stage stages[] = {{0, 1, 3, 1, 48, 24, 1},    {2, 5, 3, 2, 24, 32, 6},     {6, 9, 5, 2, 32, 56, 6},
+                          {10, 15, 3, 2, 56, 112, 6}, {16, 21, 5, 1, 112, 160, 6}, {22, 29, 5, 2, 160, 272, 6},
                           {30, 31, 3, 1, 272, 448, 6}};
   for (const Stage& s : stages) {
     for (int i = s.first; i <= s.last; ++i) {
@@ -87,7 +90,7 @@ TEST_CASE("efficientnet config: B0 plan (SMP taps block 8, not the end of stage 
   CHECK(p.stem_channels == 32);
   CHECK(p.head_channels == 1280);
   CHECK(p.out_channels == std::array<int64_t, 6>{3, 32, 24, 40, 112, 320});
-  CHECK(p.stem_padding == Padding2d{0, 1, 0, 1});               // 224, k3 s2
+  CHECK(p.stem_padding == Padding2d{0, 1, 0, 1});                 // 224, k3 s2
   CHECK(p.blocks[3].depthwise_padding == Padding2d{1, 2, 1, 2});  // 56, k5 s2
 }
 

@@ -8,8 +8,8 @@
 #include "core/autograd.h"
 #include "layers/module.h"
 #include "model/multitask_model.h"
-#include "tasks/dataset.h"
 #include "ops/ops.h"
+#include "tasks/dataset.h"
 #include "tests/support/check.h"
 
 using namespace sono;
@@ -18,9 +18,9 @@ using namespace sono::test;
 
 namespace {
 // One task of each type (official ids).
-const char* kSeg = "cardiac_multi";   // 4 classes
-const char* kCls = "organ_cls";       // 6 classes
-const char* kReg = "IUGC";            // 3 points
+const char* kSeg = "cardiac_multi";  // 4 classes
+const char* kCls = "organ_cls";      // 6 classes
+const char* kReg = "IUGC";           // 3 points
 const char* kDet = "thyroid_nodule_det";
 
 MultiTaskModel& b4() {
@@ -63,8 +63,8 @@ TEST_CASE("forward: B4 encoder features and output shapes per task type at 1x3x6
   CHECK(m.forward(x, kReg).shape() == Shape{1, 6});
   CHECK(m.forward(x, kDet).shape() == Shape{1, 5, 16, 16});
   CHECK_THROWS_WITH_AS(m.forward(x, "no_such_task"), doctest::Contains("no_such_task"), Error);
-  CHECK_THROWS_WITH_AS(m.forward(randn({1, 1, 64, 64}, 2, DType::F32), kCls),
-                       doctest::Contains("EfficientNetEncoder"), Error);
+  CHECK_THROWS_WITH_AS(m.forward(randn({1, 1, 64, 64}, 2, DType::F32), kCls), doctest::Contains("EfficientNetEncoder"),
+                       Error);
 }
 
 TEST_CASE("forward: B0 output shapes per task type at 1x3x256x256") {

@@ -1,6 +1,5 @@
 #include <doctest/doctest.h>
 
-
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -173,18 +172,28 @@ TEST_CASE("key_maps: keys outside the layout and broken block structures are err
 
 TEST_CASE("key_maps: converting tensors renames them and shares their data") {
   NamedTensors src;
-  std::vector<std::string> keys = {"conv_stem.weight",        "bn1.weight",         "blocks.0.0.conv_dw.weight",
-                                   "blocks.0.0.bn1.weight",   "blocks.0.0.conv_pw.weight", "blocks.1.0.conv_pw.weight",
-                                   "blocks.1.0.conv_pwl.weight", "conv_head.weight", "bn2.bias", "classifier.weight"};
+  std::vector<std::string> keys = {"conv_stem.weight",
+                                   "bn1.weight",
+                                   "blocks.0.0.conv_dw.weight",
+                                   "blocks.0.0.bn1.weight",
+                                   "blocks.0.0.conv_pw.weight",
+                                   "blocks.1.0.conv_pw.weight",
+                                   "blocks.1.0.conv_pwl.weight",
+                                   "conv_head.weight",
+                                   "bn2.bias",
+                                   "classifier.weight"};
   for (size_t i = 0; i < keys.size(); ++i) src.emplace_back(keys[i], Tensor::full({2}, double(i)));
   KeyMapReport r;
   NamedTensors out = convert_efficientnet_state_dict(src, EfficientNetLayout::Timm, &r, "encoder.");
-  const std::vector<std::string> want = {
-      "encoder._conv_stem.weight",          "encoder._bn0.weight",
-      "encoder._blocks.0._depthwise_conv.weight", "encoder._blocks.0._bn1.weight",
-      "encoder._blocks.0._project_conv.weight",   "encoder._blocks.1._expand_conv.weight",
-      "encoder._blocks.1._project_conv.weight",   "encoder._conv_head.weight",
-      "encoder._bn1.bias"};
+  const std::vector<std::string> want = {"encoder._conv_stem.weight",
+                                         "encoder._bn0.weight",
+                                         "encoder._blocks.0._depthwise_conv.weight",
+                                         "encoder._blocks.0._bn1.weight",
+                                         "encoder._blocks.0._project_conv.weight",
+                                         "encoder._blocks.1._expand_conv.weight",
+                                         "encoder._blocks.1._project_conv.weight",
+                                         "encoder._conv_head.weight",
+                                         "encoder._bn1.bias"};
   REQUIRE(out.size() == want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     CHECK(out[i].first == want[i]);

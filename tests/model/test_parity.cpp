@@ -67,11 +67,11 @@ constexpr double kWeightDecay = 0.01;
 // One fixture set and how Sono is compared with it.
 struct ParitySet {
   const char* subdir;
-  DType dtype;           // Sono's compute dtype
-  double output;         // output, loss, features, buffers
-  double grad;           // gradients with no ReLU between them and the loss
-  double grad_relu;      // gradients below a ReLU
-  bool optimizer;        // the fixture has the AdamW step
+  DType dtype;       // Sono's compute dtype
+  double output;     // output, loss, features, buffers
+  double grad;       // gradients with no ReLU between them and the loss
+  double grad_relu;  // gradients below a ReLU
+  bool optimizer;    // the fixture has the AdamW step
 };
 const ParitySet kF32{"b4", DType::F32, tol::kParityOutput.rtol, tol::kParityGrad.rtol, tol::kParityGradF32Relu.rtol,
                      true};
@@ -93,8 +93,8 @@ struct Fixture {
 
 // "" when the set is absent (the case then skips, saying why).
 std::string fixture_dir(const ParitySet& set) {
-  const std::string weights =
-      ref_fixture(std::string(set.subdir) + "/weights.safetensors", "tools/reference/make_fixtures.sh $SONO_REF_FIXTURES");
+  const std::string weights = ref_fixture(std::string(set.subdir) + "/weights.safetensors",
+                                          "tools/reference/make_fixtures.sh $SONO_REF_FIXTURES");
   return weights.empty() ? "" : std::filesystem::path(weights).parent_path().string();
 }
 
@@ -202,8 +202,7 @@ void check_error(double err, double tol, const std::string& what, Worst& worst) 
   CHECK_MESSAGE(err <= tol, what, ": error ", err, " > ", tol);
 }
 
-void check_relative(const Tensor& actual, const Tensor& expected, double tol, const std::string& what,
-                    Worst& worst) {
+void check_relative(const Tensor& actual, const Tensor& expected, double tol, const std::string& what, Worst& worst) {
   check_error(deviation(actual, expected, what).relative(), tol, what, worst);
 }
 
@@ -219,10 +218,22 @@ void check_equal_ints(const Tensor& actual, const Tensor& expected, const std::s
 Tensor parity_loss(TaskType type, const Tensor& output, const Tensor& target) {
   data::Batch b;
   switch (type) {
-    case TaskType::Segmentation: b.type = TaskType::Segmentation; b.masks = target; break;
-    case TaskType::Classification: b.type = TaskType::Classification; b.labels = target; break;
-    case TaskType::Regression: b.type = TaskType::Regression; b.points = target; break;
-    case TaskType::Detection: b.type = TaskType::Detection; b.boxes = target; break;
+    case TaskType::Segmentation:
+      b.type = TaskType::Segmentation;
+      b.masks = target;
+      break;
+    case TaskType::Classification:
+      b.type = TaskType::Classification;
+      b.labels = target;
+      break;
+    case TaskType::Regression:
+      b.type = TaskType::Regression;
+      b.points = target;
+      break;
+    case TaskType::Detection:
+      b.type = TaskType::Detection;
+      b.boxes = target;
+      break;
   }
   return tasks::task_loss(b, output);
 }
@@ -239,7 +250,8 @@ void check_detection_cells(const Tensor& out, const Tensor& boxes, const Fixture
   const std::vector<double> o = values(out);
   std::vector<double> pred;
   for (int64_t b = 0; b < n; ++b)
-    for (int64_t k = 0; k < c; ++k) pred.push_back(o[size_t(((b * c + k) * h + rows[size_t(b)]) * w + cols[size_t(b)])]);
+    for (int64_t k = 0; k < c; ++k)
+      pred.push_back(o[size_t(((b * c + k) * h + rows[size_t(b)]) * w + cols[size_t(b)])]);
   check_relative(Tensor::from_vector(pred, {n, c}), f.at("det.pred"), tol, "det.pred", worst);
 }
 
@@ -395,8 +407,8 @@ void check_task(const ParitySet& set, const std::string& task) {
         const Deviation d = deviation(p, ref, "step." + name);
         const double e = d.max_diff / update;
         w_step[group_of(name)].add(e, name);
-        CHECK_MESSAGE(d.max_diff <= tol::kParityStep.rtol * update + tol::kParityStep.atol * d.max_ref, "step.",
-                      name, ": error ", d.max_diff, " is ", e, " of the update ", update);
+        CHECK_MESSAGE(d.max_diff <= tol::kParityStep.rtol * update + tol::kParityStep.atol * d.max_ref, "step.", name,
+                      ": error ", d.max_diff, " is ", e, " of the update ", update);
       } else {
         // No gradient, or not in the optimizer (the decoder): bitwise unchanged.
         CHECK_MESSAGE(deviation(p, before, name).max_diff == 0.0, name, " changed without a reference step");
@@ -409,17 +421,15 @@ void check_task(const ParitySet& set, const std::string& task) {
   std::string grads, scales;
   for (int g = 0; g < kGroups; ++g) {
     if (group_scale[g] == 0) continue;
-    grads += std::string(" ") + kGroupNames[g] + " " + fmt(w_grad[g].error) + " (" + w_grad[g].where +
-             "; rel L2 " + fmt(rel_l2[g]) + ")";
+    grads += std::string(" ") + kGroupNames[g] + " " + fmt(w_grad[g].error) + " (" + w_grad[g].where + "; rel L2 " +
+             fmt(rel_l2[g]) + ")";
     scales += std::string(" ") + kGroupNames[g] + " " + fmt(group_scale[g]);
   }
-  MESSAGE("parity ", std::string(set.subdir), " ", task, ": max errors (worst tensor)\n",
-          "  output  ", fmt(w_out.error), "  loss ", fmt(w_loss.error), " (Sono ", loss.item(), ", torch ",
-          f.at("loss").item(), ")\n",
-          "  features ", fmt(w_feat.error), " (", w_feat.where, ")  decoder ", fmt(w_dec.error), "\n",
-          "  buffers ", fmt(w_buf.error), " (", w_buf.where, ")\n",
-          "  grads  ", grads, "\n",
-          "  grad scales (max |g|)", scales, "\n",
+  MESSAGE("parity ", std::string(set.subdir), " ", task, ": max errors (worst tensor)\n", "  output  ",
+          fmt(w_out.error), "  loss ", fmt(w_loss.error), " (Sono ", loss.item(), ", torch ", f.at("loss").item(),
+          ")\n", "  features ", fmt(w_feat.error), " (", w_feat.where, ")  decoder ", fmt(w_dec.error), "\n",
+          "  buffers ", fmt(w_buf.error), " (", w_buf.where, ")\n", "  grads  ", grads, "\n", "  grad scales (max |g|)",
+          scales, "\n",
           set.optimizer ? "  step    encoder " + fmt(w_step[kEncoder].error) + " (" + w_step[kEncoder].where +
                               ")  head " + fmt(w_step[kHead].error) + " (" + w_step[kHead].where + "), " +
                               std::to_string(stepped) + " tensors stepped"

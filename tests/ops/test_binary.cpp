@@ -59,10 +59,17 @@ const std::vector<OpCase>& op_cases() {
 // gate, outer/inner broadcasts, scalar-shaped operands and the general case.
 const std::vector<std::pair<Shape, Shape>>& shape_pairs() {
   static const std::vector<std::pair<Shape, Shape>> pairs{
-      {{2, 3, 4, 5}, {2, 3, 4, 5}}, {{2, 3, 4, 5}, {2, 3, 1, 1}}, {{2, 3, 1, 1}, {2, 3, 4, 5}},
-      {{2, 3, 4, 5}, {1, 3, 1, 1}}, {{3, 1}, {1, 4}},             {{4}, {2, 3, 4}},
-      {{2, 3}, {}},                 {{}, {2, 3}},                 {{2, 1, 4}, {1, 3, 1}},
-      {{}, {}},                     {{5, 1}, {5, 1}},
+      {{2, 3, 4, 5}, {2, 3, 4, 5}},
+      {{2, 3, 4, 5}, {2, 3, 1, 1}},
+      {{2, 3, 1, 1}, {2, 3, 4, 5}},
+      {{2, 3, 4, 5}, {1, 3, 1, 1}},
+      {{3, 1}, {1, 4}},
+      {{4}, {2, 3, 4}},
+      {{2, 3}, {}},
+      {{}, {2, 3}},
+      {{2, 1, 4}, {1, 3, 1}},
+      {{}, {}},
+      {{5, 1}, {5, 1}},
   };
   return pairs;
 }
@@ -120,8 +127,11 @@ TEST_CASE("binary ops accept non-contiguous inputs") {
     REQUIRE_FALSE(x.is_contiguous());
     REQUIRE_FALSE(y.is_contiguous());
     CHECK_CLOSE(op(x, y), ref_broadcast(x, y, c.ref), tol::kForwardF64);
-    CHECK_GRADCHECK([op](const std::vector<Tensor>& in) { return op(in[0].permute({3, 2, 1, 0}), in[1].slice(2, 1, 8, 2)); },
-                    {a, b});
+    CHECK_GRADCHECK(
+        [op](const std::vector<Tensor>& in) {
+          return op(in[0].permute({3, 2, 1, 0}), in[1].slice(2, 1, 8, 2));
+        },
+        {a, b});
     // a transposed gate [3, 4] -> [1, 3, 4, 1] against the permuted tensor
     Tensor gate = g.permute({1, 0}).unsqueeze(0).unsqueeze(3);
     CHECK_CLOSE(op(x, gate), ref_broadcast(x, gate, c.ref), tol::kForwardF64);
@@ -140,7 +150,8 @@ TEST_CASE("binary ops give gradients only to inputs that require them") {
   y.backward(Tensor::full(y.shape(), 1.0, DType::F64));
   CHECK_FALSE(gate.grad().defined());
   // d/da sum(a * gate) = gate broadcast
-  CHECK_CLOSE(a.grad(), ref_broadcast(Tensor::full(a.shape(), 1.0, DType::F64), gate, [](double, double g) { return g; }),
+  CHECK_CLOSE(a.grad(),
+              ref_broadcast(Tensor::full(a.shape(), 1.0, DType::F64), gate, [](double, double g) { return g; }),
               tol::kForwardF64);
   CHECK_FALSE(add(gate, gate).requires_grad());
 }

@@ -20,8 +20,8 @@ struct Case {
   bool bias;
 };
 
-Conv2dOptions make_opt(int64_t stride, int64_t top, int64_t bottom, int64_t left, int64_t right,
-                       int64_t dilation = 1, int64_t groups = 1) {
+Conv2dOptions make_opt(int64_t stride, int64_t top, int64_t bottom, int64_t left, int64_t right, int64_t dilation = 1,
+                       int64_t groups = 1) {
   Conv2dOptions o;
   o.stride_h = o.stride_w = stride;
   o.pad_top = top, o.pad_bottom = bottom, o.pad_left = left, o.pad_right = right;
@@ -70,9 +70,16 @@ struct Dims {
 
 Dims dims_of(const Case& c, int64_t n, int64_t h, int64_t w) {
   const auto& o = c.opt;
-  return {n, c.cin, h, w, c.cout, c.kh, c.kw,
+  return {n,
+          c.cin,
+          h,
+          w,
+          c.cout,
+          c.kh,
+          c.kw,
           out_size(h, o.pad_top + o.pad_bottom, c.kh, o.dilation_h, o.stride_h),
-          out_size(w, o.pad_left + o.pad_right, c.kw, o.dilation_w, o.stride_w), o};
+          out_size(w, o.pad_left + o.pad_right, c.kw, o.dilation_w, o.stride_w),
+          o};
 }
 
 // The seven loops of the definition; calls f(output, input, weight, channel)
@@ -119,8 +126,7 @@ RefGrads ref_backward(const Dims& d, const Tensor& x, const Tensor& w, const Ten
     gx[xi] += gv[yi] * wv[wi];
     gw[wi] += gv[yi] * xv[xi];
   });
-  return {Tensor::from_vector(gx, x.shape()), Tensor::from_vector(gw, w.shape()),
-          Tensor::from_vector(gb, {d.cout})};
+  return {Tensor::from_vector(gx, x.shape()), Tensor::from_vector(gw, w.shape()), Tensor::from_vector(gb, {d.cout})};
 }
 
 struct Inputs {
@@ -160,8 +166,7 @@ TEST_CASE("conv2d gradients match finite differences") {
     in.w.set_requires_grad(true);
     if (in.b.defined()) in.b.set_requires_grad(true);
     const Conv2dOptions opt = c.opt;
-    CHECK_GRADCHECK([opt](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t[2], opt); },
-                    {in.x, in.w, in.b});
+    CHECK_GRADCHECK([opt](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], t[2], opt); }, {in.x, in.w, in.b});
   }
 }
 
@@ -271,14 +276,11 @@ TEST_CASE("conv2d rejects bad input with the op name") {
   Conv2dOptions g2 = Conv2dOptions::symmetric(1, 1, 2);
   CHECK_NOTHROW(conv2d(x, w, Tensor(), g2));
   CHECK_THROWS_WITH_AS(conv2d(x, w, Tensor(), Conv2dOptions::symmetric(1, 1, 1)),
-                       doctest::Contains("conv2d: input f32[2, 4, 8, 8] cpu and weight f32[6, 2, 3, 3] cpu"),
-                       Error);
-  CHECK_THROWS_WITH_AS(conv2d(x, w, Tensor(), Conv2dOptions::symmetric(1, 1, 4)), doctest::Contains("groups 4"),
-                       Error);
+                       doctest::Contains("conv2d: input f32[2, 4, 8, 8] cpu and weight f32[6, 2, 3, 3] cpu"), Error);
+  CHECK_THROWS_WITH_AS(conv2d(x, w, Tensor(), Conv2dOptions::symmetric(1, 1, 4)), doctest::Contains("groups 4"), Error);
   CHECK_THROWS_WITH_AS(conv2d(x, randn({6, 18}, 3, DType::F32), Tensor(), g2),
                        doctest::Contains("conv2d: weight f32[6, 18] cpu must be 4-d"), Error);
-  CHECK_THROWS_WITH_AS(conv2d(x.flatten(2), w, Tensor(), g2), doctest::Contains("conv2d: input f32[2, 4, 64]"),
-                       Error);
+  CHECK_THROWS_WITH_AS(conv2d(x.flatten(2), w, Tensor(), g2), doctest::Contains("conv2d: input f32[2, 4, 64]"), Error);
   CHECK_THROWS_WITH_AS(conv2d(x, w.to(DType::F64), Tensor(), g2), doctest::Contains("conv2d"), Error);
   CHECK_THROWS_WITH_AS(conv2d(x, w, randn({6}, 4, DType::F64), g2), doctest::Contains("conv2d"), Error);
   CHECK_THROWS_WITH_AS(conv2d(x, w, randn({5}, 4, DType::F32), g2),

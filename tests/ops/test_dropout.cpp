@@ -157,7 +157,8 @@ TEST_CASE("apply_mask multiplies by a broadcast constant mask and scale") {
 TEST_CASE("dropout family rejects bad arguments with the op name") {
   Tensor x = randn({2, 3}, 10);
   Generator gen;
-  CHECK_THROWS_WITH_AS(dropout(x, 1.0, true, gen), doctest::Contains("dropout: drop probability 1 outside [0, 1)"), Error);
+  CHECK_THROWS_WITH_AS(dropout(x, 1.0, true, gen), doctest::Contains("dropout: drop probability 1 outside [0, 1)"),
+                       Error);
   CHECK_THROWS_WITH_AS(drop_connect(x, -0.1, true, gen), doctest::Contains("drop_connect: drop probability"), Error);
   CHECK_THROWS_WITH_AS(dropout2d(randn({5}, 11), 0.2, true, gen),
                        doctest::Contains("dropout2d: expected an input [N, C, ...], got f64[5] cpu"), Error);
@@ -170,5 +171,6 @@ TEST_CASE("dropout family rejects bad arguments with the op name") {
                        doctest::Contains("apply_mask: mask f32[3, 1] cpu does not broadcast to input f64[2, 3] cpu"),
                        Error);
   CHECK_THROWS_WITH_AS(apply_mask(x, Tensor::zeros({1, 2, 3}), 1.0), doctest::Contains("apply_mask"), Error);
-  CHECK_THROWS_WITH_AS(apply_mask(x, Tensor(), 1.0), doctest::Contains("apply_mask: mask is an undefined tensor"), Error);
+  CHECK_THROWS_WITH_AS(apply_mask(x, Tensor(), 1.0), doctest::Contains("apply_mask: mask is an undefined tensor"),
+                       Error);
 }

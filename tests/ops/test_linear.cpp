@@ -82,8 +82,7 @@ TEST_CASE("linear rejects bad input with the op name") {
   CHECK_THROWS_WITH_AS(linear(x.unsqueeze(0), w, Tensor()), doctest::Contains("linear: input f32[1, 4, 7]"), Error);
   CHECK_THROWS_WITH_AS(linear(x, w.to(DType::F64), Tensor()), doctest::Contains("linear"), Error);
   CHECK_THROWS_WITH_AS(linear(x, w, randn({4}, 4, DType::F32)), doctest::Contains("linear: bias f32[4] cpu"), Error);
-  CHECK_THROWS_WITH_AS(linear(Tensor::zeros({0, 7}), w, Tensor()), doctest::Contains("linear: input f32[0, 7]"),
-                       Error);
+  CHECK_THROWS_WITH_AS(linear(Tensor::zeros({0, 7}), w, Tensor()), doctest::Contains("linear: input f32[0, 7]"), Error);
   CHECK_THROWS_WITH_AS(linear(x.to(DType::I64), w, Tensor()), doctest::Contains("linear: input i64"), Error);
   CHECK_THROWS_AS(linear(x, Tensor(), Tensor()), Error);
 }

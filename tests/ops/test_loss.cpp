@@ -275,8 +275,11 @@ TEST_CASE("loss: mse, l1 and bce_with_logits gradients w.r.t. input and target")
   Tensor xa = Tensor::from_vector(xv, {3, 4}).set_requires_grad(true);
   CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return l1_loss(in[0], in[1]); }, {xa, t});
   // non-contiguous input
-  CHECK_GRADCHECK([&](const std::vector<Tensor>& in) { return mse_loss(in[0].permute({1, 0}), t.permute({1, 0})); },
-                  {x});
+  CHECK_GRADCHECK(
+      [&](const std::vector<Tensor>& in) {
+        return mse_loss(in[0].permute({1, 0}), t.permute({1, 0}));
+      },
+      {x});
 }
 
 TEST_CASE("loss: pointwise gradients go only where requested; l1 subgradient at 0 is 0") {
@@ -325,8 +328,7 @@ TEST_CASE("loss: bad inputs raise errors naming the op") {
   CHECK_THROWS_WITH_AS(dice_loss(z, Tensor::from_vector(yv, {2, 4, 4})), doctest::Contains("holds class -1"), Error);
   CHECK_THROWS_WITH_AS(dice_loss(Tensor::zeros({0, 3, 4, 4}, DType::F64), rand_int({0, 4, 4}, 0, 3, 1)),
                        doctest::Contains("dice_loss: logits f64[0, 3, 4, 4] cpu is empty"), Error);
-  CHECK_THROWS_WITH_AS(dice_loss(randn({3, 4, 4}, 153), y), doctest::Contains("dice_loss: logits f64[3, 4, 4]"),
-                       Error);
+  CHECK_THROWS_WITH_AS(dice_loss(randn({3, 4, 4}, 153), y), doctest::Contains("dice_loss: logits f64[3, 4, 4]"), Error);
   CHECK_THROWS_WITH_AS(dice_loss(Tensor::zeros({2, 3, 4, 4}, DType::I64), y),
                        doctest::Contains("dice_loss: logits i64"), Error);
   CHECK_THROWS_WITH_AS(dice_loss(z, Tensor()), doctest::Contains("dice_loss"), Error);

@@ -225,9 +225,9 @@ TEST_CASE("batch_norm rejects bad input with the op name and shapes") {
                        doctest::Contains("batch_norm: expected an input [N, C, ...], got f64[6] cpu"), Error);
   CHECK_THROWS_WITH_AS(batch_norm(Tensor::zeros({0, 3, 2, 2}), Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5),
                        doctest::Contains("batch_norm: input f32[0, 3, 2, 2] cpu is empty"), Error);
-  CHECK_THROWS_WITH_AS(batch_norm(Tensor::zeros({2, 3}, DType::I64), Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1,
-                                  1e-5),
-                       doctest::Contains("batch_norm: input i64[2, 3] cpu"), Error);
+  CHECK_THROWS_WITH_AS(
+      batch_norm(Tensor::zeros({2, 3}, DType::I64), Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5),
+      doctest::Contains("batch_norm: input i64[2, 3] cpu"), Error);
   CHECK_THROWS_WITH_AS(batch_norm(input({1, 3, 1, 1}, 48), w, Tensor(), rm, rv, true, 0.1, 1e-5),
                        doctest::Contains("batch_norm: expected more than 1 value per channel when training, got "
                                          "input f64[1, 3, 1, 1] cpu"),
@@ -244,8 +244,7 @@ TEST_CASE("group_norm matches a plain reference for 1, 2 and C groups") {
     for (int64_t groups : {1, 2, 6}) {
       CAPTURE(groups);
       if (shape.size() == 2 && groups == 6) continue;  // one value per group: variance 0, tested below
-      CHECK_CLOSE(group_norm(x, groups, w, b, kHeadEps), ref_group_norm(x, groups, w, b, kHeadEps),
-                  tol::kForwardF64);
+      CHECK_CLOSE(group_norm(x, groups, w, b, kHeadEps), ref_group_norm(x, groups, w, b, kHeadEps), tol::kForwardF64);
       CHECK_CLOSE(group_norm(x, groups, Tensor(), Tensor(), kHeadEps),
                   ref_group_norm(x, groups, Tensor(), Tensor(), kHeadEps), tol::kForwardF64);
     }

@@ -36,8 +36,7 @@ TEST_CASE("global_avg_pool2d accepts non-contiguous input") {
   Tensor base = randn({4, 5, 2, 3}, 4).set_requires_grad(true);
   Tensor x = base.permute({2, 3, 0, 1});
   CHECK_CLOSE(global_avg_pool2d(x), ref_global_avg_pool(x), tol::kForwardF64);
-  CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return global_avg_pool2d(in[0].permute({2, 3, 0, 1})); },
-                  {base});
+  CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return global_avg_pool2d(in[0].permute({2, 3, 0, 1})); }, {base});
 }
 
 TEST_CASE("global_avg_pool2d rejects bad input with the op name and shape") {

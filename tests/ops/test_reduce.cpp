@@ -53,7 +53,8 @@ std::vector<int64_t> all_of(const Tensor& x) {
 }
 
 const std::vector<std::vector<int64_t>>& dim_sets() {
-  static const std::vector<std::vector<int64_t>> sets{{0}, {1}, {3}, {-1}, {0, 2}, {2, 0}, {1, 2, 3}, {0, 1, 2, 3}, {1, 3}};
+  static const std::vector<std::vector<int64_t>> sets{{0},    {1},       {3},          {-1},  {0, 2},
+                                                      {2, 0}, {1, 2, 3}, {0, 1, 2, 3}, {1, 3}};
   return sets;
 }
 

@@ -25,8 +25,7 @@ Tensor ref_softmax(const Tensor& x, int64_t dim, bool log) {
       double mx = -INFINITY, sum = 0;
       for (int64_t k = 0; k < n; ++k) mx = std::max(mx, v[at(k)]);
       for (int64_t k = 0; k < n; ++k) sum += std::exp(v[at(k)] - mx);
-      for (int64_t k = 0; k < n; ++k)
-        r[at(k)] = log ? v[at(k)] - mx - std::log(sum) : std::exp(v[at(k)] - mx) / sum;
+      for (int64_t k = 0; k < n; ++k) r[at(k)] = log ? v[at(k)] - mx - std::log(sum) : std::exp(v[at(k)] - mx) / sum;
     }
   return Tensor::from_vector(r, s);
 }

@@ -22,7 +22,8 @@ std::vector<Tensor> workload() {
   y = batch_norm(conv2d(y, pw, Tensor(), Conv2dOptions{}), gamma, beta, rm, rv, true, 0.01, 1e-3);
   y = mul(y, sigmoid(mean(y, {2, 3}, true)));
   Tensor logits = upsample_bilinear2d(y.slice(1, 0, 3), 80, 80, true);
-  Tensor loss = dice_loss(logits, rand_int({4, 80, 80}, 0, 3, 6)) + sum(group_norm(y, 4, Tensor(), Tensor(), 1e-5)) * 1e-4;
+  Tensor loss =
+      dice_loss(logits, rand_int({4, 80, 80}, 0, 3, 6)) + sum(group_norm(y, 4, Tensor(), Tensor(), 1e-5)) * 1e-4;
   loss.backward();
   return {loss.detach(), y.detach(), x.grad(), dw.grad(), pw.grad(), gamma.grad(), beta.grad(), rm, rv};
 }

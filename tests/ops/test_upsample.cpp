@@ -60,9 +60,9 @@ struct Resize {
 };
 // Upscale x2 (FPN), x4 (segmentation head 64 -> 256, shrunk), odd and mixed
 // sizes, downscale, identity, a single pixel in or out.
-const Resize kResizes[] = {{{2, 3, 4, 5}, 8, 10},  {{1, 2, 16, 16}, 64, 64}, {{2, 2, 5, 3}, 11, 7},
-                           {{1, 3, 7, 9}, 3, 4},   {{1, 2, 6, 5}, 4, 8},     {{2, 1, 3, 4}, 3, 4},
-                           {{1, 2, 1, 1}, 3, 3},   {{1, 1, 6, 6}, 1, 1},     {{1, 2, 3, 1}, 1, 5}};
+const Resize kResizes[] = {{{2, 3, 4, 5}, 8, 10}, {{1, 2, 16, 16}, 64, 64}, {{2, 2, 5, 3}, 11, 7},
+                           {{1, 3, 7, 9}, 3, 4},  {{1, 2, 6, 5}, 4, 8},     {{2, 1, 3, 4}, 3, 4},
+                           {{1, 2, 1, 1}, 3, 3},  {{1, 1, 6, 6}, 1, 1},     {{1, 2, 3, 1}, 1, 5}};
 
 }  // namespace
 
@@ -85,8 +85,8 @@ TEST_CASE("upsample_nearest2x gradient sums each 2x2 block") {
     for (int64_t r = 0; r < 3; ++r)
       for (int64_t c = 0; c < 4; ++c) {
         auto at = [&](int64_t yy, int64_t xx) { return gv[size_t((p * 6 + yy) * 8 + xx)]; };
-        expected[size_t((p * 3 + r) * 4 + c)] = at(2 * r, 2 * c) + at(2 * r, 2 * c + 1) + at(2 * r + 1, 2 * c) +
-                                                at(2 * r + 1, 2 * c + 1);
+        expected[size_t((p * 3 + r) * 4 + c)] =
+            at(2 * r, 2 * c) + at(2 * r, 2 * c + 1) + at(2 * r + 1, 2 * c) + at(2 * r + 1, 2 * c + 1);
       }
   CHECK_CLOSE(x.grad(), Tensor::from_vector(expected, x.shape()), tol::kForwardF64);
 }
@@ -97,9 +97,9 @@ TEST_CASE("upsample_bilinear2d matches hand-computed PyTorch values") {
               Tensor::from_vector(std::vector<double>{0, 0.5, 1, 1, 1.5, 2, 2, 2.5, 3}, {1, 1, 3, 3}),
               tol::kForwardF64);
   CHECK_CLOSE(upsample_bilinear2d(x, 4, 4, false),
-              Tensor::from_vector(std::vector<double>{0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2,
-                                                      2.25, 2.75, 3},
-                                  {1, 1, 4, 4}),
+              Tensor::from_vector(
+                  std::vector<double>{0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3},
+                  {1, 1, 4, 4}),
               tol::kForwardF64);
 }
 
@@ -142,10 +142,15 @@ TEST_CASE("upsample ops accept non-contiguous input") {
   Tensor x = base.permute({2, 3, 0, 1});  // [2, 3, 4, 5]
   CHECK_CLOSE(upsample_nearest2x(x), ref_nearest2x(x), tol::kForwardF64);
   CHECK_CLOSE(upsample_bilinear2d(x, 7, 9, false), ref_bilinear(x, 7, 9, false), tol::kForwardF64);
-  CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return upsample_nearest2x(in[0].permute({2, 3, 0, 1})); },
-                  {base});
   CHECK_GRADCHECK(
-      [](const std::vector<Tensor>& in) { return upsample_bilinear2d(in[0].permute({2, 3, 0, 1}), 7, 9, true); },
+      [](const std::vector<Tensor>& in) {
+        return upsample_nearest2x(in[0].permute({2, 3, 0, 1}));
+      },
+      {base});
+  CHECK_GRADCHECK(
+      [](const std::vector<Tensor>& in) {
+        return upsample_bilinear2d(in[0].permute({2, 3, 0, 1}), 7, 9, true);
+      },
       {base});
 }
 

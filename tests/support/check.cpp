@@ -133,8 +133,7 @@ CheckResult gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs, Gra
       }
       if (std::isfinite(d)) max_err = std::max(max_err, d);
     }
-    os << "input " << k << " max |analytic - numeric| " << max_err << (g.defined() ? "" : " (no gradient)")
-       << "; ";
+    os << "input " << k << " max |analytic - numeric| " << max_err << (g.defined() ? "" : " (no gradient)") << "; ";
   }
   result.report = os.str();
   return result;

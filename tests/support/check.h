@@ -41,14 +41,14 @@ std::vector<double> values(const Tensor& t);
 }  // namespace sono::test
 
 // Variadic so braced lists and lambdas with commas pass through intact.
-#define CHECK_CLOSE(...)                                                       \
-  do {                                                                         \
-    auto _r = ::sono::test::all_close(__VA_ARGS__);                            \
-    CHECK_MESSAGE(_r.ok, _r.report);                                           \
+#define CHECK_CLOSE(...)                            \
+  do {                                              \
+    auto _r = ::sono::test::all_close(__VA_ARGS__); \
+    CHECK_MESSAGE(_r.ok, _r.report);                \
   } while (0)
 
-#define CHECK_GRADCHECK(...)                                                   \
-  do {                                                                         \
-    auto _r = ::sono::test::gradcheck(__VA_ARGS__);                            \
-    CHECK_MESSAGE(_r.ok, _r.report);                                           \
+#define CHECK_GRADCHECK(...)                        \
+  do {                                              \
+    auto _r = ::sono::test::gradcheck(__VA_ARGS__); \
+    CHECK_MESSAGE(_r.ok, _r.report);                \
   } while (0)

@@ -59,8 +59,7 @@ std::string ref_fixture(const std::string& relative, const std::string& how_to_m
   if (fixtures_required())
     ADD_FAIL_CHECK_AT(file, line,
                       "missing reference fixture: " << missing << " (SONO_REQUIRE_FIXTURES=1 requires every fixture)");
-  else
-    skip(missing, file, line);
+  else skip(missing, file, line);
   return "";
 }
 

@@ -38,12 +38,14 @@ std::vector<uint8_t> random_blob_mask(int64_t h, int64_t w, std::mt19937& rng, d
 
 TEST_CASE("hausdorff distance equals the brute-force definition") {
   std::mt19937 rng(7);
-  for (auto [h, w, p] : {std::tuple<int64_t, int64_t, double>{9, 13, 0.05}, {17, 11, 0.3}, {1, 20, 0.2}, {20, 1, 0.5}}) {
+  for (auto [h, w, p] :
+       {std::tuple<int64_t, int64_t, double>{9, 13, 0.05}, {17, 11, 0.3}, {1, 20, 0.2}, {20, 1, 0.5}}) {
     for (int rep = 0; rep < 5; ++rep) {
       auto a = random_blob_mask(h, w, rng, p), b = random_blob_mask(h, w, rng, p);
       a[0] = 1;  // never empty
       b[size_t(h * w - 1)] = 1;
-      CHECK(hausdorff_distance(a.data(), b.data(), h, w) == doctest::Approx(brute_hausdorff(a, b, h, w)).epsilon(1e-12));
+      CHECK(hausdorff_distance(a.data(), b.data(), h, w) ==
+            doctest::Approx(brute_hausdorff(a, b, h, w)).epsilon(1e-12));
     }
   }
 }
@@ -82,7 +84,7 @@ TEST_CASE("classification metrics on hand-computed cases") {
   std::vector<std::vector<double>> probs{{0.7, 0.2, 0.1}, {0.2, 0.5, 0.3}, {0.1, 0.1, 0.8}, {0.3, 0.4, 0.3}};
   CHECK(auc_ovr_macro({0, 1, 2, 1}, probs).has_value());
   CHECK_FALSE(auc_ovr_macro({0, 1, 1, 1}, probs).has_value());  // a class missing from y_true
-  probs[0][0] = 0.9;                                              // rows no longer sum to 1
+  probs[0][0] = 0.9;                                            // rows no longer sum to 1
   CHECK_FALSE(auc_ovr_macro({0, 1, 2, 1}, probs).has_value());
 }
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "tests/support/check.h"
 #include "tasks/detection.h"
+#include "tests/support/check.h"
 
 using namespace sono;
 using namespace sono::test;

@@ -19,6 +19,7 @@
 // Norm: max|a - b| / max|b| (per feature, per row), bound tol::kParityOutput.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -30,16 +31,15 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 
 #include "core/autograd.h"
 #include "data/dataset.h"
-#include "tasks/dataset.h"
 #include "data/image.h"
 #include "io/safetensors.h"
 #include "layers/module.h"
 #include "model/efficientnet.h"
 #include "model/key_maps.h"
+#include "tasks/dataset.h"
 #include "tests/support/check.h"
 #include "tests/support/skip.h"
 #include "tests/support/tolerances.h"
@@ -157,8 +157,8 @@ TEST_CASE("checkpoint parity: converted b0 encoder checkpoints give SMP's featur
     // timm's efficientnet and tf_efficientnet have the same keys: detection
     // says Timm and the user names tf_efficientnet (`--layout`).
     const nn::EfficientNetLayout detected = nn::detect_efficientnet_layout(keys);
-    CHECK(detected == (*expected_layout == nn::EfficientNetLayout::TimmTf ? nn::EfficientNetLayout::Timm
-                                                                          : *expected_layout));
+    CHECK(detected ==
+          (*expected_layout == nn::EfficientNetLayout::TimmTf ? nn::EfficientNetLayout::Timm : *expected_layout));
     const std::string converted = (tmp.path / (file + ".safetensors")).string();
     nn::write_safetensors(converted, nn::convert_efficientnet_state_dict(source.tensors, *expected_layout));
 
@@ -202,8 +202,7 @@ TEST_CASE("checkpoint parity: converted b0 encoder checkpoints give SMP's featur
     report << "\n";
     if (name == "tf_efficientnet")
       CHECK_MESSAGE(worst <= tol, "tf_efficientnet's own forward should equal SMP's for b0 at 128x128");
-    else
-      CHECK_MESSAGE(worst > 0.1, name, "'s own forward unexpectedly equals SMP's");
+    else CHECK_MESSAGE(worst > 0.1, name, "'s own forward unexpectedly equals SMP's");
   }
   MESSAGE("encoder checkpoint parity, max|sono - smp| / max|smp| for features 0-5:\n" << report.str());
 }

@@ -10,10 +10,10 @@
 
 #include "data/image.h"
 #include "data/phantom.h"
+#include "tasks/dataset.h"
 #include "train/evaluate.h"
 #include "train/model_io.h"
 #include "train/predict.h"
-#include "tasks/dataset.h"
 #include "train/trainer.h"
 
 using namespace sono;

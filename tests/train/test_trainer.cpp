@@ -9,11 +9,11 @@
 
 #include "data/phantom.h"
 #include "io/safetensors.h"
+#include "tasks/dataset.h"
 #include "tests/support/check.h"
 #include "train/evaluate.h"
 #include "train/model_io.h"
 #include "train/predict.h"
-#include "tasks/dataset.h"
 #include "train/trainer.h"
 
 #include <map>
@@ -124,8 +124,8 @@ TEST_CASE("predict needs no ground truth: test CSVs with only image_path, task a
       f.open(root / "test" / "csv_files" / (r.task_id + ".csv"));
       f << "image_path,task_id,task_name,num_classes,mask_path\n";
     }
-    f << r.image_path << "," << r.task_id << "," << task_type_name(r.type) << "," << r.num_classes << ","
-      << r.mask_path << "\n";
+    f << r.image_path << "," << r.task_id << "," << task_type_name(r.type) << "," << r.num_classes << "," << r.mask_path
+      << "\n";
   }
   for (auto& [id, f] : csvs) f.close();
   data::Dataset ds = tasks::read_dataset((root / "test").string(), data::OnBadRow::Stop, data::Targets::Optional);

@@ -23,9 +23,9 @@
 #include "data/batch.h"
 #include "data/dataset.h"
 #include "data/phantom.h"
+#include "tasks/dataset.h"
 #include "tools/sono/command.h"
 #include "train/benchmark.h"
-#include "tasks/dataset.h"
 
 namespace {
 
@@ -70,8 +70,8 @@ struct TempPhantom {
   }
 };
 
-TaskResult bench_task(sono::model::MultiTaskModel& model, sono::AdamW& opt, const sono::data::Dataset& ds,
-                      int64_t task, const BenchArgs& a, sono::Device device) {
+TaskResult bench_task(sono::model::MultiTaskModel& model, sono::AdamW& opt, const sono::data::Dataset& ds, int64_t task,
+                      const BenchArgs& a, sono::Device device) {
   const auto& info = ds.tasks[size_t(task)];
   TaskResult r;
   r.id = info.id;
@@ -132,12 +132,12 @@ int run_per_task(const BenchArgs& a) {
   model.train();
   sono::AdamW opt = sono::benchmark_optimizer(model);
 
-  std::printf("bench: %s at %lldx%lld, batch %lld, %lld warm-up + 1 memory + %lld timed steps per task, "
-              "device %s, precision %s, %d OpenMP threads, data %s\n",
-              a.encoder.c_str(), (long long)a.size, (long long)a.size,
-              (long long)a.batch, (long long)a.warmup, (long long)a.steps, device.str().c_str(),
-              sono::precision_name(sono::precision()), omp_get_max_threads(),
-              a.data.empty() ? "phantom (temporary)" : a.data.c_str());
+  std::printf(
+      "bench: %s at %lldx%lld, batch %lld, %lld warm-up + 1 memory + %lld timed steps per task, "
+      "device %s, precision %s, %d OpenMP threads, data %s\n",
+      a.encoder.c_str(), (long long)a.size, (long long)a.size, (long long)a.batch, (long long)a.warmup,
+      (long long)a.steps, device.str().c_str(), sono::precision_name(sono::precision()), omp_get_max_threads(),
+      a.data.empty() ? "phantom (temporary)" : a.data.c_str());
   std::vector<TaskResult> results;
   for (int64_t t = 0; t < int64_t(ds.tasks.size()); ++t) results.push_back(bench_task(model, opt, ds, t, a, device));
 
@@ -146,10 +146,16 @@ int run_per_task(const BenchArgs& a) {
   for (const auto& r : results) epoch_ms += double(r.rows) * r.ms_per_image();
   std::printf("%-24s %-15s %6s %6s %9s %9s %9s %9s %9s\n", "task", "type", "rows", "batch", "ms/step", "images/s",
               "peak MiB", "load ms", "epoch %");
-  json out = {{"encoder", a.encoder}, {"size", a.size}, {"batch", a.batch}, {"steps", a.steps},
-              {"warmup", a.warmup}, {"device", device.str()},
-              {"precision", sono::precision_name(sono::precision())}, {"threads", omp_get_max_threads()},
-              {"data", a.data.empty() ? "phantom" : a.data}, {"epoch_seconds_estimate", epoch_ms * 1e-3},
+  json out = {{"encoder", a.encoder},
+              {"size", a.size},
+              {"batch", a.batch},
+              {"steps", a.steps},
+              {"warmup", a.warmup},
+              {"device", device.str()},
+              {"precision", sono::precision_name(sono::precision())},
+              {"threads", omp_get_max_threads()},
+              {"data", a.data.empty() ? "phantom" : a.data},
+              {"epoch_seconds_estimate", epoch_ms * 1e-3},
               {"tasks", json::array()}};
   for (const auto& r : results) {
     const double share = epoch_ms > 0 ? double(r.rows) * r.ms_per_image() / epoch_ms : 0;
@@ -158,10 +164,15 @@ int run_per_task(const BenchArgs& a) {
     std::printf("%-24s %-15s %6lld %6lld %9.1f %9.2f %9s %9.1f %8.1f%%\n", r.id.c_str(), r.type.c_str(),
                 (long long)r.rows, (long long)r.batch, r.ms_per_step, 1e3 / r.ms_per_image(), peak, r.load_ms,
                 100 * share);
-    out["tasks"].push_back({{"id", r.id}, {"type", r.type}, {"rows", r.rows}, {"batch", r.batch},
-                            {"ms_per_step", r.ms_per_step}, {"images_per_s", 1e3 / r.ms_per_image()},
+    out["tasks"].push_back({{"id", r.id},
+                            {"type", r.type},
+                            {"rows", r.rows},
+                            {"batch", r.batch},
+                            {"ms_per_step", r.ms_per_step},
+                            {"images_per_s", 1e3 / r.ms_per_image()},
                             {"peak_mib", r.peak_bytes >= 0 ? json(r.peak_bytes / (1 << 20)) : json(nullptr)},
-                            {"load_ms", r.load_ms}, {"epoch_share", share}});
+                            {"load_ms", r.load_ms},
+                            {"epoch_share", share}});
   }
   std::printf("epoch estimate (every row once, compute only): %.1f s\n", epoch_ms * 1e-3);
   if (!a.json_path.empty()) {
@@ -181,7 +192,8 @@ static sono::cli::Register reg([](CLI::App& app) {
       "(default: a temporary phantom), and each task's share of an epoch weighted by its rows");
   auto a = std::make_shared<BenchArgs>();
   cmd->add_flag("--per-task", a->per_task, "Benchmark a training step of every task of the dataset");
-  cmd->add_option("--data", a->data, "Dataset folder holding csv_files/ (default: generate a phantom in a temp folder)");
+  cmd->add_option("--data", a->data,
+                  "Dataset folder holding csv_files/ (default: generate a phantom in a temp folder)");
   cmd->add_option("--phantom-images", a->phantom_images, "Images per task of the generated phantom")
       ->capture_default_str();
   cmd->add_option("--encoder", a->encoder, "efficientnet-b0 .. efficientnet-b7")->capture_default_str();

@@ -35,7 +35,8 @@ static sono::cli::Register reg([](CLI::App& app) {
     }
     sono::nn::KeyMapReport report;
     auto tensors = sono::nn::convert_efficientnet_state_dict(f.tensors, layout, &report, a->prefix);
-    sono::nn::write_safetensors(a->out, tensors, {{"sono.source", a->in}, {"sono.layout", sono::nn::efficientnet_layout_name(layout)}});
+    sono::nn::write_safetensors(a->out, tensors,
+                                {{"sono.source", a->in}, {"sono.layout", sono::nn::efficientnet_layout_name(layout)}});
     std::printf("%s\nconvert: wrote %zu tensors to %s\n", report.summary().c_str(), tensors.size(), a->out.c_str());
     return 0;
   };

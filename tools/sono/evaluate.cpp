@@ -19,7 +19,8 @@ static sono::cli::Register reg([](CLI::App& app) {
     std::fputs(sono::format_evaluation(r).c_str(), stdout);
     int64_t missing = 0;
     for (auto& [task, n] : r.missing) missing += n;
-    if (missing) std::fprintf(stderr, "evaluate: %lld rows had no prediction (listed per task above)\n", (long long)missing);
+    if (missing)
+      std::fprintf(stderr, "evaluate: %lld rows had no prediction (listed per task above)\n", (long long)missing);
     if (!a->out.empty()) {
       nlohmann::json j = {{"results", r.results}, {"summary", r.summary}, {"missing_predictions", r.missing}};
       std::ofstream(a->out) << j.dump(2) << "\n";

@@ -22,8 +22,8 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Random seed (val uses seed + 1000003)")->capture_default_str();
   return [=] {
     namespace fs = std::filesystem;
-    for (auto [split, n, seed] : {std::tuple<const char*, int64_t, uint64_t>{"train", a->train, a->seed},
-                                  {"val", a->val, a->seed + 1000003}}) {
+    for (auto [split, n, seed] :
+         {std::tuple<const char*, int64_t, uint64_t>{"train", a->train, a->seed}, {"val", a->val, a->seed + 1000003}}) {
       sono::data::PhantomOptions o;
       o.images_per_task = n;
       o.min_size = a->min_size;

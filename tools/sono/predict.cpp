@@ -17,7 +17,8 @@ static sono::cli::Register reg([](CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--data", a->data, "Dataset folder holding csv_files/")->required();
-  cmd->add_option("--weights", a->weights, "Model weights: Sono .safetensors or an official best_model.pth")->required();
+  cmd->add_option("--weights", a->weights, "Model weights: Sono .safetensors or an official best_model.pth")
+      ->required();
   cmd->add_option("--out", a->out, "Output folder")->required();
   cmd->add_option("--encoder", a->encoder,
                   "Encoder variant (efficientnet-b0..b7) when the weights file does not say, as in an official "
@@ -30,7 +31,8 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_flag("--quiet", a->quiet, "No progress bar");
   return [=] {
     sono::cli::apply_precision(a->precision);
-    sono::data::Dataset ds = sono::tasks::read_dataset(a->data, sono::data::OnBadRow::Stop, sono::data::Targets::Optional);
+    sono::data::Dataset ds =
+        sono::tasks::read_dataset(a->data, sono::data::OnBadRow::Stop, sono::data::Targets::Optional);
     sono::LoadedModel lm = sono::load_model_for_dataset(a->weights, ds, a->encoder);
     if (!lm.report.unexpected.empty())
       std::fprintf(stderr, "predict: %zu tensors of %s belong to no head of this dataset and were ignored\n",

@@ -17,7 +17,8 @@ static sono::cli::Register reg([](CLI::App& app) {
       ->check(CLI::IsMember({"default", "official"}))
       ->capture_default_str();
   cmd->add_option("--encoder", o->encoder, "efficientnet-b0 .. efficientnet-b7")->capture_default_str();
-  cmd->add_option("--pretrained", o->pretrained, "Encoder weights (.safetensors or .pth; lukemelas/SMP, torchvision, timm)");
+  cmd->add_option("--pretrained", o->pretrained,
+                  "Encoder weights (.safetensors or .pth; lukemelas/SMP, torchvision, timm)");
   cmd->add_option("--epochs", o->epochs, "Epochs")->capture_default_str();
   cmd->add_option("--batch", o->batch_size, "Batch size")->capture_default_str();
   cmd->add_option("--size", o->image_size, "Input height and width (multiple of 32)")->capture_default_str();
@@ -27,7 +28,8 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_option("--eta-min", o->eta_min, "Cosine schedule floor")->capture_default_str();
   cmd->add_option("--weight-decay", o->weight_decay, "AdamW weight decay")->capture_default_str();
   cmd->add_option("--val-fraction", o->val_fraction, "Share of rows held out for validation")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Seed of the split, sampler, augmentation, init and dropout")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of the split, sampler, augmentation, init and dropout")
+      ->capture_default_str();
   cmd->add_option("--device", *device, "cpu or cuda[:N]")->capture_default_str();
   sono::cli::add_precision_option(cmd, *precision);
   cmd->add_option("--workers", o->num_workers, "Loader threads")->capture_default_str();

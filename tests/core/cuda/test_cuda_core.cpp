@@ -43,8 +43,8 @@ void check_equal(const Tensor& gpu, const Tensor& cpu) {
   size_t bad = 0, first = 0;
   for (size_t i = 0; i < g.size(); ++i)
     if (!(g[i] == c[i]) && bad++ == 0) first = i;
-  CHECK_MESSAGE(bad == 0, bad, " of ", g.size(), " elements differ, first at ", first, ": cuda ", g[first],
-                " cpu ", c[first], " (", gpu.describe(), ")");
+  CHECK_MESSAGE(bad == 0, bad, " of ", g.size(), " elements differ, first at ", first, ": cuda ", g[first], " cpu ",
+                c[first], " (", gpu.describe(), ")");
 }
 
 Tensor nan_like(const Tensor& t) { return Tensor::full(t.shape(), kNaN, t.dtype(), t.device()); }
@@ -71,8 +71,7 @@ TEST_CASE("cuda: check macros name the call, the place and the library error") {
   CHECK_THROWS_WITH_AS(cuda_call(), doctest::Contains("test_cuda_core.cpp:"), Error);
   cudaGetLastError();
   auto cublas_call = [] { SONO_CUBLAS_CHECK(CUBLAS_STATUS_NOT_INITIALIZED); };
-  CHECK_THROWS_WITH_AS(cublas_call(), doctest::Contains("cuBLAS error: CUBLAS_STATUS_NOT_INITIALIZED failed"),
-                       Error);
+  CHECK_THROWS_WITH_AS(cublas_call(), doctest::Contains("cuBLAS error: CUBLAS_STATUS_NOT_INITIALIZED failed"), Error);
   auto cudnn_call = [] { SONO_CUDNN_CHECK(CUDNN_STATUS_BAD_PARAM); };
   CHECK_THROWS_WITH_AS(cudnn_call(), doctest::Contains("cuDNN error: CUDNN_STATUS_BAD_PARAM failed"), Error);
 }
@@ -173,8 +172,8 @@ TEST_CASE("cuda: sum_to_shape matches the CPU for short and long reductions") {
     Tensor src = randn({3, 2, 50, 40}, 401, t).permute({1, 0, 3, 2});  // [2, 3, 40, 50], non-contiguous
     Tensor src_gpu = src.to(kGpu);
     REQUIRE_FALSE(src_gpu.is_contiguous());
-    for (const Shape& shape : {Shape{3, 1, 1}, Shape{50}, Shape{1}, Shape{}, Shape{2, 1, 40, 1},
-                               Shape{2, 3, 40, 50}, Shape{3, 40, 1}}) {
+    for (const Shape& shape :
+         {Shape{3, 1, 1}, Shape{50}, Shape{1}, Shape{}, Shape{2, 1, 40, 1}, Shape{2, 3, 40, 50}, Shape{3, 40, 1}}) {
       CAPTURE(shape_str(shape));
       CHECK_CLOSE(kernels::sum_to_shape(src_gpu, shape), kernels::sum_to_shape(src, shape),
                   t == DType::F32 ? tol::kCudaVsCpuF32 : tol::kForwardF64);

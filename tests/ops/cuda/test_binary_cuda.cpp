@@ -13,11 +13,17 @@ TEST_CASE("binary cuda: every broadcast pattern equals the CPU bit for bit") {
   // Same shape, the squeeze-excitation gate both ways, [N, C] x [C], scalar
   // and one-element operands, drop-connect masks, and general broadcasts
   // that need the n-d indexer.
-  const std::pair<Shape, Shape> cases[] = {
-      {{4, 5, 6, 7}, {4, 5, 6, 7}}, {{4, 5, 6, 7}, {4, 5, 1, 1}}, {{4, 5, 1, 1}, {4, 5, 6, 7}},
-      {{8, 3}, {3}},                {{3}, {8, 3}},                {{}, {2, 3, 4}},
-      {{5, 6}, {1}},                {{4, 3, 2, 2}, {4, 1, 1, 1}}, {{4, 1, 3}, {5, 1}},
-      {{2, 1, 3, 1, 5}, {4, 1, 6, 1}}, {{3, 1, 1}, {1, 4, 1}}};
+  const std::pair<Shape, Shape> cases[] = {{{4, 5, 6, 7}, {4, 5, 6, 7}},
+                                           {{4, 5, 6, 7}, {4, 5, 1, 1}},
+                                           {{4, 5, 1, 1}, {4, 5, 6, 7}},
+                                           {{8, 3}, {3}},
+                                           {{3}, {8, 3}},
+                                           {{}, {2, 3, 4}},
+                                           {{5, 6}, {1}},
+                                           {{4, 3, 2, 2}, {4, 1, 1, 1}},
+                                           {{4, 1, 3}, {5, 1}},
+                                           {{2, 1, 3, 1, 5}, {4, 1, 6, 1}},
+                                           {{3, 1, 1}, {1, 4, 1}}};
   uint64_t seed = 3600;
   for (DType t : {DType::F32, DType::F64}) {
     for (const auto& [sa, sb] : cases) {
@@ -55,11 +61,12 @@ TEST_CASE("binary cuda: scalar affine forms and the public ops with gradients ma
   }
   Tensor a = randn({2, 6, 5, 4}, 3750, DType::F32), s = rand_uniform({2, 6, 1, 1}, 0.5, 2, 3751, DType::F32);
   for (auto fn : {&sono::add, &sono::sub, &sono::mul, &sono::div}) {
-    check_op_cuda_vs_cpu([&](const std::vector<Tensor>& in) { return fn(in[0], in[1]); }, {a, s},
-                         tol::kCudaVsCpuF32);
-    check_op_cuda_vs_cpu([&](const std::vector<Tensor>& in) { return fn(in[1], in[0].permute({0, 1, 3, 2})); },
-                         {a, s}, tol::kCudaVsCpuF32);
+    check_op_cuda_vs_cpu([&](const std::vector<Tensor>& in) { return fn(in[0], in[1]); }, {a, s}, tol::kCudaVsCpuF32);
+    check_op_cuda_vs_cpu(
+        [&](const std::vector<Tensor>& in) {
+          return fn(in[1], in[0].permute({0, 1, 3, 2}));
+        },
+        {a, s}, tol::kCudaVsCpuF32);
   }
-  check_op_cuda_vs_cpu([](const std::vector<Tensor>& in) { return neg(in[0]) * 3.0 + 1.5; }, {a},
-                       tol::kCudaVsCpuF32);
+  check_op_cuda_vs_cpu([](const std::vector<Tensor>& in) { return neg(in[0]) * 3.0 + 1.5; }, {a}, tol::kCudaVsCpuF32);
 }

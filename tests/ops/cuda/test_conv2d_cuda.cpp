@@ -16,7 +16,7 @@ namespace {
 
 struct ConvCase {
   const char* what;
-  Shape x;        // [N, Cin, H, W]
+  Shape x;  // [N, Cin, H, W]
   int64_t cout, kh, kw;
   Conv2dOptions opt;
 };
@@ -72,8 +72,8 @@ void check_case(const ConvCase& c, DType t, bool with_bias, uint64_t& seed, Tole
   const int64_t fan_in = c.x[1] / c.opt.groups * c.kh * c.kw, positions = ys[0] * ys[2] * ys[3];
   // Weights scaled like a real init and gy by 1/sqrt(positions), so
   // outputs and gradients are of order 1 (the f32 tolerance is relative).
-  Tensor x = randn(c.x, ++seed, t), w = randn({c.cout, c.x[1] / c.opt.groups, c.kh, c.kw}, ++seed, t,
-                                              1.0 / std::sqrt(double(fan_in)));
+  Tensor x = randn(c.x, ++seed, t),
+         w = randn({c.cout, c.x[1] / c.opt.groups, c.kh, c.kw}, ++seed, t, 1.0 / std::sqrt(double(fan_in)));
   Tensor b = with_bias ? randn({c.cout}, ++seed, t) : Tensor();
   Tensor gy = randn(ys, ++seed, t, 1.0 / std::sqrt(double(positions)));
   Tensor y = Tensor::empty(ys, t), gx = Tensor::empty(c.x, t), gw = Tensor::empty(w.shape(), t);
@@ -138,10 +138,14 @@ TEST_CASE("conv2d cuda: the public op matches the CPU with gradients, and reruns
   const Conv2dOptions dw = options(2, 1, 2, 1, 2, 6), dense = options(2, 0, 1, 0, 1, 1);
   Tensor x = randn({2, 9, 10, 6}, 4700, DType::F32);
   check_op_cuda_vs_cpu(
-      [&](const std::vector<Tensor>& in) { return conv2d(in[0].permute({0, 3, 1, 2}), in[1], in[2], dw); },
+      [&](const std::vector<Tensor>& in) {
+        return conv2d(in[0].permute({0, 3, 1, 2}), in[1], in[2], dw);
+      },
       {x, randn({6, 1, 5, 5}, 4701, DType::F32, 0.2), randn({6}, 4702, DType::F32)}, tol::kCudaVsCpuF32);
   check_op_cuda_vs_cpu(
-      [&](const std::vector<Tensor>& in) { return conv2d(in[0].permute({0, 3, 1, 2}), in[1], in[2], dense); },
+      [&](const std::vector<Tensor>& in) {
+        return conv2d(in[0].permute({0, 3, 1, 2}), in[1], in[2], dense);
+      },
       {x, randn({8, 6, 3, 3}, 4703, DType::F32, 0.15), randn({8}, 4704, DType::F32)}, tol::kCudaVsCpuF32);
   // Deterministic algorithms and reductions: the same call gives the same bits.
   Tensor xg = randn({2, 16, 20, 20}, 4705, DType::F32).to(kGpu), wg = randn({32, 16, 3, 3}, 4706, DType::F32).to(kGpu);

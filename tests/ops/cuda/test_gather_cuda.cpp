@@ -31,10 +31,15 @@ TEST_CASE("gather cuda: cell gather forward and its scatter match the CPU on str
   }
   Tensor rows = Tensor::from_vector(std::vector<int64_t>{0, 4, 2}, {3});
   Tensor cols = Tensor::from_vector(std::vector<int64_t>{5, 0, 3}, {3});
-  check_op_cuda_vs_cpu([&](const std::vector<Tensor>& in) {
-    const Device d = in[0].device();
-    return gather_cells(in[0], rows.to(d), cols.to(d));
-  }, {randn({3, 5, 5, 6}, 3450, DType::F32)}, tol::kCudaVsCpuF32);
-  check_op_cuda_vs_cpu([](const std::vector<Tensor>& in) { return concat({in[0], in[1].permute({1, 0})}, 0); },
-                       {randn({2, 3}, 3460, DType::F32), randn({3, 4}, 3461, DType::F32)}, tol::kCudaVsCpuF32);
+  check_op_cuda_vs_cpu(
+      [&](const std::vector<Tensor>& in) {
+        const Device d = in[0].device();
+        return gather_cells(in[0], rows.to(d), cols.to(d));
+      },
+      {randn({3, 5, 5, 6}, 3450, DType::F32)}, tol::kCudaVsCpuF32);
+  check_op_cuda_vs_cpu(
+      [](const std::vector<Tensor>& in) {
+        return concat({in[0], in[1].permute({1, 0})}, 0);
+      },
+      {randn({2, 3}, 3460, DType::F32), randn({3, 4}, 3461, DType::F32)}, tol::kCudaVsCpuF32);
 }

@@ -52,10 +52,12 @@ TEST_CASE("linear cuda: forward and every gradient match the CPU") {
       }
     }
   }
-  check_op_cuda_vs_cpu([](const std::vector<Tensor>& in) { return linear(in[0].permute({1, 0}), in[1], in[2]); },
-                       {randn({12, 4}, 4550, DType::F32), randn({7, 12}, 4551, DType::F32, 0.3),
-                        randn({7}, 4552, DType::F32)},
-                       tol::kCudaVsCpuF32);
+  check_op_cuda_vs_cpu(
+      [](const std::vector<Tensor>& in) {
+        return linear(in[0].permute({1, 0}), in[1], in[2]);
+      },
+      {randn({12, 4}, 4550, DType::F32), randn({7, 12}, 4551, DType::F32, 0.3), randn({7}, 4552, DType::F32)},
+      tol::kCudaVsCpuF32);
 }
 
 TEST_CASE("linear cuda: tf32 precision stays within the tf32 tolerance of the CPU; f64 ignores it") {

@@ -27,8 +27,8 @@ TEST_CASE("loss cuda: pointwise losses forward and both gradients match the CPU"
         CAPTURE(int(kind));
         CAPTURE(shape_str(shape));
         Tensor x = randn(shape, ++seed, t, 2.0);
-        Tensor y = kind == PointwiseLoss::BCEWithLogits ? rand_uniform(shape, 0, 1, ++seed, t)
-                                                        : randn(shape, ++seed, t);
+        Tensor y =
+            kind == PointwiseLoss::BCEWithLogits ? rand_uniform(shape, 0, 1, ++seed, t) : randn(shape, ++seed, t);
         Tensor loss = Tensor::empty({}, t), gx = Tensor::empty(shape, t), gt = Tensor::empty(shape, t);
         // grad_loss scaled by n so the gradients are of order 1 (the tolerance is relative).
         Tensor gl = grad_scalar(0.75 * double(shape_numel(shape)), t, Device::cpu());

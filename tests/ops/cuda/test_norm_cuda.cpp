@@ -132,6 +132,8 @@ TEST_CASE("norm cuda: the public ops match the CPU with gradients on strided inp
     CHECK_CLOSE(rv_g, rv_c, tol::kCudaVsCpuF32);
   }
   check_op_cuda_vs_cpu(
-      [](const std::vector<Tensor>& in) { return group_norm(in[0].permute({0, 3, 1, 2}), 3, in[1], in[2], 1e-5); },
+      [](const std::vector<Tensor>& in) {
+        return group_norm(in[0].permute({0, 3, 1, 2}), 3, in[1], in[2], 1e-5);
+      },
       {x, w, b}, tol::kCudaVsCpuF32);
 }

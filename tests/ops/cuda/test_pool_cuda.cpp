@@ -28,6 +28,9 @@ TEST_CASE("pool cuda: global average pooling forward and backward match the CPU"
       CHECK_CLOSE(gx_g, gx, cuda_tol(t));
     }
   }
-  check_op_cuda_vs_cpu([](const std::vector<Tensor>& in) { return global_avg_pool2d(in[0].permute({0, 3, 1, 2})); },
-                       {randn({2, 9, 11, 6}, 3100, DType::F32)}, tol::kCudaVsCpuF32);
+  check_op_cuda_vs_cpu(
+      [](const std::vector<Tensor>& in) {
+        return global_avg_pool2d(in[0].permute({0, 3, 1, 2}));
+      },
+      {randn({2, 9, 11, 6}, 3100, DType::F32)}, tol::kCudaVsCpuF32);
 }

@@ -67,8 +67,11 @@ TEST_CASE("reduce cuda: the public sum, mean and argmax match the CPU with gradi
   SKIP_WITHOUT_CUDA();
   Tensor x = randn({3, 4, 5, 6}, 3950, DType::F32);
   check_op_cuda_vs_cpu([](const std::vector<Tensor>& in) { return sum(in[0], {0, 2}); }, {x}, tol::kCudaVsCpuF32);
-  check_op_cuda_vs_cpu([](const std::vector<Tensor>& in) { return mean(in[0].permute({3, 1, 0, 2}), {1, 3}, true); },
-                       {x}, tol::kCudaVsCpuF32);
+  check_op_cuda_vs_cpu(
+      [](const std::vector<Tensor>& in) {
+        return mean(in[0].permute({3, 1, 0, 2}), {1, 3}, true);
+      },
+      {x}, tol::kCudaVsCpuF32);
   check_op_cuda_vs_cpu([](const std::vector<Tensor>& in) { return mean(in[0]); }, {x}, tol::kCudaVsCpuF32);
   check_bitwise(argmax(x.to(kGpu), 2), argmax(x, 2));
   check_bitwise(argmax(x.to(kGpu).permute({0, 3, 1, 2}), -1), argmax(x.permute({0, 3, 1, 2}), -1));

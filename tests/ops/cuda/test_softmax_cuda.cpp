@@ -37,6 +37,9 @@ TEST_CASE("softmax cuda: forward and backward of softmax and log_softmax match t
   }
   Tensor x = randn({2, 5, 3, 4}, 4100, DType::F32, 3.0);
   check_op_cuda_vs_cpu([](const std::vector<Tensor>& in) { return softmax(in[0], 1); }, {x}, tol::kCudaVsCpuF32);
-  check_op_cuda_vs_cpu([](const std::vector<Tensor>& in) { return log_softmax(in[0].permute({0, 2, 3, 1}), -1); },
-                       {x}, tol::kCudaVsCpuF32);
+  check_op_cuda_vs_cpu(
+      [](const std::vector<Tensor>& in) {
+        return log_softmax(in[0].permute({0, 2, 3, 1}), -1);
+      },
+      {x}, tol::kCudaVsCpuF32);
 }

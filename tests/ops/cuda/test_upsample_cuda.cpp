@@ -27,8 +27,11 @@ TEST_CASE("upsample cuda: nearest x2 forward and backward equal the CPU bit for 
       check_bitwise(gx_g, gx);
     }
   }
-  check_op_cuda_vs_cpu([](const std::vector<Tensor>& in) { return upsample_nearest2x(in[0].permute({0, 1, 3, 2})); },
-                       {randn({2, 3, 4, 6}, 3250, DType::F32)}, tol::kCudaVsCpuF32);
+  check_op_cuda_vs_cpu(
+      [](const std::vector<Tensor>& in) {
+        return upsample_nearest2x(in[0].permute({0, 1, 3, 2}));
+      },
+      {randn({2, 3, 4, 6}, 3250, DType::F32)}, tol::kCudaVsCpuF32);
 }
 
 TEST_CASE("upsample cuda: bilinear forward and backward match the CPU for up, down and equal sizes") {
@@ -38,7 +41,7 @@ TEST_CASE("upsample cuda: bilinear forward and backward match the CPU for up, do
   };
   // The model's x2 and x4 upsamplings, odd ratios, downsampling, size 1 and
   // equal sizes (copy), non-square.
-  const Case cases[] = {{8, 8, 16, 16}, {64, 64, 256, 256}, {5, 7, 7, 5}, {7, 9, 3, 4},
+  const Case cases[] = {{8, 8, 16, 16}, {64, 64, 256, 256}, {5, 7, 7, 5},  {7, 9, 3, 4},
                         {1, 1, 4, 3},   {6, 6, 6, 6},       {3, 5, 11, 2}, {13, 1, 2, 1}};
   uint64_t seed = 3300;
   for (DType t : {DType::F32, DType::F64}) {
@@ -64,6 +67,8 @@ TEST_CASE("upsample cuda: bilinear forward and backward match the CPU for up, do
     }
   }
   check_op_cuda_vs_cpu(
-      [](const std::vector<Tensor>& in) { return upsample_bilinear2d(in[0].permute({0, 1, 3, 2}), 24, 20, true); },
+      [](const std::vector<Tensor>& in) {
+        return upsample_bilinear2d(in[0].permute({0, 1, 3, 2}), 24, 20, true);
+      },
       {randn({2, 4, 5, 6}, 3350, DType::F32)}, tol::kCudaVsCpuF32);
 }

@@ -16,7 +16,9 @@ namespace {
 struct State4 {
   Tensor p, g, m, v;
   State4(const Shape& s, uint64_t seed)
-      : p(randn(s, seed, DType::F32)), g(randn(s, seed + 1, DType::F32)), m(randn(s, seed + 2, DType::F32, 0.1)),
+      : p(randn(s, seed, DType::F32)),
+        g(randn(s, seed + 1, DType::F32)),
+        m(randn(s, seed + 2, DType::F32, 0.1)),
         v(rand_uniform(s, 1e-4, 1e-2, seed + 3, DType::F32)) {}
   State4 to_gpu() const {
     State4 s = *this;

@@ -16,9 +16,9 @@
 #include "core/cuda/allocator.h"
 #include "core/cuda/context.h"
 #include "data/phantom.h"
+#include "tasks/task_kind.h"
 #include "tests/ops/cuda/cuda_check.h"
 #include "train/benchmark.h"
-#include "tasks/task_kind.h"
 #include "train/trainer.h"
 
 using namespace sono;
@@ -189,8 +189,9 @@ TEST_CASE("train cuda: 20 training steps follow the CPU's loss curve") {
   REQUIRE(g.size() == 20);
   for (size_t i = 0; i < c.size(); ++i) {
     CAPTURE(i);
-    CHECK_MESSAGE(std::abs(g[i] - c[i]) <= tol::kCudaVsCpuLossCurve.atol + tol::kCudaVsCpuLossCurve.rtol * std::abs(c[i]),
-                  "step ", i + 1, ": cuda loss ", g[i], ", cpu loss ", c[i]);
+    CHECK_MESSAGE(
+        std::abs(g[i] - c[i]) <= tol::kCudaVsCpuLossCurve.atol + tol::kCudaVsCpuLossCurve.rtol * std::abs(c[i]),
+        "step ", i + 1, ": cuda loss ", g[i], ", cpu loss ", c[i]);
   }
   fs::remove_all(root);
 }

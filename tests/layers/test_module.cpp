@@ -68,7 +68,7 @@ TEST_CASE("module: tensors carry their full dotted name, also when attached afte
   CHECK(&root.module("model.inner.b") == o->inner->b.get());
 }
 
-TEST_CASE("module: parameters are leaves requiring grad; buffers do not") {
+TEST_CASE("module: parameters are leaves requiring grad, buffers do not") {
   Outer m;
   for (const auto& kv : m.named_parameters()) {
     CHECK(kv.second.requires_grad());
@@ -143,7 +143,7 @@ TEST_CASE("module: zero_grad drops gradients (absent, not zero)") {
   CHECK_FALSE(lin.weight().grad().defined());
 }
 
-TEST_CASE("module: set_random_context reaches the subtree; a subtree can get its own") {
+TEST_CASE("module: set_random_context reaches the subtree, a subtree can get its own") {
   Outer m;
   auto ctx = std::make_shared<RandomContext>(7);
   m.set_random_context(ctx);

@@ -106,7 +106,7 @@ TEST_CASE("load_state_dict: non-strict reports missing/unexpected, still rejects
   CHECK(error_of(net, src, o).find("conv.bias: source f32[4] vs model f32[3]") != std::string::npos);
 }
 
-TEST_CASE("load_state_dict: float conversion only when allowed; duplicates rejected") {
+TEST_CASE("load_state_dict: float conversion only when allowed, duplicates rejected") {
   Net net;
   NamedTensors src = random_state(net, 6);
   for (auto& kv : src)

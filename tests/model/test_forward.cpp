@@ -112,7 +112,7 @@ TEST_CASE("forward: classification and regression never run the decoder") {
   CHECK(decoder_ctx->generator.offset == 2 * 128);  // Dropout2d: one draw per (sample, channel)
 }
 
-TEST_CASE("forward: train/eval reach every module; eval leaves BN statistics alone") {
+TEST_CASE("forward: train/eval reach every module, eval leaves BN statistics alone") {
   MultiTaskModel& m = b0();
   m.eval();
   for (auto& kv : m.named_modules()) CHECK_MESSAGE(!kv.second->is_training(), kv.first);
@@ -173,7 +173,7 @@ TEST_CASE("forward: backward through B0 reaches every used parameter and nothing
   }
 }
 
-TEST_CASE("forward: seeded initialisation per docs/reference-model.md 7.4; weights load from safetensors") {
+TEST_CASE("forward: seeded initialisation per docs/reference-model.md 7.4, weights load from safetensors") {
   MultiTaskModel a(b0_config(5)), b(b0_config(5)), c(b0_config(6));
   CHECK(values(a.tensor("encoder._conv_stem.weight")) == values(b.tensor("encoder._conv_stem.weight")));
   CHECK(values(a.tensor("heads.organ_cls.head.3.weight")) == values(b.tensor("heads.organ_cls.head.3.weight")));

@@ -218,7 +218,7 @@ TEST_CASE("loss: cross_entropy matches log-softmax NLL, gradients match finite d
   CHECK_CLOSE(cross_entropy(zl, yl), scalar_f64(ref_cross_entropy(zl, yl)), tol::kForwardF32);
 }
 
-TEST_CASE("loss: cross_entropy f32 gradients match f64; saturated logits stay finite") {
+TEST_CASE("loss: cross_entropy f32 gradients match f64, saturated logits stay finite") {
   Tensor z = randn({4, 7}, 110, DType::F64, 2.0).set_requires_grad(true);
   Tensor z32 = z.detach().to(DType::F32).set_requires_grad(true);
   Tensor y = rand_int({4}, 0, 7, 111);
@@ -282,7 +282,7 @@ TEST_CASE("loss: mse, l1 and bce_with_logits gradients w.r.t. input and target")
       {x});
 }
 
-TEST_CASE("loss: pointwise gradients go only where requested; l1 subgradient at 0 is 0") {
+TEST_CASE("loss: pointwise gradients go only where requested, l1 subgradient at 0 is 0") {
   Tensor x = randn({5}, 140).set_requires_grad(true);
   Tensor t = randn({5}, 141);
   mse_loss(x, t).backward();

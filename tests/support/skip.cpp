@@ -8,6 +8,7 @@ namespace {
 
 bool current_skipped = false;
 int skipped_cases = 0;
+int started_cases = 0;
 
 // Resets the mark per test case and counts the cases that skipped without
 // failing; a case that failed counts as failed only.
@@ -16,7 +17,10 @@ struct SkipListener : doctest::IReporter {
   void report_query(const doctest::QueryData&) override {}
   void test_run_start() override {}
   void test_run_end(const doctest::TestRunStats&) override {}
-  void test_case_start(const doctest::TestCaseData&) override { current_skipped = false; }
+  void test_case_start(const doctest::TestCaseData&) override {
+    current_skipped = false;
+    ++started_cases;
+  }
   void test_case_reenter(const doctest::TestCaseData&) override {}
   void test_case_end(const doctest::CurrentTestCaseStats& st) override {
     if (current_skipped && st.testCaseSuccess) ++skipped_cases;
@@ -44,6 +48,8 @@ void skip(const std::string& reason, const char* file, int line) {
 }
 
 int skipped_test_cases() { return skipped_cases; }
+
+int started_test_cases() { return started_cases; }
 
 std::string ref_fixture(const std::string& relative, const std::string& how_to_make, const char* file, int line) {
   const char* root = std::getenv("SONO_REF_FIXTURES");

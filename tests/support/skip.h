@@ -24,6 +24,9 @@ void skip(const std::string& reason, const char* file = __builtin_FILE(), int li
 // Test cases of this process that called skip() and had no failure.
 int skipped_test_cases();
 
+// Test cases this process started (a filter that matched none started none).
+int started_test_cases();
+
 // "$SONO_REF_FIXTURES/<relative>" when that file or folder exists. Otherwise
 // "" after skip() (or, with SONO_REQUIRE_FIXTURES=1, a failed check) naming
 // what is missing and `how_to_make` (the command that writes it).

@@ -107,7 +107,7 @@ TEST_CASE("conv2d cuda: forward and every gradient match the CPU on every path")
       for (bool with_bias : {true, false}) check_case(c, t, with_bias, seed, cuda_tol(t));
 }
 
-TEST_CASE("conv2d cuda: tf32 precision stays within the tf32 tolerance of the CPU; f64 ignores it") {
+TEST_CASE("conv2d cuda: tf32 precision stays within the tf32 tolerance of the CPU, f64 ignores it") {
   SKIP_WITHOUT_CUDA();
   const PrecisionScope tf32(Precision::TF32);
   uint64_t seed = 4800;

@@ -60,7 +60,7 @@ TEST_CASE("linear cuda: forward and every gradient match the CPU") {
       tol::kCudaVsCpuF32);
 }
 
-TEST_CASE("linear cuda: tf32 precision stays within the tf32 tolerance of the CPU; f64 ignores it") {
+TEST_CASE("linear cuda: tf32 precision stays within the tf32 tolerance of the CPU, f64 ignores it") {
   SKIP_WITHOUT_CUDA();
   const PrecisionScope tf32(Precision::TF32);
   uint64_t seed = 4600;

@@ -122,7 +122,7 @@ TEST_CASE("phantom bad output: a full disk exits non-zero naming the file, leavi
   CHECK_MESSAGE(run.output.find("/proc/sono_phantom") != std::string::npos, run.output);
 }
 
-TEST_CASE("convert bad output: /dev/full is refused and stays a device; a full disk is named") {
+TEST_CASE("convert bad output: /dev/full is refused and stays a device, and a full disk is named") {
   Predictable p;
   Run run = run_shell("$SONO convert " + p.weights.string() + " /dev/full");
   CHECK_MESSAGE(run.rc != 0, run.output);

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 
 // The one translation unit holding the stb implementations.
 #define STB_IMAGE_IMPLEMENTATION
@@ -73,9 +74,16 @@ void write_png(const std::string& path, const Image& img) {
              "-channel image to '", path, "'");
   SONO_CHECK(!img.empty() && int64_t(img.pixels.size()) == img.height * img.width * img.channels, "write_png",
              "image for '", path, "' is empty or inconsistent (", img.height, "x", img.width, "x", img.channels, ")");
-  int ok = stbi_write_png(path.c_str(), int(img.width), int(img.height), int(img.channels), img.pixels.data(),
-                          int(img.width * img.channels));
-  SONO_CHECK(ok != 0, "write_png", "cannot write '", path, "'");
+  // Encoded in memory and written through AtomicFile: stbi_write_png's own
+  // fwrite/fclose are unchecked, so a full disk would leave an empty file.
+  std::string bytes;
+  auto append = [](void* ctx, void* data, int size) {
+    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), size_t(size));
+  };
+  int ok = stbi_write_png_to_func(append, &bytes, int(img.width), int(img.height), int(img.channels), img.pixels.data(),
+                                  int(img.width * img.channels));
+  SONO_CHECK(ok != 0, "write_png", "cannot encode '", path, "'");
+  nn::write_file_atomically(path, bytes);
 }
 
 }  // namespace sono::data

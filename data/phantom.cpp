@@ -5,11 +5,12 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/philox.h"
 #include "data/image.h"
+#include "io/atomic_file.h"
 
 namespace sono::data {
 
@@ -229,19 +230,20 @@ std::vector<Generated> generate_set(const fs::path& root, const PhantomOptions& 
   return out;
 }
 
+// A CSV file, collected in memory and written all at once by finish()
+// (AtomicFile: a failed write throws naming the file).
 class CsvWriter {
  public:
-  CsvWriter(const fs::path& path, const std::string& header) : out_(path) {
-    SONO_CHECK(out_.good(), "write_phantom_dataset", "cannot write '", path.string(), "'");
-    out_ << header << '\n';
-  }
+  CsvWriter(fs::path path, const std::string& header) : path_(std::move(path)) { out_ << header << '\n'; }
   void row(const std::vector<std::string>& fields) {
     for (size_t i = 0; i < fields.size(); ++i) out_ << (i ? "," : "") << fields[i];
     out_ << '\n';
   }
+  void finish() { nn::write_file_atomically(path_.string(), out_.str()); }
 
  private:
-  std::ofstream out_;
+  fs::path path_;
+  std::ostringstream out_;
 };
 
 }  // namespace
@@ -286,6 +288,7 @@ std::vector<PhantomRow> write_phantom_dataset(const std::string& root_dir, const
       w.row(join({r.image_path, std::to_string(r.label)}, tail(r)));
       rows.push_back(r);
     }
+    w.finish();
   }
   {
     CsvWriter w(root / "csv_files" / "phantom_det.csv", "image_path,x_min,y_min,x_max,y_max," + tail_header);
@@ -304,6 +307,7 @@ std::vector<PhantomRow> write_phantom_dataset(const std::string& root_dir, const
       w.row(join({r.image_path, "", "", "", ""}, tail(r)));
       rows.push_back(r);
     }
+    w.finish();
   }
   {
     CsvWriter w(root / "csv_files" / "phantom_reg.csv", "image_path,point_1_xy,point_2_xy," + tail_header);
@@ -315,6 +319,7 @@ std::vector<PhantomRow> write_phantom_dataset(const std::string& root_dir, const
                  tail(r)));
       rows.push_back(r);
     }
+    w.finish();
   }
   struct SegTask {
     const char* file;
@@ -332,6 +337,7 @@ std::vector<PhantomRow> write_phantom_dataset(const std::string& root_dir, const
       w.row(join({r.image_path, r.mask_path}, tail(r)));
       rows.push_back(r);
     }
+    w.finish();
   }
   return rows;
 }

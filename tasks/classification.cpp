@@ -82,10 +82,15 @@ class Classification final : public TaskKind {
         continue;
       }
       yt.push_back(s->label);
-      yp.push_back(it->second.at("predicted_class").get<int64_t>());
-      if (it->second.contains("predicted_probs") && !it->second["predicted_probs"].is_null())
-        probs.push_back(detail::numbers(it->second, "predicted_probs", s->csv_image_path));
-      else all_probs = false;
+      const json& cls = it->second.contains("predicted_class") ? it->second["predicted_class"] : json();
+      SONO_CHECK(cls.is_number_integer() && cls.get<int64_t>() >= 0 && cls.get<int64_t>() < c, "evaluate", t.where(*s),
+                 ": predicted_class must be an integer in [0, ", c, "), got ", cls.dump());
+      yp.push_back(cls.get<int64_t>());
+      if (it->second.contains("predicted_probs") && !it->second["predicted_probs"].is_null()) {
+        probs.push_back(detail::numbers(it->second, "predicted_probs", t.where(*s)));
+        SONO_CHECK(int64_t(probs.back().size()) == c, "evaluate", t.where(*s), ": predicted_probs has ",
+                   probs.back().size(), " numbers, expected num_classes = ", c);
+      } else all_probs = false;
     }
     json entry = {{"AUC", 0.0},
                   {"Accuracy", 0.0},

@@ -184,8 +184,8 @@ class Detection final : public TaskKind {
         ++missing;
         continue;
       }
-      auto p = detail::numbers(it->second, "bbox_pixels", s->csv_image_path);
-      SONO_CHECK(p.size() == 4, "evaluate", "bbox_pixels of ", s->csv_image_path, " must have 4 numbers");
+      auto p = detail::numbers(it->second, "bbox_pixels", t.where(*s));
+      SONO_CHECK(p.size() == 4, "evaluate", t.where(*s), ": bbox_pixels must have 4 numbers, got ", p.size());
       double g[4] = {s->box.x_min, s->box.y_min, s->box.x_max, s->box.y_max};
       ious.push_back(metrics::box_iou(p.data(), g));
     }

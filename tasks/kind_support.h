@@ -18,11 +18,9 @@ inline double mean(const std::vector<double>& v) {
   return v.empty() ? 0.0 : s / double(v.size());
 }
 
-// A list of numbers from a prediction entry; `where` names the row.
-inline std::vector<double> numbers(const nlohmann::json& j, const std::string& key, const std::string& where) {
-  SONO_CHECK(j.contains(key) && j[key].is_array(), "evaluate", where, ": '", key, "' must be a list of numbers");
-  return j[key].get<std::vector<double>>();
-}
+// A list of finite numbers from a prediction entry; `where` names the file
+// and row. A null (what a NaN becomes in JSON) is an error naming its index.
+std::vector<double> numbers(const nlohmann::json& j, const std::string& key, const std::string& where);
 
 // Argmax over dim 1 of logits, on the host.
 std::vector<int64_t> argmax_classes(const Tensor& logits);

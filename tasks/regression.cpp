@@ -95,10 +95,10 @@ class Regression final : public TaskKind {
         ++missing;
         continue;
       }
-      auto p = detail::numbers(it->second, "predicted_points_pixels", s->csv_image_path);
+      auto p = detail::numbers(it->second, "predicted_points_pixels", t.where(*s));
       std::vector<double> g = s->points;
       g.resize(size_t(2 * t.task.num_classes), 0.0);  // absent points count as (0, 0), as evaluate.py does
-      SONO_CHECK(p.size() == g.size(), "evaluate", "predicted_points_pixels of ", s->csv_image_path, " has ", p.size(),
+      SONO_CHECK(p.size() == g.size(), "evaluate", t.where(*s), ": predicted_points_pixels has ", p.size(),
                  " numbers, expected ", g.size());
       mre.push_back(metrics::mean_radial_error(p, g));
     }

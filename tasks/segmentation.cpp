@@ -110,13 +110,21 @@ class Segmentation final : public TaskKind {
     int64_t n = 0;
     for (const data::Sample* s : t.rows) {
       fs::path p = fs::path(t.dirs.out_dir) / submission_mask_path(csv_mask_path(*s, t.dirs.csv_dir));
-      if (!fs::exists(p)) {
+      std::error_code ec;
+      const fs::file_status st = fs::status(p, ec);
+      if (!fs::exists(st)) {
         ++missing;
         continue;
       }
+      SONO_CHECK(fs::is_regular_file(st), "evaluate", "predicted mask ", p.string(), " (for ", data::row_location(*s),
+                 ") is ", fs::is_directory(st) ? "a directory" : "not a regular file", ", not a PNG file");
       data::Image gt = data::read_mask(s->mask_path, c);
       data::Image pm = data::read_mask(p.string(), 256);
-      if (pm.height != gt.height || pm.width != gt.width) pm = data::resize_nearest(pm, gt.height, gt.width);
+      // predict writes masks at the original size; another size is a different
+      // image or a broken file, never resized into a score.
+      SONO_CHECK(pm.height == gt.height && pm.width == gt.width, "evaluate", "predicted mask ", p.string(), " is ",
+                 pm.width, "x", pm.height, " but its ground truth ", s->mask_path, " is ", gt.width, "x", gt.height,
+                 " (width x height): a prediction must have the ground truth's size");
       auto sc = metrics::segmentation_scores(pm.pixels.data(), gt.pixels.data(), gt.height, gt.width, int(c));
       for (int64_t k = 0; k < c; ++k) {
         dsc[size_t(k)].push_back(sc.dice[size_t(k)]);

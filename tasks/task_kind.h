@@ -37,6 +37,10 @@ struct EvaluationTask {
   SubmissionDirs dirs;                           // out_dir = the prediction folder
   // The kind's submission file, indexed: image_path (as in the CSV) -> entry.
   const std::map<std::string, nlohmann::json>& predictions;
+  std::string prediction_file;  // that file's path, for messages
+
+  // "<prediction file>, entry for <image_path>": the prefix of an error about one prediction.
+  std::string where(const data::Sample& s) const { return prediction_file + ", entry for " + s.csv_image_path; }
 };
 
 class TaskKind : public data::TargetCodec {

@@ -1,9 +1,10 @@
 #include "train/predict.h"
 
+#include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "io/atomic_file.h"
 #include "tasks/task_kind.h"
 
 namespace sono {
@@ -12,22 +13,34 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_json(const fs::path& path, const nlohmann::json& j) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp);
-    SONO_CHECK(f.good(), "predict", "cannot write ", tmp.string());
-    f << j.dump(2) << "\n";
-    SONO_CHECK(f.good(), "predict", "error writing ", tmp.string());
+// A NaN or infinite output would become `null` in the JSON or an arbitrary
+// class in a mask: stop, naming the row, instead of writing it.
+void check_finite(const Tensor& output, const data::Batch& batch, const std::string& task_id) {
+  const auto v = output.to(DType::F32).contiguous().to_vector<float>();
+  const size_t per_row = batch.size() > 0 ? v.size() / size_t(batch.size()) : 0;
+  for (size_t k = 0; k < v.size(); ++k) {
+    if (std::isfinite(v[k])) continue;
+    const data::Sample& s = batch.samples[k / per_row];
+    throw Error(str_cat("predict: the model's output for ", data::row_location(s), " (task ", task_id, ", image ",
+                        s.csv_image_path, ") is not finite (", v[k],
+                        "): nothing is written for it; the weights or the image are likely broken"));
   }
-  fs::rename(tmp, path);
 }
 
 }  // namespace
 
+void check_predict_options(int64_t image_size, int64_t batch_size, int num_workers) {
+  SONO_CHECK(image_size > 0 && image_size % 32 == 0, "predict", "--size ", image_size,
+             " is not allowed: the input size must be a positive multiple of 32 (the encoder halves it 5 times)");
+  SONO_CHECK(batch_size >= 1 && batch_size <= kMaxPredictBatch, "predict", "--batch ", batch_size, " is outside [1, ",
+             kMaxPredictBatch, "]");
+  SONO_CHECK(num_workers >= 0 && num_workers <= kMaxPredictWorkers, "predict", "--workers ", num_workers,
+             " is outside [0, ", kMaxPredictWorkers, "]");
+}
+
 PredictSummary predict(model::MultiTaskModel& model, const data::Dataset& ds, const std::string& out_dir,
                        const InferenceOptions& opt) {
+  check_predict_options(opt.image_size, opt.batch_size, opt.num_workers);
   fs::create_directories(out_dir);
   const tasks::SubmissionDirs dirs{out_dir, (fs::path(ds.root) / "csv_files").lexically_normal().string()};
   std::vector<int64_t> rows(ds.samples.size());
@@ -44,13 +57,16 @@ PredictSummary predict(model::MultiTaskModel& model, const data::Dataset& ds, co
                                      const tasks::TaskKind& kind = tasks::task_kind(task.type);
                                      nlohmann::json& records = files[kind.submission_file()];
                                      if (records.is_null()) records = nlohmann::json::array();
-                                     kind.submit(output.to(Device::cpu()).contiguous(), batch, task.id, dirs, records);
+                                     const Tensor out = output.to(Device::cpu()).contiguous();
+                                     check_finite(out, batch, task.id);
+                                     kind.submit(out, batch, task.id, dirs, records);
                                      summary.per_task[task.id] += batch.size();
                                    });
   summary.images = run.images;
   summary.seconds = run.seconds;
   for (auto& [file, records] : files)
-    if (!file.empty() && !records.empty()) write_json(fs::path(out_dir) / file, records);
+    if (!file.empty() && !records.empty())
+      nn::write_file_atomically((fs::path(out_dir) / file).string(), records.dump(2) + "\n");
   return summary;
 }
 

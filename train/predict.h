@@ -27,6 +27,17 @@ struct PredictSummary {
   double seconds = 0;
 };
 
+// The ranges predict accepts (checked where the options enter, and again by predict()).
+constexpr int64_t kMaxPredictBatch = 4096;
+constexpr int kMaxPredictWorkers = 256;
+// Throws naming the option, its value and the allowed range: image_size a
+// positive multiple of 32, batch_size in [1, kMaxPredictBatch], num_workers in
+// [0, kMaxPredictWorkers].
+void check_predict_options(int64_t image_size, int64_t batch_size, int num_workers);
+
+// Every file is written through io/atomic_file.h (complete or absent, a
+// failure throws naming it); a non-finite model output stops with its row
+// (CSV file and line) before anything of it is written.
 PredictSummary predict(model::MultiTaskModel& model, const data::Dataset& ds, const std::string& out_dir,
                        const InferenceOptions& opt = {});
 

@@ -1,6 +1,5 @@
 // `sono evaluate`: the official metrics of a prediction folder.
 #include <cstdio>
-#include <fstream>
 
 #include "tools/sono/command.h"
 #include "train/evaluate.h"
@@ -17,14 +16,13 @@ static sono::cli::Register reg([](CLI::App& app) {
   return [=] {
     sono::EvaluationResult r = sono::evaluate_predictions(a->data, a->pred);
     std::fputs(sono::format_evaluation(r).c_str(), stdout);
+    for (const std::string& w : r.warnings) std::fprintf(stderr, "evaluate: warning: %s\n", w.c_str());
+    if (!r.warnings.empty()) std::fprintf(stderr, "evaluate: %zu warnings (above)\n", r.warnings.size());
     int64_t missing = 0;
     for (auto& [task, n] : r.missing) missing += n;
     if (missing)
       std::fprintf(stderr, "evaluate: %lld rows had no prediction (listed per task above)\n", (long long)missing);
-    if (!a->out.empty()) {
-      nlohmann::json j = {{"results", r.results}, {"summary", r.summary}, {"missing_predictions", r.missing}};
-      std::ofstream(a->out) << j.dump(2) << "\n";
-    }
+    if (!a->out.empty()) sono::write_evaluation(r, a->out);
     return 0;
   };
 });

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "data/dataset.h"
+#include "model/efficientnet_config.h"
 #include "tasks/dataset.h"
 #include "tools/sono/command.h"
 #include "train/model_io.h"
@@ -22,27 +23,53 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_option("--out", a->out, "Output folder")->required();
   cmd->add_option("--encoder", a->encoder,
                   "Encoder variant (efficientnet-b0..b7) when the weights file does not say, as in an official "
-                  "best_model.pth (default: recognised from its tensor shapes)");
-  cmd->add_option("--size", a->size, "Input size (default: the one stored with the weights, else 256)");
+                  "best_model.pth (default: recognised from its tensor shapes); naming another variant than the "
+                  "file states is an error");
+  cmd->add_option("--size", a->size,
+                  "Input size, a positive multiple of 32 (default: the one stored with the weights, else 256)");
   cmd->add_option("--batch", a->batch, "Rows per batch")->capture_default_str();
   cmd->add_option("--workers", a->workers, "Loader threads")->capture_default_str();
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
   sono::cli::add_precision_option(cmd, a->precision);
   cmd->add_flag("--quiet", a->quiet, "No progress bar");
   return [=] {
+    // Options are checked before anything is read: a bad one is named with its value and range.
+    const bool size_given = cmd->count("--size") > 0;
+    sono::check_predict_options(size_given ? a->size : 256, a->batch, a->workers);
+    if (!a->encoder.empty()) {
+      try {
+        sono::model::efficientnet_config(a->encoder);
+      } catch (const sono::Error& e) {
+        throw sono::Error(sono::str_cat("predict: --encoder '", a->encoder, "' is not a known encoder: ", e.what()));
+      }
+    }
     sono::cli::apply_precision(a->precision);
     sono::data::Dataset ds =
         sono::tasks::read_dataset(a->data, sono::data::OnBadRow::Stop, sono::data::Targets::Optional);
     sono::LoadedModel lm = sono::load_model_for_dataset(a->weights, ds, a->encoder);
+    SONO_CHECK(a->encoder.empty() || lm.model->config().encoder == a->encoder, "predict", "--encoder ", a->encoder,
+               " disagrees with ", a->weights, ", which holds an ", lm.model->config().encoder,
+               " model (drop --encoder, or use weights of that variant)");
     if (!lm.report.unexpected.empty())
       std::fprintf(stderr, "predict: %zu tensors of %s belong to no head of this dataset and were ignored\n",
                    lm.report.unexpected.size(), a->weights.c_str());
     sono::InferenceOptions o;
     o.device = sono::Device::parse(a->device);
     lm.model->to(o.device);
-    o.image_size = a->size > 0 ? a->size : 256;
-    auto size = lm.metadata.find("sono.image_size");
-    if (a->size <= 0 && size != lm.metadata.end()) o.image_size = std::stoll(size->second);
+    o.image_size = 256;
+    auto stored = lm.metadata.find("sono.image_size");
+    if (size_given) {
+      o.image_size = a->size;
+    } else if (stored != lm.metadata.end()) {
+      int64_t v = 0;
+      try {
+        v = std::stoll(stored->second);
+      } catch (const std::exception&) {
+      }
+      SONO_CHECK(v > 0 && v % 32 == 0, "predict", a->weights, ": metadata sono.image_size '", stored->second,
+                 "' is not a positive multiple of 32; give --size");
+      o.image_size = v;
+    }
     o.batch_size = a->batch;
     o.num_workers = a->workers;
     o.progress = !a->quiet;

@@ -1,23 +1,56 @@
 #include "data/loader.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <system_error>
+
 #include "core/error.h"
 
 namespace sono::data {
 
-Loader::Loader(const Dataset& ds, LoaderOptions opt, std::shared_ptr<ImageCache> cache)
-    : ds_(ds), opt_(opt), cache_(std::move(cache)) {
-  SONO_CHECK(opt.num_workers >= 0, "Loader", "num_workers must be >= 0, got ", opt.num_workers);
-  SONO_CHECK(opt.prefetch >= 1, "Loader", "prefetch must be >= 1, got ", opt.prefetch);
-  for (int i = 0; i < opt.num_workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+int max_loader_workers() {
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  return std::clamp(4 * cores, 4, 256);
 }
 
-Loader::~Loader() {
+namespace {
+
+LoaderOptions capped(LoaderOptions opt) {
+  SONO_CHECK(opt.num_workers >= 0, "Loader", "num_workers must be >= 0, got ", opt.num_workers);
+  SONO_CHECK(opt.prefetch >= 1, "Loader", "prefetch must be >= 1, got ", opt.prefetch);
+  if (opt.num_workers > max_loader_workers()) {
+    std::fprintf(stderr, "loader: %d workers capped to %d (4 per core, at most 256)\n", opt.num_workers,
+                 max_loader_workers());
+    opt.num_workers = max_loader_workers();
+  }
+  return opt;
+}
+
+}  // namespace
+
+Loader::Loader(const Dataset& ds, LoaderOptions opt, std::shared_ptr<ImageCache> cache)
+    : ds_(ds), opt_(capped(opt)), cache_(std::move(cache)) {
+  try {
+    for (int i = 0; i < opt_.num_workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  } catch (const std::system_error& e) {
+    // The destructor does not run for a constructor that throws: stop the
+    // workers already started, or their std::thread would terminate().
+    stop_workers();
+    throw Error(str_cat("Loader: cannot start loader thread ", workers_.size() + 1, " of ", opt_.num_workers, ": ",
+                        e.what(), " (use fewer --workers)"));
+  }
+}
+
+Loader::~Loader() { stop_workers(); }
+
+void Loader::stop_workers() noexcept {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   work_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
+  workers_.clear();
 }
 
 void Loader::start(std::vector<PlannedBatch> plan, int64_t epoch, int64_t first_step) {

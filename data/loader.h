@@ -19,9 +19,13 @@
 
 namespace sono::data {
 
+// The most worker threads a Loader starts (4 per core, 4..256): more only
+// contend for the cores, and tens of thousands exhaust the process's threads.
+int max_loader_workers();
+
 struct LoaderOptions {
   BatchOptions batch;
-  int num_workers = 2;  // 0: next() builds each batch on the calling thread
+  int num_workers = 2;  // 0: next() builds each batch on the calling thread; above max_loader_workers() capped
   int prefetch = 4;     // batches built or being built ahead of the consumer
 };
 
@@ -48,6 +52,7 @@ class Loader {
     std::exception_ptr error;
   };
   void worker_loop();
+  void stop_workers() noexcept;
   Slot build(const std::vector<PlannedBatch>& plan, int64_t step, int64_t epoch);
 
   const Dataset& ds_;

@@ -21,12 +21,45 @@ std::string tasks_to_json(const model::TaskRegistry& reg) {
 model::TaskRegistry tasks_from_json(const std::string& text) {
   model::TaskRegistry reg;
   try {
-    for (const auto& e : nlohmann::json::parse(text))
-      reg.add({e.at(0).get<std::string>(), parse_task_type(e.at(1).get<std::string>()), e.at(2).get<int64_t>()});
+    for (const auto& e : nlohmann::json::parse(text)) {
+      const std::string id = e.at(0).get<std::string>();
+      const int64_t num_classes = e.at(2).get<int64_t>();
+      // A head this wide would be gigabytes: the value is damaged, not a model.
+      SONO_CHECK(num_classes >= 1 && num_classes <= kMaxMetadataClasses, "model file", "'sono.tasks' metadata: task '",
+                 id, "' has num_classes ", num_classes, ", allowed 1..", kMaxMetadataClasses);
+      reg.add({id, parse_task_type(e.at(1).get<std::string>()), num_classes});
+    }
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat("model file: malformed 'sono.tasks' metadata: ", e.what()));
   }
   return reg;
+}
+
+void check_model_metadata(const std::map<std::string, std::string>& meta, const std::string& path) {
+  auto enc = meta.find("sono.encoder");
+  if (enc != meta.end()) {
+    bool known = false;
+    for (int i = 0; i <= 7; ++i) known |= enc->second == str_cat("efficientnet-b", i);
+    SONO_CHECK(known, "load model", path, ": 'sono.encoder' metadata '", enc->second.substr(0, 64),
+               "' is not one of efficientnet-b0 .. efficientnet-b7");
+  }
+  auto size = meta.find("sono.image_size");
+  if (size != meta.end()) {
+    const std::string& v = size->second;
+    const bool digits = !v.empty() && v.size() <= 6 && v.find_first_not_of("0123456789") == std::string::npos;
+    const int64_t n = digits ? std::stoll(v) : -1;
+    SONO_CHECK(n >= 32 && n <= kMaxMetadataImageSize && n % 32 == 0, "load model", path,
+               ": 'sono.image_size' metadata '", v.substr(0, 64), "' is not a positive multiple of 32 in 32..",
+               kMaxMetadataImageSize);
+  }
+  auto tasks = meta.find("sono.tasks");
+  if (tasks != meta.end()) {
+    try {
+      tasks_from_json(tasks->second);
+    } catch (const Error& e) {
+      throw Error(str_cat("load model: ", path, ": ", e.what()));
+    }
+  }
 }
 
 std::map<std::string, std::string> model_metadata(const model::MultiTaskModel& model) {
@@ -47,6 +80,7 @@ nn::SafetensorsFile read_weights_file(const std::string& path) {
 
 std::string load_pretrained_encoder(model::MultiTaskModel& model, const std::string& path) {
   nn::SafetensorsFile file = read_weights_file(path);
+  check_model_metadata(file.metadata, path);
   std::vector<std::string> keys;
   for (auto& kv : file.tensors) keys.push_back(kv.first);
   nn::EfficientNetLayout layout = nn::detect_efficientnet_layout(keys);
@@ -92,6 +126,7 @@ std::string infer_encoder_variant(const nn::NamedTensors& tensors) {
 
 LoadedModel load_model_for_dataset(const std::string& path, const data::Dataset& ds, const std::string& encoder) {
   nn::SafetensorsFile file = read_weights_file(path);
+  check_model_metadata(file.metadata, path);
   model::MultiTaskModelConfig cfg = tasks::model_config();
   auto enc = file.metadata.find("sono.encoder");
   auto tasks = file.metadata.find("sono.tasks");

@@ -18,8 +18,19 @@
 
 namespace sono {
 
+// The largest values a model file's metadata may hold.
+constexpr int64_t kMaxMetadataClasses = 100000;
+constexpr int64_t kMaxMetadataImageSize = 4096;
+
 std::string tasks_to_json(const model::TaskRegistry& reg);
-model::TaskRegistry tasks_from_json(const std::string& text);
+model::TaskRegistry tasks_from_json(const std::string& text);  // num_classes checked: 1..kMaxMetadataClasses
+
+// Checks the Sono metadata of the model file `path` where it enters:
+// "sono.encoder" one of efficientnet-b0..b7, "sono.image_size" a multiple of
+// 32 in 32..kMaxMetadataImageSize, "sono.tasks" well formed with num_classes
+// in range. Throws sono::Error naming the file, the key and the value.
+// load_model_for_dataset calls it (predict, evaluate); so does train --resume.
+void check_model_metadata(const std::map<std::string, std::string>& meta, const std::string& path);
 
 // Metadata describing `model` (encoder variant and tasks).
 std::map<std::string, std::string> model_metadata(const model::MultiTaskModel& model);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "data/dataset.h"
 #include "model/multitask_model.h"
 #include "optim/adamw.h"
 #include "train/trainer.h"
@@ -35,10 +36,20 @@ std::vector<ParamGroup> make_groups(const model::MultiTaskModel& m, const TrainO
 // The model's metadata plus the run's image size and recipe (what predict reads).
 std::map<std::string, std::string> best_metadata(const model::MultiTaskModel& model, const TrainOptions& o);
 
-// last.safetensors: model + "optimizer."-prefixed optimizer state + the trainer state.
+// The options that decide what a run computes, keyed by their `sono train`
+// spelling ("--size": 256, ...; "--data": the dataset's row count and a
+// fingerprint of its rows, not its path, so a moved dataset still resumes).
+// Stored in last.safetensors as "sono.train_config"; --resume compares it.
+nlohmann::json train_config(const TrainOptions& o, const data::Dataset& ds);
+
+// last.safetensors: model + "optimizer."-prefixed optimizer state + the
+// trainer state + the run's train_config.
 void save_last(const std::string& path, const model::MultiTaskModel& model, const AdamW& opt, const TrainState& st,
-               const TrainOptions& o);
-// Loads what save_last wrote into `model` and `opt`; returns the trainer state.
-TrainState load_last(const std::string& path, model::MultiTaskModel& model, AdamW& opt);
+               const TrainOptions& o, const nlohmann::json& config);
+// Loads what save_last wrote into `model` and `opt`; returns the trainer
+// state. A checkpoint whose stored train_config differs from `config` is
+// refused before anything is loaded, in one message naming the differing
+// options with both values.
+TrainState load_last(const std::string& path, model::MultiTaskModel& model, AdamW& opt, const nlohmann::json& config);
 
 }  // namespace sono

@@ -6,15 +6,18 @@
 // (bad input, a non-finite loss), which is rethrown after it.
 #include "train/trainer.h"
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "data/loader.h"
 #include "data/sampler.h"
 #include "data/split.h"
+#include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "optim/schedule.h"
 #include "tasks/dataset.h"
@@ -23,6 +26,7 @@
 #include "train/model_io.h"
 #include "train/progress.h"
 #include "train/step.h"
+#include "train/stop_signal.h"
 #include "train/train_state.h"
 #include "train/validation.h"
 
@@ -33,9 +37,53 @@ using nlohmann::json;
 
 namespace {
 
-void append_jsonl(std::ofstream& log, const json& j) {
+// log.jsonl is appended record by record (a crash keeps what came before);
+// each append is checked, so a full disk stops training naming the file.
+void append_jsonl(std::ofstream& log, const std::string& path, const json& j) {
   log << j.dump() << "\n";
   log.flush();
+  SONO_CHECK(log.good(), "train", "cannot write ", path, " (disk full or I/O error)");
+}
+
+// The files a run writes to out_dir. A run that trained is one with a log or
+// a checkpoint; a run that failed before its first step (bad data) leaves only
+// summary.json and curves.png, and the next try may simply replace them.
+const char* const kRunFiles[] = {"log.jsonl", "last.safetensors", "best.safetensors", "summary.json", "curves.png"};
+const char* const kTrainedRunFiles[] = {"log.jsonl", "last.safetensors", "best.safetensors"};
+
+// The temporary name AtomicFile gives a file being written: <target>.tmp-XXXXXX
+// (mkstemp's six characters). A killed write leaves one behind.
+bool is_atomic_temporary(const std::string& name) {
+  const size_t at = name.rfind(".tmp-");
+  if (at == std::string::npos || at == 0 || name.size() != at + 5 + 6) return false;
+  for (size_t i = at + 5; i < name.size(); ++i)
+    if (!std::isalnum(static_cast<unsigned char>(name[i]))) return false;
+  return true;
+}
+
+// Before a run: another run in out_dir is refused unless --resume (continue
+// it) or --overwrite (its files are removed, so no stale best.safetensors
+// survives); temporary files of killed writes are removed.
+void prepare_out_dir(const TrainOptions& o) {
+  const fs::path dir(o.out_dir);
+  SONO_CHECK(!fs::exists(dir) || fs::is_directory(dir), "train", "--out ", o.out_dir, " exists and is not a folder");
+  fs::create_directories(dir);
+  std::string found;
+  for (const char* name : kTrainedRunFiles)
+    if (fs::exists(dir / name)) found += std::string(found.empty() ? "" : ", ") + name;
+  if (!found.empty() && !o.resume) {
+    SONO_CHECK(o.overwrite, "train", "--out ", o.out_dir, " already holds a run (", found,
+               "); pass --resume to continue it or --overwrite to replace it");
+    for (const char* name : kRunFiles) fs::remove(dir / name);
+    std::fprintf(stderr, "train: --overwrite: removed the previous run's %s from %s\n", found.c_str(),
+                 o.out_dir.c_str());
+  }
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || !is_atomic_temporary(name)) continue;
+    fs::remove(entry.path());
+    std::fprintf(stderr, "train: removed %s, left by an interrupted write\n", entry.path().string().c_str());
+  }
 }
 
 std::string fmt(double v, int prec = 4) {
@@ -56,8 +104,9 @@ class TrainingRun {
       : o_(o),
         t_start_(std::chrono::steady_clock::now()),
         last_path_((fs::path(o.out_dir) / "last.safetensors").string()),
-        best_path_((fs::path(o.out_dir) / "best.safetensors").string()) {
-    fs::create_directories(o.out_dir);
+        best_path_((fs::path(o.out_dir) / "best.safetensors").string()),
+        log_path_((fs::path(o.out_dir) / "log.jsonl").string()) {
+    prepare_out_dir(o);
   }
 
   // ---- setup: data, model, optimizer ----------------------------------------
@@ -81,14 +130,15 @@ class TrainingRun {
     model_->to(o_.device);
     opt_ = std::make_unique<AdamW>(make_groups(*model_, o_));
     st_.sampler_at_epoch_start = sampler_->state();
+    config_ = train_config(o_, ds_);
   }
 
   // ---- resume: model, optimizer and trainer state of last.safetensors ----------
-  void resume() { st_ = load_last(last_path_, *model_, *opt_); }
+  void resume() { st_ = load_last(last_path_, *model_, *opt_, config_); }
 
   // ---- begin: the log's start record, the loader, the curves so far ------------
   void begin() {
-    const fs::path log_path = fs::path(o_.out_dir) / "log.jsonl";
+    const fs::path log_path = log_path_;
     log_.open(log_path, o_.resume ? std::ios::app : std::ios::trunc);
     SONO_CHECK(log_.good(), "train", "cannot write ", log_path.string());
     json start = {{"type", "start"},
@@ -106,7 +156,7 @@ class TrainingRun {
                   {"global_step", st_.global_step},
                   {"skipped_rows", skipped_rows_json(ds_.skipped)}};
     if (!pretrained_report_.empty()) start["pretrained"] = pretrained_report_;
-    append_jsonl(log_, start);
+    append_jsonl(log_, log_path_, start);
     for (const auto& s : ds_.skipped)
       std::fprintf(stderr, "train: skipped %s line %lld: %s\n", s.file.c_str(), (long long)s.line, s.reason.c_str());
 
@@ -123,8 +173,9 @@ class TrainingRun {
 
   bool epochs_left() const { return st_.epoch < o_.epochs; }
 
-  // ---- one epoch of steps; false when --max-steps stopped it -----------------
-  bool run_epoch() {
+  // ---- one epoch of steps; "" when it ran to its end, else the stop reason:
+  // "max_steps" or "signal" (SIGINT/SIGTERM), checkpointed and logged.
+  std::string run_epoch() {
     apply_cosine_schedule(*opt_, o_.eta_min, st_.epoch, o_.epochs);
     sampler_->set_state(st_.sampler_at_epoch_start);
     std::vector<data::PlannedBatch> plan = sampler_->epoch();
@@ -139,13 +190,28 @@ class TrainingRun {
       step(batch, bar);
       if (o_.max_steps >= 0 && st_.global_step >= o_.max_steps) {
         bar.finish("stopped at max_steps");
-        save_last(last_path_, *model_, *opt_, st_, o_);
-        append_jsonl(log_, {{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "max_steps"}});
-        return false;
+        save_last(last_path_, *model_, *opt_, st_, o_, config_);
+        append_jsonl(log_, log_path_, {{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "max_steps"}});
+        return "max_steps";
+      }
+      if (stop_signal() != 0) {
+        bar.finish(str_cat("stopped by ", signal_name(stop_signal())));
+        stop_for_signal();
+        return "signal";
       }
     }
     bar.finish();
-    return true;
+    return "";
+  }
+
+  // A signal received: last.safetensors at the current step and the stop record.
+  void stop_for_signal() {
+    save_last(last_path_, *model_, *opt_, st_, o_, config_);
+    append_jsonl(log_, log_path_,
+                 {{"type", "stop"},
+                  {"global_step", st_.global_step},
+                  {"reason", "signal"},
+                  {"signal", signal_name(stop_signal())}});
   }
 
   // ---- end of epoch: validation, best model, checkpoint, schedule position ----
@@ -162,17 +228,17 @@ class TrainingRun {
       nn::save_safetensors(*model_, best_path_,
                            best_metadata(*model_, o_));  // no validation split: the last is the best
     }
-    append_jsonl(log_, ep);
+    append_jsonl(log_, log_path_, ep);
     st_.sampler_at_epoch_start = sampler_->state();
     st_.step_in_epoch = 0;
     TrainState next = st_;
     ++next.epoch;
-    save_last(last_path_, *model_, *opt_, next, o_);
+    save_last(last_path_, *model_, *opt_, next, o_, config_);
     ++st_.epoch;
   }
 
   // ---- finish: curves.png, summary.json and the end record, on every exit -----
-  // `stop`: "end" (all epochs), "max_steps" or "error" (with `error`).
+  // `stop`: "end" (all epochs), "max_steps", "signal" or "error" (with `error`).
   TrainSummary finish(const std::string& stop, const std::string& error = "") {
     TrainSummary summary;
     summary.steps = st_.global_step;
@@ -192,11 +258,11 @@ class TrainingRun {
                {"stop", stop},
                {"skipped_rows", skipped_rows_json(ds_.skipped)}};
     if (!error.empty()) sj["error"] = error;
-    std::ofstream(fs::path(o_.out_dir) / "summary.json") << sj.dump(2) << "\n";
+    nn::write_file_atomically((fs::path(o_.out_dir) / "summary.json").string(), sj.dump(2) + "\n");
     if (log_.is_open()) {
       if (stop == "error")
-        append_jsonl(log_, {{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "error"}});
-      append_jsonl(log_, {{"type", "end"}, {"summary", sj}});
+        append_jsonl(log_, log_path_, {{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "error"}});
+      append_jsonl(log_, log_path_, {{"type", "end"}, {"summary", sj}});
     }
     return summary;
   }
@@ -230,15 +296,16 @@ class TrainingRun {
     const double ips = secs > 0 ? double(epoch_images_) / secs : 0.0;
     curves_.steps.push_back({st_.global_step, lv, task});
     if (o_.log_every > 0 && st_.global_step % o_.log_every == 0)
-      append_jsonl(log_, {{"type", "step"},
-                          {"epoch", st_.epoch + 1},
-                          {"step", st_.step_in_epoch},
-                          {"global_step", st_.global_step},
-                          {"task", task},
-                          {"loss", lv},
-                          {"lr", opt_->groups()[0].lr},
-                          {"lr_heads", opt_->groups().back().lr},
-                          {"images_per_s", ips}});
+      append_jsonl(log_, log_path_,
+                   {{"type", "step"},
+                    {"epoch", st_.epoch + 1},
+                    {"step", st_.step_in_epoch},
+                    {"global_step", st_.global_step},
+                    {"task", task},
+                    {"loss", lv},
+                    {"lr", opt_->groups()[0].lr},
+                    {"lr_heads", opt_->groups().back().lr},
+                    {"images_per_s", ips}});
     bar.update(st_.step_in_epoch, str_cat("loss ", fmt(lv), " task ", task, " lr ", fmt(opt_->groups()[0].lr, 3), " ",
                                           fmt(ips, 3), " img/s"));
   }
@@ -280,7 +347,8 @@ class TrainingRun {
 
   const TrainOptions& o_;
   const std::chrono::steady_clock::time_point t_start_;
-  const std::string last_path_, best_path_;
+  const std::string last_path_, best_path_, log_path_;
+  json config_;
   data::Dataset ds_;
   data::Split split_;
   std::unique_ptr<data::TaskSampler> sampler_;
@@ -301,10 +369,9 @@ class TrainingRun {
 }  // namespace
 
 TrainSummary train_model(const TrainOptions& o) {
-  SONO_CHECK(o.recipe == "default" || o.recipe == "official", "train", "unknown recipe '", o.recipe,
-             "' (default or official)");
-  SONO_CHECK(o.epochs > 0 && o.batch_size > 0 && o.image_size >= 32 && o.image_size % 32 == 0, "train",
-             "epochs and batch size must be positive and the image size a multiple of 32 (>= 32)");
+  validate(o);
+  std::optional<StopSignals> signals;
+  if (o.handle_signals) signals.emplace();
   TrainingRun run(o);
   std::string stop = "end";
   try {
@@ -312,12 +379,17 @@ TrainSummary train_model(const TrainOptions& o) {
     if (o.resume) run.resume();
     run.begin();
     while (run.epochs_left()) {
-      if (!run.run_epoch()) {
-        stop = "max_steps";
+      stop = run.run_epoch();
+      if (!stop.empty()) break;
+      run.end_epoch();
+      if (stop_signal() != 0 && o.handle_signals && run.epochs_left()) {
+        // Between epochs: end_epoch has just checkpointed the next epoch's start.
+        run.stop_for_signal();
+        stop = "signal";
         break;
       }
-      run.end_epoch();
     }
+    if (stop.empty()) stop = "end";
   } catch (const std::exception& e) {
     try {
       run.finish("error", e.what());
@@ -326,7 +398,15 @@ TrainSummary train_model(const TrainOptions& o) {
     }
     throw;
   }
-  return run.finish(stop);
+  TrainSummary summary = run.finish(stop);
+  if (stop == "signal")
+    throw TrainInterrupted(
+        str_cat("train: stopped by ", signal_name(stop_signal()), " at global step ", summary.steps, "; ", o.out_dir,
+                "/last.safetensors holds it. Continue with the same options and "
+                "--resume: sono train --data ",
+                o.data_dir, " --out ", o.out_dir, " ... --resume"),
+        stop_signal());
+  return summary;
 }
 
 }  // namespace sono

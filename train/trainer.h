@@ -17,6 +17,7 @@
 #include <string>
 
 #include "core/device.h"
+#include "core/error.h"
 
 namespace sono {
 
@@ -43,6 +44,9 @@ struct TrainOptions {
   bool skip_bad_rows = false;  // false: stop at the first bad row with its file and line
   int64_t max_steps = -1;      // stop (and checkpoint) after this many steps in total
   bool resume = false;         // continue from out_dir/last.safetensors
+  bool overwrite = false;      // out_dir may hold another run: its files are removed first
+  // SIGINT/SIGTERM stop after the current step, checkpointed (train/stop_signal.h).
+  bool handle_signals = false;
   bool progress = true;
   int64_t log_every = 1;  // steps between step records in log.jsonl
   // Before each validation, re-estimate BatchNorm statistics from this many
@@ -58,6 +62,19 @@ struct TrainSummary {
   double last_loss = 0;
   int64_t skipped_rows = 0;
   double seconds = 0;
+};
+
+// Every option against its allowed range; throws sono::Error naming the
+// option (as `sono train` spells it), its value and the range. train_model
+// calls it first.
+void validate(const TrainOptions& opt);
+
+// Training stopped by SIGINT/SIGTERM after a checkpoint; the message says how
+// to resume. `sono train` exits with 128 + signal.
+class TrainInterrupted : public Error {
+ public:
+  TrainInterrupted(const std::string& msg, int sig) : Error(msg), signal(sig) {}
+  int signal;
 };
 
 TrainSummary train_model(const TrainOptions& opt);

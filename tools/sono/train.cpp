@@ -42,12 +42,20 @@ static sono::cli::Register reg([](CLI::App& app) {
                   "as the official recipe; helps short runs)")
       ->capture_default_str();
   cmd->add_flag("--resume", o->resume, "Continue from OUT/last.safetensors exactly");
+  cmd->add_flag("--overwrite", o->overwrite, "Replace the run already in OUT (its files are removed first)");
   cmd->add_flag("--quiet", *quiet, "No progress bar");
   return [=] {
     o->device = sono::Device::parse(*device);
     sono::cli::apply_precision(*precision);
     o->progress = !*quiet;
-    sono::TrainSummary s = sono::train_model(*o);
+    o->handle_signals = true;
+    sono::TrainSummary s;
+    try {
+      s = sono::train_model(*o);
+    } catch (const sono::TrainInterrupted& e) {
+      std::fprintf(stderr, "sono: %s\n", e.what());
+      return 128 + e.signal;  // as a shell reports a process the signal ended
+    }
     std::printf("train: %lld steps, %lld epochs, best validation score %.4f (epoch %lld), %lld skipped rows, %.0f s\n",
                 (long long)s.steps, (long long)s.epochs_completed, s.best_score, (long long)s.best_epoch,
                 (long long)s.skipped_rows, s.seconds);

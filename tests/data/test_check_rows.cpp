@@ -39,7 +39,8 @@ TEST_CASE("check_rows: rows that fail only when decoded are skipped with their f
   write_phantom_dataset(dir.str(), po);
   Dataset ds = tasks::read_dataset(dir.str());
   // Three rows that pass the CSV and header checks but cannot be built into a batch:
-  const Sample seg = first_of(ds, "phantom_seg"), seg3 = first_of(ds, "phantom_seg3"), cls = first_of(ds, "phantom_cls");
+  const Sample seg = first_of(ds, "phantom_seg"), seg3 = first_of(ds, "phantom_seg3"),
+               cls = first_of(ds, "phantom_cls");
   Image m255 = read_mask(seg.mask_path, 2);
   m255.at(0, 0) = 255;  // a class value out of range
   write_png(seg.mask_path, m255);
@@ -55,8 +56,11 @@ TEST_CASE("check_rows: rows that fail only when decoded are skipped with their f
     for (size_t i = 0; i < ds.samples.size(); ++i)
       if (ds.samples[i].csv_file == s->csv_file && ds.samples[i].line == s->line) r = int64_t(i);
     REQUIRE(r >= 0);
-    CHECK_THROWS_WITH_AS(build_batch(ds, PlannedBatch{s->task, {r}}, 0, 0, BatchOptions{64}, nullptr),
-                         doctest::Contains(row_location(*s)), Error);
+    BatchOptions bo;
+    bo.image_size = 64;
+    const std::string where = row_location(*s);
+    CHECK_THROWS_WITH_AS(build_batch(ds, PlannedBatch{s->task, {r}}, 0, 0, bo, nullptr),
+                         doctest::Contains(where.c_str()), Error);
   }
 
   ImageCache cache;

@@ -238,7 +238,7 @@ std::vector<double> step_losses(const fs::path& log) {
 
 }  // namespace
 
-TEST_CASE("--skip-bad-rows skips rows that fail when decoded; the rest train as without them; resume stays exact") {
+TEST_CASE("--skip-bad-rows skips rows that fail when decoded, the rest train as without them, resume stays exact") {
   fs::path root = temp_dir("decode_skip");
   std::string data = phantom(root / "data", 6, 15);
   // A copy of the dataset without the row that is about to go bad (its CSV line 2).

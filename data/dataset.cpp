@@ -247,7 +247,12 @@ Dataset read_csv_files(const std::vector<std::string>& files, TargetCodecs codec
     const CsvTable table = parse_csv(read_text(file));
     SONO_CHECK(table.header_error.empty(), "read_dataset", file, ", line ", table.header_line,
                ": malformed header: ", table.header_error);
-    if (table.header.empty()) continue;  // an empty file
+    ds.csv_files.push_back(file);
+    if (table.header.empty() || table.rows.empty()) {
+      ds.warnings.push_back(str_cat(file, ": ", table.header.empty() ? "empty file" : "header only, no rows",
+                                    ": nothing is read from it"));
+      if (table.header.empty()) continue;
+    }
     const Columns cols = map_columns(table, file);
     const fs::path dir = fs::path(file).parent_path();
     for (const CsvRow& row : table.rows) {
@@ -271,17 +276,34 @@ Dataset read_csv_files(const std::vector<std::string>& files, TargetCodecs codec
   return ds;
 }
 
-Dataset read_dataset(const std::string& root, TargetCodecs codecs, OnBadRow policy, Targets targets) {
+CsvOrder parse_csv_order(const std::string& name) {
+  if (name == "sorted") return CsvOrder::Sorted;
+  if (name == "directory") return CsvOrder::Directory;
+  throw Error(str_cat("read_dataset: unknown CSV order '", name, "' (sorted or directory)"));
+}
+
+const char* csv_order_name(CsvOrder order) { return order == CsvOrder::Sorted ? "sorted" : "directory"; }
+
+std::vector<std::string> order_csv_files(std::vector<std::string> listing, CsvOrder order) {
+  std::vector<std::string> files;
+  for (std::string& f : listing)
+    if (fs::path(f).extension() == ".csv") files.push_back(std::move(f));
+  if (order == CsvOrder::Sorted) std::sort(files.begin(), files.end());
+  return files;
+}
+
+Dataset read_dataset(const std::string& root, TargetCodecs codecs, OnBadRow policy, Targets targets, CsvOrder order) {
   const fs::path dir = fs::path(root) / "csv_files";
   SONO_CHECK(fs::is_directory(dir), "read_dataset", "'", dir.string(), "' is not a directory (a dataset root holds ",
              "csv_files/*.csv)");
-  std::vector<std::string> files;
+  std::vector<std::string> listing;  // readdir's order (libstdc++'s directory_iterator is readdir)
   for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file() && e.path().extension() == ".csv") files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
+    if (e.is_regular_file()) listing.push_back(e.path().string());
+  const std::vector<std::string> files = order_csv_files(std::move(listing), order);
   SONO_CHECK(!files.empty(), "read_dataset", "no .csv files in '", dir.string(), "'");
   Dataset ds = read_csv_files(files, codecs, policy, targets);
   ds.root = root;
+  ds.csv_order = order;
   return ds;
 }
 

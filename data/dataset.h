@@ -1,6 +1,8 @@
 #pragma once
 // Reads a dataset in the FMC_UIA on-disk format: <root>/csv_files/*.csv,
-// all files concatenated in file-name order. Columns (any order; a column
+// all files concatenated in file-name order (CsvOrder::Sorted) or in the
+// order the directory lists them (CsvOrder::Directory: readdir's order, which
+// is what the official train.py's glob gives on the same machine). Columns (any order; a column
 // absent from a file, or an empty field, reads as missing):
 //   image_path, task_id, task_name, num_classes      required in every row
 //   mask_path                                        segmentation
@@ -16,7 +18,8 @@
 // unknown task_name, non-numeric values, label >= num_classes, a box with
 // x_min >= x_max or negative coordinates, num_classes or task_name differing
 // between rows of one task id. Checks that need the image (box inside the
-// image, mask values and size) run in check_images() and at load time.
+// image, mask values and size) run in check_images() (headers), check_rows()
+// (data/check_rows.h: a full decode, under --skip-bad-rows) and at load time.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,6 +30,14 @@
 namespace sono::data {
 
 enum class OnBadRow { Stop, Skip };
+
+enum class CsvOrder { Sorted, Directory };
+// "sorted" / "directory"; throws naming the value otherwise.
+CsvOrder parse_csv_order(const std::string& name);
+const char* csv_order_name(CsvOrder order);
+// The .csv entries of a directory listing (in the listing's order), sorted
+// by name or kept in that order.
+std::vector<std::string> order_csv_files(std::vector<std::string> listing, CsvOrder order);
 
 // Targets: Required for training and evaluation; Optional for prediction,
 // where test CSVs carry no labels, points or boxes and mask_path names where
@@ -45,7 +56,13 @@ struct Dataset {
   std::vector<TaskInfo> tasks;      // in order of first appearance
   std::vector<Sample> samples;      // accepted rows, file-name order then row order
   std::vector<SkippedRow> skipped;  // OnBadRow::Skip only
-  TargetCodecs codecs = nullptr;    // how each kind's targets are read and batched
+  // Problems that drop nothing but may surprise: an empty or header-only CSV
+  // file (its tasks, if no other file has them, are not trained). Each
+  // message names the file.
+  std::vector<std::string> warnings;
+  CsvOrder csv_order = CsvOrder::Sorted;
+  std::vector<std::string> csv_files;  // in the order read
+  TargetCodecs codecs = nullptr;       // how each kind's targets are read and batched
 
   int64_t find_task(const std::string& id) const;  // -1 when absent
   const TargetCodec& codec(int64_t task) const;    // of ds.tasks[task]'s kind
@@ -54,7 +71,7 @@ struct Dataset {
 // `codecs` reads each kind's target columns (tasks::target_codec; tasks/dataset.h
 // has the overloads that pass it).
 Dataset read_dataset(const std::string& root, TargetCodecs codecs, OnBadRow policy = OnBadRow::Stop,
-                     Targets targets = Targets::Required);
+                     Targets targets = Targets::Required, CsvOrder order = CsvOrder::Sorted);
 // The same for an explicit list of CSV files, read in the given order.
 Dataset read_csv_files(const std::vector<std::string>& files, TargetCodecs codecs, OnBadRow policy = OnBadRow::Stop,
                        Targets targets = Targets::Required);

@@ -1,5 +1,10 @@
 #include "data/image.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "core/error.h"
@@ -24,9 +29,87 @@ struct StbFree {
 };
 using StbPixels = std::unique_ptr<stbi_uc, StbFree>;
 
+// Why a path cannot be an image file at all (a directory, missing); empty when it may be one.
+std::string not_a_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return str_cat("'", path, "' is a directory, not an image file");
+  if (!std::filesystem::exists(path, ec)) return str_cat("image file '", path, "' does not exist");
+  return "";
+}
+
+uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+int32_t le32(const uint8_t* p) {
+  return int32_t(uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
+}
+
+const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+bool is_png(const std::vector<uint8_t>& b) {
+  return b.size() >= 8 && std::equal(kPngSignature, kPngSignature + 8, b.begin());
+}
+
+// The size a PNG (IHDR) or BMP header claims, without decoding; false for
+// other formats (JPEG) or a header too short to say.
+bool claimed_size(const std::vector<uint8_t>& b, int64_t& w, int64_t& h) {
+  if (is_png(b) && b.size() >= 24 && std::equal(b.begin() + 12, b.begin() + 16, "IHDR")) {
+    w = be32(&b[16]);
+    h = be32(&b[20]);
+    return true;
+  }
+  if (b.size() >= 26 && b[0] == 'B' && b[1] == 'M') {
+    w = std::abs(int64_t(le32(&b[18])));
+    h = std::abs(int64_t(le32(&b[22])));  // negative: stored top-down
+    return true;
+  }
+  return false;
+}
+
+std::vector<uint8_t> read_bytes(const std::string& path, size_t limit = SIZE_MAX) {
+  std::ifstream in(path, std::ios::binary);
+  SONO_CHECK(in.good(), "read_image", "cannot open image file '", path, "'");
+  std::vector<uint8_t> b;
+  char buf[65536];
+  while (b.size() < limit) {
+    in.read(buf, std::streamsize(std::min(sizeof buf, limit - b.size())));
+    if (in.gcount() <= 0) break;
+    b.insert(b.end(), buf, buf + in.gcount());
+  }
+  return b;
+}
+
+// The checks stb does not make, or makes with a misleading message: a
+// directory or missing file, an image over kMaxImagePixels (stb says "not of
+// any known type" for a header beyond its own limits), and, with `whole`, a
+// PNG that ends before its IEND chunk (stb decodes such truncated files).
+void check_file(const std::string& path, const char* what, const std::vector<uint8_t>& bytes, bool whole) {
+  int64_t w = 0, h = 0;
+  if (claimed_size(bytes, w, h))
+    SONO_CHECK(w * h <= kMaxImagePixels, what, "image file '", path, "' is too large: its header says ", w, "x", h,
+               " (width x height) = ", w * h, " pixels, the limit is ", kMaxImagePixels, " pixels");
+  if (!whole || !is_png(bytes)) return;
+  size_t pos = 8;
+  while (pos + 8 <= bytes.size()) {
+    if (std::equal(bytes.begin() + long(pos) + 4, bytes.begin() + long(pos) + 8, "IEND")) return;
+    pos += 12 + size_t(be32(&bytes[pos]));
+  }
+  throw Error(str_cat(what, ": PNG file '", path, "' is truncated: it ends after ", bytes.size(),
+                      " bytes without the IEND chunk (a PNG must end with IEND; a file that stops early is refused ",
+                      "even where its first rows would decode)"));
+}
+
+// The whole file, checked (check_file) and ready for stb.
+std::vector<uint8_t> read_checked(const std::string& path, const char* what) {
+  const std::string why = not_a_file(path);
+  SONO_CHECK(why.empty(), what, why);
+  std::vector<uint8_t> bytes = read_bytes(path);
+  check_file(path, what, bytes, true);
+  return bytes;
+}
+
 // Decodes with the file's own channel count; 16-bit PNGs become 8-bit (high byte).
-StbPixels load(const std::string& path, const char* what, int& w, int& h, int& n, int want_channels) {
-  StbPixels p(stbi_load(path.c_str(), &w, &h, &n, want_channels));
+StbPixels load(const std::string& path, const std::vector<uint8_t>& bytes, const char* what, int& w, int& h, int& n,
+               int want_channels) {
+  StbPixels p(stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &n, want_channels));
   SONO_CHECK(p != nullptr, what, "cannot decode image file '", path, "': ", stbi_failure_reason(),
              " (supported: PNG, JPEG, BMP)");
   return p;
@@ -35,6 +118,9 @@ StbPixels load(const std::string& path, const char* what, int& w, int& h, int& n
 }  // namespace
 
 ImageInfo read_image_info(const std::string& path) {
+  const std::string why = not_a_file(path);
+  SONO_CHECK(why.empty(), "read_image_info", why);
+  check_file(path, "read_image_info", read_bytes(path, 64), false);
   int w = 0, h = 0, n = 0;
   SONO_CHECK(stbi_info(path.c_str(), &w, &h, &n), "read_image_info", "cannot read the header of image file '", path,
              "': ", stbi_failure_reason());
@@ -43,17 +129,19 @@ ImageInfo read_image_info(const std::string& path) {
 
 Image read_image(const std::string& path) {
   int w = 0, h = 0, n = 0;
-  StbPixels p = load(path, "read_image", w, h, n, 3);  // stb replicates gray and drops alpha
+  const std::vector<uint8_t> bytes = read_checked(path, "read_image");
+  StbPixels p = load(path, bytes, "read_image", w, h, n, 3);  // stb replicates gray and drops alpha
   Image img(h, w, 3);
   std::copy(p.get(), p.get() + img.pixels.size(), img.pixels.begin());
   return img;
 }
 
 Image read_mask(const std::string& path, int64_t num_classes) {
-  SONO_CHECK(!stbi_is_16_bit(path.c_str()), "read_mask", "mask file '", path,
+  const std::vector<uint8_t> bytes = read_checked(path, "read_mask");
+  SONO_CHECK(!stbi_is_16_bit_from_memory(bytes.data(), int(bytes.size())), "read_mask", "mask file '", path,
              "' is a 16-bit image: masks must be 8-bit (one class index per pixel)");
   int w = 0, h = 0, n = 0;
-  StbPixels p = load(path, "read_mask", w, h, n, 0);
+  StbPixels p = load(path, bytes, "read_mask", w, h, n, 0);
   const int colour = (n == 2 || n == 4) ? n - 1 : n;  // channels without alpha
   Image mask(h, w, 1);
   const stbi_uc* src = p.get();

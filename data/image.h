@@ -35,6 +35,13 @@ struct ImageInfo {
   int64_t height = 0, width = 0, channels = 0;  // channels as stored in the file
 };
 
+// The most pixels (width x height) an image may have: 16384 x 16384. Larger
+// headers are refused as "too large" before anything is decoded.
+constexpr int64_t kMaxImagePixels = int64_t(1) << 28;
+
+// Every reader refuses, naming the file: a directory, a missing file, an
+// image over kMaxImagePixels; read_image and read_mask also a PNG without its
+// IEND chunk (truncated; stb would decode what is there).
 // Size from the file header only (fast); throws naming the file when unreadable.
 ImageInfo read_image_info(const std::string& path);
 // RGB, 3 channels.

@@ -1,5 +1,7 @@
 #include "data/split.h"
 
+#include <cstdio>
+#include <filesystem>
 #include <numeric>
 #include <random>
 
@@ -28,6 +30,22 @@ Split random_split(int64_t n, double val_fraction, uint64_t seed) {
   s.train.assign(perm.begin(), perm.end() - val);
   s.val.assign(perm.end() - val, perm.end());
   return s;
+}
+
+std::string split_fingerprint(const std::vector<Sample>& samples, const std::vector<int64_t>& val) {
+  uint64_t h = 14695981039346656037ull;
+  auto mix = [&](const std::string& text) {
+    for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  };
+  for (int64_t r : val) {
+    SONO_CHECK(r >= 0 && r < int64_t(samples.size()), "split_fingerprint", "row ", r, " outside ", samples.size(),
+               " samples");
+    const Sample& s = samples[size_t(r)];
+    mix(str_cat(std::filesystem::path(s.csv_file).filename().string(), '\t', s.line, '\n'));
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
+  return buf;
 }
 
 }  // namespace sono::data

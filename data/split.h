@@ -6,7 +6,10 @@
 // for i = 0 .. n-2, mt being a standard MT19937 seeded with the low 32 bits
 // of the seed (= std::mt19937); train = perm[0 : N - val], val = the rest.
 #include <cstdint>
+#include <string>
 #include <vector>
+
+#include "data/sample.h"
 
 namespace sono::data {
 
@@ -16,5 +19,10 @@ struct Split {
 
 std::vector<int64_t> torch_randperm(int64_t n, uint64_t seed);
 Split random_split(int64_t n, double val_fraction, uint64_t seed);
+
+// A short name of a split's validation rows: 16 hex digits of FNV-1a over
+// the (CSV file name without its folder, line) of each row of `val`, in
+// order. Equal fingerprints = the same validation rows, whatever the folder.
+std::string split_fingerprint(const std::vector<Sample>& samples, const std::vector<int64_t>& val);
 
 }  // namespace sono::data

@@ -7,8 +7,9 @@
 
 namespace sono::tasks {
 
-data::Dataset read_dataset(const std::string& root, data::OnBadRow policy, data::Targets targets) {
-  return data::read_dataset(root, target_codec, policy, targets);
+data::Dataset read_dataset(const std::string& root, data::OnBadRow policy, data::Targets targets,
+                           data::CsvOrder order) {
+  return data::read_dataset(root, target_codec, policy, targets, order);
 }
 
 data::Dataset read_csv_files(const std::vector<std::string>& files, data::OnBadRow policy, data::Targets targets) {

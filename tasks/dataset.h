@@ -16,7 +16,8 @@ namespace sono::tasks {
 
 // data::read_dataset / read_csv_files with the kinds' target codecs.
 data::Dataset read_dataset(const std::string& root, data::OnBadRow policy = data::OnBadRow::Stop,
-                           data::Targets targets = data::Targets::Required);
+                           data::Targets targets = data::Targets::Required,
+                           data::CsvOrder order = data::CsvOrder::Sorted);
 data::Dataset read_csv_files(const std::vector<std::string>& files, data::OnBadRow policy = data::OnBadRow::Stop,
                              data::Targets targets = data::Targets::Required);
 

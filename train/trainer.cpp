@@ -6,6 +6,7 @@
 // (bad input, a non-finite loss), which is rethrown after it.
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "data/check_rows.h"
 #include "data/loader.h"
 #include "data/sampler.h"
 #include "data/split.h"
@@ -112,8 +114,11 @@ class TrainingRun {
   // ---- setup: data, model, optimizer ----------------------------------------
   void setup() {
     const data::OnBadRow policy = o_.skip_bad_rows ? data::OnBadRow::Skip : data::OnBadRow::Stop;
-    ds_ = tasks::read_dataset(o_.data_dir, policy);
+    ds_ = tasks::read_dataset(o_.data_dir, policy, data::Targets::Required, data::parse_csv_order(o_.csv_order));
     data::check_images(ds_, policy);
+    cache_ = o_.cache_images ? std::make_shared<data::ImageCache>() : nullptr;
+    // Rows that would fail inside a batch are found and removed before the split (data/check_rows.h).
+    if (o_.skip_bad_rows) data::check_rows(ds_, o_.image_size, cache_.get(), std::max(1, o_.num_workers));
     SONO_CHECK(!ds_.samples.empty(), "train", "no usable rows in ", o_.data_dir);
     split_ = data::random_split(int64_t(ds_.samples.size()), o_.val_fraction, o_.seed);
     sampler_ = std::make_unique<data::TaskSampler>(ds_.samples, split_.train, o_.batch_size, o_.seed);
@@ -154,13 +159,18 @@ class TrainingRun {
                   {"steps_per_epoch", sampler_->steps_per_epoch()},
                   {"resume", o_.resume},
                   {"global_step", st_.global_step},
-                  {"skipped_rows", skipped_rows_json(ds_.skipped)}};
+                  {"skipped_rows", skipped_rows_json(ds_.skipped)},
+                  {"warnings", ds_.warnings},
+                  {"csv_order", o_.csv_order},
+                  {"split_fingerprint", data::split_fingerprint(ds_.samples, split_.val)}};
     if (!pretrained_report_.empty()) start["pretrained"] = pretrained_report_;
     append_jsonl(log_, log_path_, start);
     for (const auto& s : ds_.skipped)
       std::fprintf(stderr, "train: skipped %s line %lld: %s\n", s.file.c_str(), (long long)s.line, s.reason.c_str());
-
-    cache_ = o_.cache_images ? std::make_shared<data::ImageCache>() : nullptr;
+    for (const auto& w : ds_.warnings) std::fprintf(stderr, "train: warning: %s\n", w.c_str());
+    std::printf("train: %zu CSV files in %s order; validation split %s (%zu rows)\n", ds_.csv_files.size(),
+                o_.csv_order.c_str(), start["split_fingerprint"].get<std::string>().c_str(), split_.val.size());
+    std::fflush(stdout);
     data::LoaderOptions lo;
     lo.batch.image_size = o_.image_size;
     lo.batch.augment = true;
@@ -256,7 +266,8 @@ class TrainingRun {
                {"last_loss", summary.last_loss},
                {"seconds", summary.seconds},
                {"stop", stop},
-               {"skipped_rows", skipped_rows_json(ds_.skipped)}};
+               {"skipped_rows", skipped_rows_json(ds_.skipped)},
+               {"warnings", ds_.warnings}};
     if (!error.empty()) sj["error"] = error;
     nn::write_file_atomically((fs::path(o_.out_dir) / "summary.json").string(), sj.dump(2) + "\n");
     if (log_.is_open()) {

@@ -23,6 +23,8 @@ namespace sono {
 
 struct TrainOptions {
   std::string data_dir;
+  // Order of data_dir/csv_files/*.csv: "sorted" or "directory" (readdir's, as the official train.py's glob).
+  std::string csv_order = "sorted";
   std::string out_dir = "runs/train";
   std::string recipe = "default";  // or "official"
   std::string encoder = "efficientnet-b4";

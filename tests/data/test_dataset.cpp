@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <dirent.h>
+
+#include <algorithm>
+
 #include "data/csv.h"
 #include "data/dataset.h"
 #include "data/image.h"
@@ -241,4 +245,61 @@ TEST_CASE("check_images: boxes must lie inside their image") {
   CHECK(ds.skipped[0].line == 3);
   CHECK(ds.skipped[1].line == 4);
   CHECK(ds.skipped[1].reason.find("missing.png") != std::string::npos);
+}
+
+TEST_CASE("read_dataset: an empty or header-only CSV is named in the warnings") {
+  CsvDataset d;
+  d.add("a.csv", "image_path,mask,task_id,task_name,num_classes\na.png,0,t,classification,2\n");
+  d.add("b.csv", "");
+  d.add("c.csv", "image_path,mask,task_id,task_name,num_classes\n");
+  Dataset ds = tasks::read_dataset(d.root());
+  CHECK(ds.samples.size() == 1);
+  REQUIRE(ds.warnings.size() == 2);
+  CHECK(ds.warnings[0] == d.csv("b.csv") + ": empty file: nothing is read from it");
+  CHECK(ds.warnings[1] == d.csv("c.csv") + ": header only, no rows: nothing is read from it");
+  CHECK(ds.csv_files.size() == 3);
+}
+
+TEST_CASE("order_csv_files: sorted by name, or the directory listing's own order") {
+  const std::vector<std::string> listing = {"d/thyroid.csv", "d/notes.txt", "d/hc18.csv", "d/breast.csv"};
+  CHECK(order_csv_files(listing, CsvOrder::Sorted) ==
+        std::vector<std::string>{"d/breast.csv", "d/hc18.csv", "d/thyroid.csv"});
+  CHECK(order_csv_files(listing, CsvOrder::Directory) ==
+        std::vector<std::string>{"d/thyroid.csv", "d/hc18.csv", "d/breast.csv"});
+  CHECK(parse_csv_order("directory") == CsvOrder::Directory);
+  CHECK_THROWS_WITH_AS(parse_csv_order("glob"), doctest::Contains("'glob'"), Error);
+}
+
+TEST_CASE("read_dataset: CsvOrder::Directory reads the files in readdir's order") {
+  CsvDataset d;
+  // Enough files that readdir's order (hash or creation order) differs from
+  // the names' order on any common file system.
+  const std::string header = "image_path,mask,task_id,task_name,num_classes\n";
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = str_cat(char('a' + (i * 5) % 12), "_task.csv");
+    d.add(name, header + str_cat("x.png,0,", name.substr(0, 1), ",classification,2\n"));
+  }
+  std::vector<std::string> readdir_order;  // the listing, independently of the reader
+  DIR* dir = opendir((d.dir / "csv_files").c_str());
+  REQUIRE(dir != nullptr);
+  while (dirent* e = readdir(dir)) {
+    const std::string n = e->d_name;
+    if (n.size() > 4 && n.substr(n.size() - 4) == ".csv") readdir_order.push_back(n.substr(0, 1));
+  }
+  closedir(dir);
+  std::vector<std::string> sorted = readdir_order;
+  std::sort(sorted.begin(), sorted.end());
+  REQUIRE(sorted.size() == 12);
+  CHECK(readdir_order != sorted);  // the test would prove nothing on a file system that lists sorted
+
+  auto task_order = [](const Dataset& ds) {
+    std::vector<std::string> ids;
+    for (const auto& t : ds.tasks) ids.push_back(t.id);
+    return ids;
+  };
+  Dataset by_dir = tasks::read_dataset(d.root(), OnBadRow::Stop, Targets::Required, CsvOrder::Directory);
+  Dataset by_name = tasks::read_dataset(d.root());
+  CHECK(task_order(by_dir) == readdir_order);
+  CHECK(task_order(by_name) == sorted);
+  CHECK(by_dir.csv_order == CsvOrder::Directory);
 }

@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <functional>
+#include <iterator>
+
 #include "data/image.h"
 #include "tests/data/data_test_util.h"
 
@@ -7,6 +11,7 @@ using namespace sono;
 using namespace sono::data;
 using sono::data::test::TempDir;
 using sono::data::test::write_file;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -118,4 +123,56 @@ TEST_CASE("read_mask: class values, gray-as-colour and colour masks") {
   write_png((dir / "colour.png").string(), rgb);
   CHECK_THROWS_WITH_AS(read_mask((dir / "colour.png").string(), 3), doctest::Contains("colour pixels (at x=1, y=1"),
                        Error);
+}
+
+namespace {
+
+// A PNG header (signature, IHDR of the given size, 8-bit RGB) with no image data.
+std::string png_header(uint32_t w, uint32_t h) {
+  std::string s = bytes({0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'});
+  for (uint32_t v : {w, h})
+    for (int k = 3; k >= 0; --k) s.push_back(char((v >> (8 * k)) & 0xff));
+  s += bytes({8, 2, 0, 0, 0, 0, 0, 0, 0});  // depth, colour type, compression, filter, interlace, CRC
+  return s;
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST_CASE("image readers say what is wrong: a directory, too large, a PNG without IEND") {
+  TempDir dir("image_bad");
+  fs::create_directories(dir / "folder.png");
+  using Reader = std::function<void(const std::string&)>;
+  const std::vector<Reader> readers = {[](const std::string& p) { read_image_info(p); },
+                                       [](const std::string& p) { read_image(p); },
+                                       [](const std::string& p) { read_mask(p, 2); }};
+  for (const Reader& f : readers)
+    CHECK_THROWS_WITH_AS(f((dir / "folder.png").string()), doctest::Contains("is a directory, not an image file"),
+                         Error);
+  CHECK_THROWS_WITH_AS(read_image((dir / "none.png").string()), doctest::Contains("does not exist"), Error);
+
+  // stb says "not of any known type" for this header; the message gives the size and the limit.
+  write_file(dir / "huge.png", png_header(100000, 100000));
+  for (const Reader& f : readers)
+    CHECK_THROWS_WITH_AS(f((dir / "huge.png").string()),
+                         doctest::Contains("is too large: its header says 100000x100000 (width x height) = "
+                                           "10000000000 pixels, the limit is 268435456 pixels"),
+                         Error);
+
+  // A valid PNG cut before its IEND chunk: stb decodes it, Sono refuses it as truncated.
+  write_png((dir / "ok.png").string(), pattern(6, 5, 3, 4));
+  const std::string whole = read_all((dir / "ok.png").string());
+  write_file(dir / "no_iend.png", whole.substr(0, whole.size() - 12));
+  CHECK(read_image((dir / "ok.png").string()).height == 6);
+  CHECK(read_image_info((dir / "no_iend.png").string()).height == 6);  // the header alone is fine
+  for (size_t k = 1; k < readers.size(); ++k)
+    CHECK_THROWS_WITH_AS(readers[k]((dir / "no_iend.png").string()), doctest::Contains("is truncated: it ends after"),
+                         Error);
+  // A truncated body (the usual damaged download) is refused the same way.
+  write_file(dir / "cut.png", whole.substr(0, whole.size() / 2));
+  CHECK_THROWS_WITH_AS(read_image((dir / "cut.png").string()), doctest::Contains("cut.png"), Error);
 }

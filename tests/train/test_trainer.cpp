@@ -226,3 +226,74 @@ TEST_CASE("a stop on bad input during training still writes summary.json and cur
   CHECK(log.back()["type"] == "end");
   fs::remove_all(root);
 }
+
+namespace {
+
+std::vector<double> step_losses(const fs::path& log) {
+  std::vector<double> losses;
+  for (const auto& j : read_log(log))
+    if (j["type"] == "step") losses.push_back(j["loss"].get<double>());
+  return losses;
+}
+
+}  // namespace
+
+TEST_CASE("--skip-bad-rows skips rows that fail when decoded, the rest train as without them, resume stays exact") {
+  fs::path root = temp_dir("decode_skip");
+  std::string data = phantom(root / "data", 6, 15);
+  // A copy of the dataset without the row that is about to go bad (its CSV line 2).
+  fs::copy(data, root / "without", fs::copy_options::recursive);
+  const fs::path seg_csv = root / "without" / "csv_files" / "phantom_seg.csv";
+  std::string text;
+  {
+    std::ifstream in(seg_csv);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n)
+      if (n != 2) text += line + "\n";
+  }
+  std::ofstream(seg_csv) << text;
+  // The row's mask holds 255, a class value out of range: the CSV and header checks pass.
+  data::Dataset ds = tasks::read_dataset(data);
+  const data::Sample* bad = nullptr;
+  for (const auto& s : ds.samples)
+    if (ds.tasks[size_t(s.task)].id == "phantom_seg" && s.line == 2) bad = &s;
+  REQUIRE(bad != nullptr);
+  data::Image m = data::read_mask(bad->mask_path, 2);
+  m.at(0, 0) = 255;
+  data::write_png(bad->mask_path, m);
+
+  TrainOptions o = small_options(data, root / "stop");
+  o.epochs = 1;  // the row is met in a training batch or in validation
+  CHECK_THROWS_WITH_AS(train_model(o), doctest::Contains("phantom_seg.csv, line 2"), Error);
+  o.max_steps = 6;
+
+  o.skip_bad_rows = true;
+  o.out_dir = (root / "skip").string();
+  TrainSummary s = train_model(o);
+  CHECK(s.skipped_rows == 1);
+  nlohmann::json sj = read_summary(root / "skip");
+  REQUIRE(sj["skipped_rows"].size() == 1);
+  CHECK(sj["skipped_rows"][0]["line"] == 2);
+  CHECK(sj["skipped_rows"][0]["reason"].get<std::string>().find("holds value 255") != std::string::npos);
+  CHECK(read_log(root / "skip" / "log.jsonl")[0]["skipped_rows"].size() == 1);
+
+  TrainOptions w = o;
+  w.data_dir = (root / "without").string();
+  w.out_dir = (root / "without_out").string();
+  w.skip_bad_rows = false;
+  train_model(w);
+  const std::vector<double> skipped = step_losses(root / "skip" / "log.jsonl");
+  CHECK(skipped.size() == 6);
+  CHECK(skipped == step_losses(root / "without_out" / "log.jsonl"));  // bit for bit
+
+  TrainOptions first = o;
+  first.out_dir = (root / "resumed").string();
+  first.max_steps = 3;
+  train_model(first);
+  TrainOptions second = o;
+  second.out_dir = first.out_dir;
+  second.resume = true;
+  train_model(second);
+  CHECK(step_losses(root / "resumed" / "log.jsonl") == skipped);
+  fs::remove_all(root);
+}

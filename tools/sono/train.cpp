@@ -36,6 +36,11 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_flag("!--no-cache", o->cache_images, "Do not keep resized images in memory between epochs");
   cmd->add_flag("--skip-bad-rows", o->skip_bad_rows,
                 "Skip (and log) rows with bad input instead of stopping at the first one");
+  cmd->add_option("--csv-order", o->csv_order,
+                  "Order of csv_files/*.csv: sorted (by name) or directory (as listed by the file system, which "
+                  "reproduces the official train.py's split on the same machine)")
+      ->check(CLI::IsMember({"sorted", "directory"}))
+      ->capture_default_str();
   cmd->add_option("--max-steps", o->max_steps, "Stop and checkpoint after this many steps in total");
   cmd->add_option("--bn-calibration", o->bn_calibration_batches,
                   "Before each validation, re-estimate BatchNorm statistics from N training batches (0: off, "

@@ -1,8 +1,11 @@
 #include "data/image.h"
 
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "core/error.h"
+#include "data/jpeg_check.h"
 
 // The one translation unit holding the stb implementations.
 #define STB_IMAGE_IMPLEMENTATION
@@ -23,9 +26,27 @@ struct StbFree {
 };
 using StbPixels = std::unique_ptr<stbi_uc, StbFree>;
 
+// The whole file, refused (naming it) when unreadable or when stb must not see it (data/jpeg_check.h).
+std::vector<stbi_uc> read_file(const std::string& path, const char* what) {
+  std::ifstream f(path, std::ios::binary);
+  SONO_CHECK(f.is_open(), what, "cannot open image file '", path, "'");
+  std::vector<stbi_uc> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  SONO_CHECK(!f.bad(), what, "cannot read image file '", path, "'");
+  SONO_CHECK(jpeg_huffman_tables_ok(bytes.data(), bytes.size()), what, "cannot decode image file '", path,
+             "': corrupt JPEG (a Huffman table with more than 256 codes)");
+  return bytes;
+}
+
+int stb_size(const std::vector<stbi_uc>& bytes, const std::string& path, const char* what) {
+  SONO_CHECK(bytes.size() <= size_t(INT32_MAX), what, "image file '", path, "' is too large (", bytes.size(),
+             " bytes)");
+  return int(bytes.size());
+}
+
 // Decodes with the file's own channel count; 16-bit PNGs become 8-bit (high byte).
-StbPixels load(const std::string& path, const char* what, int& w, int& h, int& n, int want_channels) {
-  StbPixels p(stbi_load(path.c_str(), &w, &h, &n, want_channels));
+StbPixels load(const std::vector<stbi_uc>& bytes, const std::string& path, const char* what, int& w, int& h, int& n,
+               int want_channels) {
+  StbPixels p(stbi_load_from_memory(bytes.data(), stb_size(bytes, path, what), &w, &h, &n, want_channels));
   SONO_CHECK(p != nullptr, what, "cannot decode image file '", path, "': ", stbi_failure_reason(),
              " (supported: PNG, JPEG, BMP)");
   return p;
@@ -35,24 +56,27 @@ StbPixels load(const std::string& path, const char* what, int& w, int& h, int& n
 
 ImageInfo read_image_info(const std::string& path) {
   int w = 0, h = 0, n = 0;
-  SONO_CHECK(stbi_info(path.c_str(), &w, &h, &n), "read_image_info", "cannot read the header of image file '", path,
-             "': ", stbi_failure_reason());
+  const std::vector<stbi_uc> bytes = read_file(path, "read_image_info");
+  SONO_CHECK(stbi_info_from_memory(bytes.data(), stb_size(bytes, path, "read_image_info"), &w, &h, &n),
+             "read_image_info", "cannot read the header of image file '", path, "': ", stbi_failure_reason());
   return {h, w, n};
 }
 
 Image read_image(const std::string& path) {
   int w = 0, h = 0, n = 0;
-  StbPixels p = load(path, "read_image", w, h, n, 3);  // stb replicates gray and drops alpha
+  StbPixels p =
+      load(read_file(path, "read_image"), path, "read_image", w, h, n, 3);  // stb replicates gray and drops alpha
   Image img(h, w, 3);
   std::copy(p.get(), p.get() + img.pixels.size(), img.pixels.begin());
   return img;
 }
 
 Image read_mask(const std::string& path, int64_t num_classes) {
-  SONO_CHECK(!stbi_is_16_bit(path.c_str()), "read_mask", "mask file '", path,
-             "' is a 16-bit image: masks must be 8-bit (one class index per pixel)");
+  const std::vector<stbi_uc> bytes = read_file(path, "read_mask");
+  SONO_CHECK(!stbi_is_16_bit_from_memory(bytes.data(), stb_size(bytes, path, "read_mask")), "read_mask", "mask file '",
+             path, "' is a 16-bit image: masks must be 8-bit (one class index per pixel)");
   int w = 0, h = 0, n = 0;
-  StbPixels p = load(path, "read_mask", w, h, n, 0);
+  StbPixels p = load(bytes, path, "read_mask", w, h, n, 0);
   const int colour = (n == 2 || n == 4) ? n - 1 : n;  // channels without alpha
   Image mask(h, w, 1);
   const stbi_uc* src = p.get();

@@ -2,13 +2,13 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "core/error.h"
 #include "data/dataset.h"
 #include "tasks/dataset.h"
 #include "tasks/task_kind.h"
+#include "train/prediction_file.h"
 
 namespace sono {
 
@@ -23,30 +23,6 @@ double mean(const std::vector<double>& v) {
   return v.empty() ? 0.0 : s / double(v.size());
 }
 
-json read_json_file(const fs::path& p) {
-  std::ifstream f(p);
-  if (!f) return json();
-  try {
-    return json::parse(f);
-  } catch (const std::exception& e) {
-    throw Error(str_cat("evaluate: ", p.string(), " is not valid JSON: ", e.what()));
-  }
-}
-
-// {task_id: {image_path: entry}} from a prediction list.
-std::map<std::string, std::map<std::string, json>> index_predictions(const json& list, const fs::path& file) {
-  std::map<std::string, std::map<std::string, json>> out;
-  if (list.is_null()) return out;
-  SONO_CHECK(list.is_array(), "evaluate", file.string(), " must hold a JSON list");
-  for (size_t i = 0; i < list.size(); ++i) {
-    const json& e = list[i];
-    SONO_CHECK(e.is_object() && e.contains("task_id") && e.contains("image_path"), "evaluate", file.string(), " entry ",
-               i, " lacks task_id or image_path");
-    out[e["task_id"].get<std::string>()][e["image_path"].get<std::string>()] = e;
-  }
-  return out;
-}
-
 }  // namespace
 
 EvaluationResult evaluate_predictions(const std::string& data_dir, const std::string& pred_dir) {
@@ -55,10 +31,10 @@ EvaluationResult evaluate_predictions(const std::string& data_dir, const std::st
   EvaluationResult r;
   const fs::path pred(pred_dir);
   // Each kind's submission file, indexed by task id and image path.
-  std::map<std::string, std::map<std::string, std::map<std::string, json>>> indexed;
+  std::map<std::string, PredictionIndex> indexed;
   for (TaskType type : kTaskTypes) {
     const std::string file = tasks::task_kind(type).submission_file();
-    if (!file.empty()) indexed[file] = index_predictions(read_json_file(pred / file), pred / file);
+    if (!file.empty()) indexed[file] = read_prediction_file((pred / file).string());
   }
 
   for (size_t t = 0; t < ds.tasks.size(); ++t) {

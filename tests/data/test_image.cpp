@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "data/image.h"
+#include "data/jpeg_check.h"
 #include "tests/data/data_test_util.h"
 
 using namespace sono;
@@ -118,4 +119,33 @@ TEST_CASE("read_mask: class values, gray-as-colour and colour masks") {
   write_png((dir / "colour.png").string(), rgb);
   CHECK_THROWS_WITH_AS(read_mask((dir / "colour.png").string(), 3), doctest::Contains("colour pixels (at x=1, y=1"),
                        Error);
+}
+
+// stb_image 2.27 writes past its Huffman tables for a DHT segment of more than
+// 256 codes (data/jpeg_check.h; found by fuzz/image_resize_fuzz.cpp, whose
+// crashing input is kept in fuzz/corpus/image_resize/): refused before stb sees it.
+TEST_CASE("read_image / read_mask / read_image_info: a JPEG Huffman table of more than 256 codes is refused") {
+  TempDir dir("image");
+  std::string jpeg = bytes({0xFF, 0xD8, 0xFF, 0xC4, 0x01, 0x23, 0x00});  // DHT of 2 + 17 + 272 bytes, table 0/0
+  for (int i = 0; i < 16; ++i) jpeg.push_back(char(17));                 // 16 x 17 = 272 codes
+  jpeg += std::string(272, '\0') + bytes({0xFF, 0xD9});
+  const auto* p = reinterpret_cast<const uint8_t*>(jpeg.data());
+  CHECK_FALSE(jpeg_huffman_tables_ok(p, jpeg.size()));
+  write_file(dir / "dht.jpg", jpeg);
+  const std::string path = (dir / "dht.jpg").string();
+  CHECK_THROWS_WITH_AS(read_image(path), doctest::Contains("more than 256 codes"), Error);
+  CHECK_THROWS_WITH_AS(read_mask(path, 2), doctest::Contains("more than 256 codes"), Error);
+  CHECK_THROWS_WITH_AS(read_image_info(path), doctest::Contains("dht.jpg"), Error);
+
+  // 256 codes is the limit, as in stb 2.28; a table cut short by the end of the file counts what is there.
+  std::string ok = bytes({0xFF, 0xD8, 0xFF, 0xC4, 0x01, 0x13, 0x00});
+  for (int i = 0; i < 16; ++i) ok.push_back(char(16));
+  ok += std::string(256, '\0');
+  CHECK(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(ok.data()), ok.size()));
+  std::string cut = bytes({0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x40, 0x00, 0xFF, 0xFF});
+  CHECK_FALSE(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()));
+  cut.resize(cut.size() - 1);
+  CHECK(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()));
+  // A segment that is not a JPEG, or a JPEG without a DHT, passes.
+  CHECK(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>("\x89PNG"), 4));
 }

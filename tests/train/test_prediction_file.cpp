@@ -22,16 +22,15 @@ TEST_CASE("parse_prediction_file: indexes entries by task id and image path") {
 
 TEST_CASE("parse_prediction_file: every problem is a sono::Error naming the file") {
   CHECK_THROWS_WITH_AS(parse_prediction_file("[{", "p.json"), doctest::Contains("p.json is not valid JSON"), Error);
-  CHECK_THROWS_WITH_AS(parse_prediction_file("{}", "p.json"), doctest::Contains("p.json must hold a JSON list"),
-                       Error);
+  CHECK_THROWS_WITH_AS(parse_prediction_file("{}", "p.json"), doctest::Contains("p.json must hold a JSON list"), Error);
   CHECK_THROWS_WITH_AS(parse_prediction_file(R"([{"task_id": "t"}])", "p.json"),
                        doctest::Contains("p.json entry 0 lacks task_id or image_path"), Error);
   // Seen while writing fuzz/prediction_json_fuzz.cpp (the input is kept as
   // fuzz/corpus/prediction_json/crash-task-id-not-a-string.json): a non-string
   // id escaped as nlohmann's "type must be string", naming no file.
-  CHECK_THROWS_WITH_AS(parse_prediction_file(R"([{"task_id": "t", "image_path": "a"}, {"task_id": 3, "image_path": "b"}])",
-                                             "p.json"),
-                       doctest::Contains("p.json entry 1: task_id and image_path must be strings"), Error);
+  CHECK_THROWS_WITH_AS(
+      parse_prediction_file(R"([{"task_id": "t", "image_path": "a"}, {"task_id": 3, "image_path": "b"}])", "p.json"),
+      doctest::Contains("p.json entry 1: task_id and image_path must be strings"), Error);
   CHECK_THROWS_WITH_AS(parse_prediction_file(R"([{"task_id": "t", "image_path": null}])", "p.json"),
                        doctest::Contains("must be strings"), Error);
 }

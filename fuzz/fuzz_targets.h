@@ -26,10 +26,10 @@ std::string write_scratch_file(const std::string& name, const uint8_t* data, siz
 }  // namespace sono::fuzz
 
 #ifdef SONO_LIBFUZZER
-#define SONO_FUZZ_TARGET(fn)                                                  \
+#define SONO_FUZZ_TARGET(fn)                                                \
   extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) { \
-    (void)::sono::fuzz::fn(data, size);                                       \
-    return 0;                                                                 \
+    (void)::sono::fuzz::fn(data, size);                                     \
+    return 0;                                                               \
   }
 #else
 #define SONO_FUZZ_TARGET(fn)

@@ -27,7 +27,10 @@ bool image_resize(const uint8_t* data, size_t size) {
     const ImageInfo info = read_image_info(path);
     if (info.height * info.width > (int64_t(1) << 20)) return true;
     // The input's first byte picks the output sizes: up, down, by 2, 1x1, the same.
-    const int64_t sizes[][2] = {{1, 1}, {7, 5}, {32, 32}, {info.height, info.width},
+    const int64_t sizes[][2] = {{1, 1},
+                                {7, 5},
+                                {32, 32},
+                                {info.height, info.width},
                                 {std::max<int64_t>(1, info.height / 2), std::max<int64_t>(1, info.width / 2)},
                                 {2 * info.height + 1, info.width + 3}};
     const auto& s = sizes[size > 0 ? data[0] % 6 : 0];

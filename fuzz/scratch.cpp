@@ -1,10 +1,10 @@
 // The scratch folder of fuzz/fuzz_targets.h.
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <system_error>
-#include <unistd.h>
 
 #include "fuzz/fuzz_targets.h"
 

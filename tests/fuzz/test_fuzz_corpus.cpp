@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
 #include <vector>
 
 #include "fuzz/fuzz_targets.h"
@@ -29,7 +30,7 @@ int replay(const char* target, bool (*fuzz_entry)(const uint8_t*, size_t), int m
   }
   CHECK(files >= min_files);
   CHECK(accepted > 0);
-  MESSAGE(target, ": ", files, " corpus files: ", accepted, " accepted, ", files - accepted,
+  MESSAGE(std::string(target), ": ", files, " corpus files: ", accepted, " accepted, ", files - accepted,
           " refused with sono::Error");
   return accepted;
 }

@@ -51,6 +51,8 @@ case "${1:-}" in
     fresh="$build/corpus/$target.merged"
     rm -rf "$fresh" && mkdir -p "$fresh"
     "$binary" "${args[@]}" -merge=1 "$fresh" "$seeds" "$work"
+    # Findings (crash-*) stay under their names, whatever their coverage.
+    cp "$seeds"/crash-* "$fresh"/ 2>/dev/null || true
     rm -f "$seeds"/* && cp "$fresh"/* "$seeds"/
     echo "fuzz/run.sh: fuzz/corpus/$target now holds $(ls "$seeds" | wc -l) files, $(du -sk "$seeds" | cut -f1) KB"
     ;;

@@ -3,8 +3,11 @@
 namespace sono::data {
 
 bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
-  if (n < 2 || d[0] != 0xFF || d[1] != 0xD8) return true;
-  size_t p = 2;
+  // stb takes any run of 0xFF bytes before a marker as fill, the first one too.
+  size_t p = 0;
+  while (p < n && d[p] == 0xFF) ++p;
+  if (p == 0 || p >= n || d[p] != 0xD8) return true;
+  ++p;
   while (p + 1 < n) {
     if (d[p] != 0xFF) {  // entropy-coded data (after a scan) or garbage: look for the next marker
       ++p;

@@ -146,6 +146,10 @@ TEST_CASE("read_image / read_mask / read_image_info: a JPEG Huffman table of mor
   CHECK_FALSE(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()));
   cut.resize(cut.size() - 1);
   CHECK(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()));
+  // stb takes 0xFF bytes before the start marker as fill (the second finding).
+  CHECK_FALSE(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(("\xFF" + jpeg).data()), jpeg.size() + 1));
+  write_file(dir / "fill.jpg", "\xFF\xFF" + jpeg);
+  CHECK_THROWS_WITH_AS(read_image((dir / "fill.jpg").string()), doctest::Contains("more than 256 codes"), Error);
   // A segment that is not a JPEG, or a JPEG without a DHT, passes.
   CHECK(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>("\x89PNG"), 4));
 }

@@ -1,7 +1,6 @@
 #include "data/image.h"
 
-#include <fstream>
-#include <iterator>
+#include <cstdio>
 #include <memory>
 
 #include "core/error.h"
@@ -28,10 +27,13 @@ using StbPixels = std::unique_ptr<stbi_uc, StbFree>;
 
 // The whole file, refused (naming it) when unreadable or when stb must not see it (data/jpeg_check.h).
 std::vector<stbi_uc> read_file(const std::string& path, const char* what) {
-  std::ifstream f(path, std::ios::binary);
-  SONO_CHECK(f.is_open(), what, "cannot open image file '", path, "'");
-  std::vector<stbi_uc> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  SONO_CHECK(!f.bad(), what, "cannot read image file '", path, "'");
+  // C stdio: a directory or a read error is an ferror, never an exception from the stream buffer.
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
+  SONO_CHECK(f != nullptr, what, "cannot open image file '", path, "'");
+  std::vector<stbi_uc> bytes;
+  stbi_uc buf[1 << 16];
+  for (size_t got; (got = std::fread(buf, 1, sizeof buf, f.get())) > 0;) bytes.insert(bytes.end(), buf, buf + got);
+  SONO_CHECK(!std::ferror(f.get()), what, "cannot read image file '", path, "' (a directory?)");
   SONO_CHECK(jpeg_huffman_tables_ok(bytes.data(), bytes.size()), what, "cannot decode image file '", path,
              "': corrupt JPEG (a Huffman table with more than 256 codes)");
   return bytes;

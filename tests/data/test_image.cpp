@@ -97,6 +97,10 @@ TEST_CASE("read_image / read_mask: errors name the file") {
   const std::string junk = (dir / "junk.png").string();
   CHECK_THROWS_WITH_AS(read_image(junk), doctest::Contains(junk.c_str()), Error);
   CHECK_THROWS_WITH_AS(write_png((dir / "x.png").string(), Image(2, 2, 2)), doctest::Contains("2-channel"), Error);
+  // A directory is a sono::Error naming it (fuzz/csv_dataset_fuzz.cpp found a std::ios_failure here).
+  CHECK_THROWS_WITH_AS(read_image_info(dir.str()), doctest::Contains(dir.str().c_str()), Error);
+  CHECK_THROWS_WITH_AS(read_image(dir.str()), doctest::Contains(dir.str().c_str()), Error);
+  CHECK_THROWS_WITH_AS(read_mask(dir.str(), 2), doctest::Contains(dir.str().c_str()), Error);
 }
 
 TEST_CASE("read_mask: class values, gray-as-colour and colour masks") {

@@ -54,7 +54,7 @@ case "${1:-}" in
     # Findings (crash-*) stay under their names, whatever their coverage.
     cp "$seeds"/crash-* "$fresh"/ 2>/dev/null || true
     rm -f "$seeds"/* && cp "$fresh"/* "$seeds"/
-    echo "fuzz/run.sh: fuzz/corpus/$target now holds $(ls "$seeds" | wc -l) files, $(du -sk "$seeds" | cut -f1) KB"
+    echo "fuzz/run.sh: fuzz/corpus/$target now holds $(ls "$seeds" | wc -l) files, $(( $(cat "$seeds"/* | wc -c) / 1024 )) KB"
     ;;
   *)
     runs="${1:-1000000}"

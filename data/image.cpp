@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 
 #include "core/error.h"
+#include "data/jpeg_check.h"
 #include "io/atomic_file.h"
 
 // The one translation unit holding the stb implementations.
@@ -28,6 +30,26 @@ struct StbFree {
   void operator()(stbi_uc* p) const { stbi_image_free(p); }
 };
 using StbPixels = std::unique_ptr<stbi_uc, StbFree>;
+
+// The whole file, refused (naming it) when unreadable or when stb must not see it (data/jpeg_check.h).
+std::vector<stbi_uc> read_file(const std::string& path, const char* what) {
+  // C stdio: a directory or a read error is an ferror, never an exception from the stream buffer.
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
+  SONO_CHECK(f != nullptr, what, "cannot open image file '", path, "'");
+  std::vector<stbi_uc> bytes;
+  stbi_uc buf[1 << 16];
+  for (size_t got; (got = std::fread(buf, 1, sizeof buf, f.get())) > 0;) bytes.insert(bytes.end(), buf, buf + got);
+  SONO_CHECK(!std::ferror(f.get()), what, "cannot read image file '", path, "' (a directory?)");
+  SONO_CHECK(jpeg_huffman_tables_ok(bytes.data(), bytes.size()), what, "cannot decode image file '", path,
+             "': corrupt JPEG (a Huffman table with more than 256 codes)");
+  return bytes;
+}
+
+int stb_size(const std::vector<stbi_uc>& bytes, const std::string& path, const char* what) {
+  SONO_CHECK(bytes.size() <= size_t(INT32_MAX), what, "image file '", path, "' is too large (", bytes.size(),
+             " bytes)");
+  return int(bytes.size());
+}
 
 // Why a path cannot be an image file at all (a directory, missing); empty when it may be one.
 std::string not_a_file(const std::string& path) {
@@ -101,7 +123,7 @@ void check_file(const std::string& path, const char* what, const std::vector<uin
 std::vector<uint8_t> read_checked(const std::string& path, const char* what) {
   const std::string why = not_a_file(path);
   SONO_CHECK(why.empty(), what, why);
-  std::vector<uint8_t> bytes = read_bytes(path);
+  std::vector<uint8_t> bytes = read_file(path, what);
   check_file(path, what, bytes, true);
   return bytes;
 }
@@ -109,7 +131,7 @@ std::vector<uint8_t> read_checked(const std::string& path, const char* what) {
 // Decodes with the file's own channel count; 16-bit PNGs become 8-bit (high byte).
 StbPixels load(const std::string& path, const std::vector<uint8_t>& bytes, const char* what, int& w, int& h, int& n,
                int want_channels) {
-  StbPixels p(stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &n, want_channels));
+  StbPixels p(stbi_load_from_memory(bytes.data(), stb_size(bytes, path, what), &w, &h, &n, want_channels));
   SONO_CHECK(p != nullptr, what, "cannot decode image file '", path, "': ", stbi_failure_reason(),
              " (supported: PNG, JPEG, BMP)");
   return p;
@@ -120,10 +142,11 @@ StbPixels load(const std::string& path, const std::vector<uint8_t>& bytes, const
 ImageInfo read_image_info(const std::string& path) {
   const std::string why = not_a_file(path);
   SONO_CHECK(why.empty(), "read_image_info", why);
-  check_file(path, "read_image_info", read_bytes(path, 64), false);
+  const std::vector<stbi_uc> bytes = read_file(path, "read_image_info");
+  check_file(path, "read_image_info", bytes, false);
   int w = 0, h = 0, n = 0;
-  SONO_CHECK(stbi_info(path.c_str(), &w, &h, &n), "read_image_info", "cannot read the header of image file '", path,
-             "': ", stbi_failure_reason());
+  SONO_CHECK(stbi_info_from_memory(bytes.data(), stb_size(bytes, path, "read_image_info"), &w, &h, &n),
+             "read_image_info", "cannot read the header of image file '", path, "': ", stbi_failure_reason());
   return {h, w, n};
 }
 
@@ -138,8 +161,8 @@ Image read_image(const std::string& path) {
 
 Image read_mask(const std::string& path, int64_t num_classes) {
   const std::vector<uint8_t> bytes = read_checked(path, "read_mask");
-  SONO_CHECK(!stbi_is_16_bit_from_memory(bytes.data(), int(bytes.size())), "read_mask", "mask file '", path,
-             "' is a 16-bit image: masks must be 8-bit (one class index per pixel)");
+  SONO_CHECK(!stbi_is_16_bit_from_memory(bytes.data(), stb_size(bytes, path, "read_mask")), "read_mask", "mask file '",
+             path, "' is a 16-bit image: masks must be 8-bit (one class index per pixel)");
   int w = 0, h = 0, n = 0;
   StbPixels p = load(path, bytes, "read_mask", w, h, n, 0);
   const int colour = (n == 2 || n == 4) ? n - 1 : n;  // channels without alpha

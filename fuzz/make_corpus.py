@@ -1,10 +1,10 @@
-"""Writes the libFuzzer seed corpus for torch_checkpoint_fuzz (fuzz/corpus/).
+"""Writes the libFuzzer seed corpus for torch_checkpoint_fuzz (fuzz/corpus/torch_checkpoint/).
 
 Small checkpoints written by the real torch.save, in both formats: plain and
 wrapped state dicts, shared storages and views, every storage type, cuda-tagged
 storages, pickle protocols 2 and 4, and a hostile os.system pickle. Run with the
 reference environment (tools/setup_reference.sh):
-  .venv-ref/bin/python fuzz/make_corpus.py fuzz/corpus
+  .venv-ref/bin/python fuzz/make_corpus.py fuzz/corpus/torch_checkpoint
 """
 import collections
 import os

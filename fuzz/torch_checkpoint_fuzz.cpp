@@ -1,13 +1,12 @@
 // libFuzzer target for the PyTorch checkpoint reader (io/torch_checkpoint.h),
-// both formats. Built and run by fuzz/run.sh with AddressSanitizer and
-// UndefinedBehaviorSanitizer; any exception other than sono::Error, any
-// sanitizer report, leak or timeout is a finding.
-#include <cstddef>
-#include <cstdint>
-
+// both formats (fuzz/fuzz_targets.h for the rules).
+#include "core/error.h"
+#include "fuzz/fuzz_targets.h"
 #include "io/torch_checkpoint.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+namespace sono::fuzz {
+
+bool torch_checkpoint(const uint8_t* data, size_t size) {
   sono::nn::TorchCheckpointOptions options;
   // Options vary with the input length so one run covers them all. The CRC
   // check is mostly off: mutated zip records would rarely get past it.
@@ -25,8 +24,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)p[0];
       (void)p[size_t(t.numel()) * sono::dtype_size(t.dtype()) - 1];
     }
+    return true;
   } catch (const sono::Error&) {
-    // A clean rejection.
+    return false;  // a clean rejection
   }
-  return 0;
 }
+
+}  // namespace sono::fuzz
+
+SONO_FUZZ_TARGET(torch_checkpoint)

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -12,6 +11,7 @@
 #include "io/atomic_file.h"
 #include "tasks/dataset.h"
 #include "tasks/task_kind.h"
+#include "train/prediction_file.h"
 
 namespace sono {
 
@@ -24,42 +24,6 @@ double mean(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += x;
   return v.empty() ? 0.0 : s / double(v.size());
-}
-
-// The file's JSON, or null when it does not exist.
-json read_json_file(const fs::path& p) {
-  std::error_code ec;
-  if (!fs::exists(p, ec)) return json();
-  SONO_CHECK(fs::is_regular_file(p, ec), "evaluate", p.string(), " is not a regular file");
-  std::ifstream f(p);
-  SONO_CHECK(f.good(), "evaluate", "cannot read ", p.string());
-  try {
-    return json::parse(f);
-  } catch (const std::exception& e) {
-    throw Error(str_cat("evaluate: ", p.string(), " is not valid JSON: ", e.what()));
-  }
-}
-
-// {task_id: {image_path: entry}} from a prediction list. An entry without a
-// string task_id and image_path, or a second entry for the same (task,
-// image), is an error: which one to score would be a guess.
-std::map<std::string, std::map<std::string, json>> index_predictions(const json& list, const fs::path& file) {
-  std::map<std::string, std::map<std::string, json>> out;
-  std::map<std::pair<std::string, std::string>, size_t> first;  // (task, image) -> entry index
-  if (list.is_null()) return out;
-  SONO_CHECK(list.is_array(), "evaluate", file.string(), " must hold a JSON list");
-  for (size_t i = 0; i < list.size(); ++i) {
-    const json& e = list[i];
-    SONO_CHECK(e.is_object() && e.contains("task_id") && e["task_id"].is_string() && e.contains("image_path") &&
-                   e["image_path"].is_string(),
-               "evaluate", file.string(), " entry ", i, " lacks a string task_id or image_path");
-    const std::string task = e["task_id"].get<std::string>(), image = e["image_path"].get<std::string>();
-    auto [it, fresh] = first.emplace(std::make_pair(task, image), i);
-    SONO_CHECK(fresh, "evaluate", file.string(), " entries ", it->second, " and ", i, " both predict task ", task,
-               ", image ", image, ": keep one prediction per row");
-    out[task][image] = e;
-  }
-  return out;
 }
 
 }  // namespace
@@ -75,21 +39,21 @@ EvaluationResult evaluate_predictions(const std::string& data_dir, const std::st
   const std::string csv_dir = (fs::path(ds.root) / "csv_files").lexically_normal().string();
   EvaluationResult r;
   // Each kind's submission file, indexed by task id and image path.
-  std::map<std::string, std::map<std::string, std::map<std::string, json>>> indexed;
+  std::map<std::string, PredictionIndex> indexed;
   for (TaskType type : kTaskTypes) {
     const std::string file = tasks::task_kind(type).submission_file();
     if (file.empty()) continue;
     std::vector<std::string> ids;
     for (const auto& t : ds.tasks)
       if (t.type == type) ids.push_back(t.id);
-    const json list = read_json_file(pred / file);
-    if (list.is_null() && !ids.empty()) {
+    std::error_code ec;
+    if (!fs::exists(pred / file, ec) && !ids.empty()) {
       std::string names;
       for (const auto& id : ids) names += (names.empty() ? "" : ", ") + id;
       r.warnings.push_back(
           str_cat((pred / file).string(), " does not exist: every row of ", names, " counts as without prediction"));
     }
-    indexed[file] = index_predictions(list, pred / file);
+    indexed[file] = read_prediction_file((pred / file).string());
     // Entries the evaluation cannot use are counted, never dropped unseen.
     for (auto& [task, entries] : indexed[file])
       if (std::find(ids.begin(), ids.end(), task) == ids.end())

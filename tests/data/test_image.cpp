@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "data/image.h"
+#include "data/jpeg_check.h"
 #include "tests/data/data_test_util.h"
 
 using namespace sono;
@@ -101,6 +102,10 @@ TEST_CASE("read_image / read_mask: errors name the file") {
   const std::string junk = (dir / "junk.png").string();
   CHECK_THROWS_WITH_AS(read_image(junk), doctest::Contains(junk.c_str()), Error);
   CHECK_THROWS_WITH_AS(write_png((dir / "x.png").string(), Image(2, 2, 2)), doctest::Contains("2-channel"), Error);
+  // A directory is a sono::Error naming it (fuzz/csv_dataset_fuzz.cpp found a std::ios_failure here).
+  CHECK_THROWS_WITH_AS(read_image_info(dir.str()), doctest::Contains(dir.str().c_str()), Error);
+  CHECK_THROWS_WITH_AS(read_image(dir.str()), doctest::Contains(dir.str().c_str()), Error);
+  CHECK_THROWS_WITH_AS(read_mask(dir.str(), 2), doctest::Contains(dir.str().c_str()), Error);
 }
 
 TEST_CASE("read_mask: class values, gray-as-colour and colour masks") {
@@ -175,4 +180,37 @@ TEST_CASE("image readers say what is wrong: a directory, too large, a PNG withou
   // A truncated body (the usual damaged download) is refused the same way.
   write_file(dir / "cut.png", whole.substr(0, whole.size() / 2));
   CHECK_THROWS_WITH_AS(read_image((dir / "cut.png").string()), doctest::Contains("cut.png"), Error);
+}
+
+// stb_image 2.27 writes past its Huffman tables for a DHT segment of more than
+// 256 codes (data/jpeg_check.h; found by fuzz/image_resize_fuzz.cpp, whose
+// crashing input is kept in fuzz/corpus/image_resize/): refused before stb sees it.
+TEST_CASE("read_image / read_mask / read_image_info: a JPEG Huffman table of more than 256 codes is refused") {
+  TempDir dir("image");
+  std::string jpeg = bytes({0xFF, 0xD8, 0xFF, 0xC4, 0x01, 0x23, 0x00});  // DHT of 2 + 17 + 272 bytes, table 0/0
+  for (int i = 0; i < 16; ++i) jpeg.push_back(char(17));                 // 16 x 17 = 272 codes
+  jpeg += std::string(272, '\0') + bytes({0xFF, 0xD9});
+  const auto* p = reinterpret_cast<const uint8_t*>(jpeg.data());
+  CHECK_FALSE(jpeg_huffman_tables_ok(p, jpeg.size()));
+  write_file(dir / "dht.jpg", jpeg);
+  const std::string path = (dir / "dht.jpg").string();
+  CHECK_THROWS_WITH_AS(read_image(path), doctest::Contains("more than 256 codes"), Error);
+  CHECK_THROWS_WITH_AS(read_mask(path, 2), doctest::Contains("more than 256 codes"), Error);
+  CHECK_THROWS_WITH_AS(read_image_info(path), doctest::Contains("dht.jpg"), Error);
+
+  // 256 codes is the limit, as in stb 2.28; a table cut short by the end of the file counts what is there.
+  std::string ok = bytes({0xFF, 0xD8, 0xFF, 0xC4, 0x01, 0x13, 0x00});
+  for (int i = 0; i < 16; ++i) ok.push_back(char(16));
+  ok += std::string(256, '\0');
+  CHECK(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(ok.data()), ok.size()));
+  std::string cut = bytes({0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x40, 0x00, 0xFF, 0xFF});
+  CHECK_FALSE(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()));
+  cut.resize(cut.size() - 1);
+  CHECK(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()));
+  // stb takes 0xFF bytes before the start marker as fill (the second finding).
+  CHECK_FALSE(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(("\xFF" + jpeg).data()), jpeg.size() + 1));
+  write_file(dir / "fill.jpg", "\xFF\xFF" + jpeg);
+  CHECK_THROWS_WITH_AS(read_image((dir / "fill.jpg").string()), doctest::Contains("more than 256 codes"), Error);
+  // A segment that is not a JPEG, or a JPEG without a DHT, passes.
+  CHECK(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>("\x89PNG"), 4));
 }

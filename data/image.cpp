@@ -86,19 +86,6 @@ bool claimed_size(const std::vector<uint8_t>& b, int64_t& w, int64_t& h) {
   return false;
 }
 
-std::vector<uint8_t> read_bytes(const std::string& path, size_t limit = SIZE_MAX) {
-  std::ifstream in(path, std::ios::binary);
-  SONO_CHECK(in.good(), "read_image", "cannot open image file '", path, "'");
-  std::vector<uint8_t> b;
-  char buf[65536];
-  while (b.size() < limit) {
-    in.read(buf, std::streamsize(std::min(sizeof buf, limit - b.size())));
-    if (in.gcount() <= 0) break;
-    b.insert(b.end(), buf, buf + in.gcount());
-  }
-  return b;
-}
-
 // The checks stb does not make, or makes with a misleading message: a
 // directory or missing file, an image over kMaxImagePixels (stb says "not of
 // any known type" for a header beyond its own limits), and, with `whole`, a

@@ -22,7 +22,7 @@ mkdir -p "$out"
 # more steps to catch up); see docs/training.md.
 "$sono" train --data "$out/phantom/train" --out "$out/train" \
   --encoder "${SONO_DEMO_ENCODER:-efficientnet-b0}" --size "${SONO_DEMO_SIZE:-64}" \
-  --epochs "${SONO_DEMO_EPOCHS:-20}" --batch 8 --seed 1 --lr 1e-3 --bn-calibration 10
+  --epochs "${SONO_DEMO_EPOCHS:-20}" --batch 8 --seed 1 --lr 1e-3 --bn-calibration 10 --overwrite
 "$sono" predict --data "$out/phantom/val" --weights "$out/train/best.safetensors" --out "$out/pred"
 "$sono" evaluate --data "$out/phantom/val" --pred "$out/pred" --out "$out/evaluation.json"
 echo "demo: done; training log $out/train/log.jsonl, curves $out/train/curves.png, scores $out/evaluation.json"

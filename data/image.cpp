@@ -92,9 +92,12 @@ bool claimed_size(const std::vector<uint8_t>& b, int64_t& w, int64_t& h) {
 // PNG that ends before its IEND chunk (stb decodes such truncated files).
 void check_file(const std::string& path, const char* what, const std::vector<uint8_t>& bytes, bool whole) {
   int64_t w = 0, h = 0;
-  if (claimed_size(bytes, w, h))
-    SONO_CHECK(w * h <= kMaxImagePixels, what, "image file '", path, "' is too large: its header says ", w, "x", h,
-               " (width x height) = ", w * h, " pixels, the limit is ", kMaxImagePixels, " pixels");
+  // Both sides are below 2^32 (PNG: 32-bit unsigned, BMP: |int32|): their product fits 64 unsigned bits.
+  if (claimed_size(bytes, w, h)) {
+    const uint64_t pixels = uint64_t(w) * uint64_t(h);
+    SONO_CHECK(pixels <= uint64_t(kMaxImagePixels), what, "image file '", path, "' is too large: its header says ", w,
+               "x", h, " (width x height) = ", pixels, " pixels, the limit is ", kMaxImagePixels, " pixels");
+  }
   if (!whole || !is_png(bytes)) return;
   size_t pos = 8;
   while (pos + 8 <= bytes.size()) {

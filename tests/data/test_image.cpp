@@ -168,6 +168,14 @@ TEST_CASE("image readers say what is wrong: a directory, too large, a PNG withou
                                            "10000000000 pixels, the limit is 268435456 pixels"),
                          Error);
 
+  // The largest header a PNG can state: the product needs all 64 bits (it overflowed int64, found by fuzzing).
+  write_file(dir / "largest.png", png_header(0xFFFFFFFFu, 0xFFFFFFFFu));
+  for (const Reader& f : readers)
+    CHECK_THROWS_WITH_AS(f((dir / "largest.png").string()),
+                         doctest::Contains("its header says 4294967295x4294967295 (width x height) = "
+                                           "18446744065119617025 pixels"),
+                         Error);
+
   // A valid PNG cut before its IEND chunk: stb decodes it, Sono refuses it as truncated.
   write_png((dir / "ok.png").string(), pattern(6, 5, 3, 4));
   const std::string whole = read_all((dir / "ok.png").string());

@@ -40,8 +40,8 @@ std::vector<stbi_uc> read_file(const std::string& path, const char* what) {
   stbi_uc buf[1 << 16];
   for (size_t got; (got = std::fread(buf, 1, sizeof buf, f.get())) > 0;) bytes.insert(bytes.end(), buf, buf + got);
   SONO_CHECK(!std::ferror(f.get()), what, "cannot read image file '", path, "' (a directory?)");
-  SONO_CHECK(jpeg_huffman_tables_ok(bytes.data(), bytes.size()), what, "cannot decode image file '", path,
-             "': corrupt JPEG (a Huffman table with more than 256 codes)");
+  const std::string jpeg_problem = jpeg_huffman_problem(bytes.data(), bytes.size());
+  SONO_CHECK(jpeg_problem.empty(), what, "cannot decode image file '", path, "': corrupt JPEG (", jpeg_problem, ")");
   return bytes;
 }
 
@@ -92,9 +92,12 @@ bool claimed_size(const std::vector<uint8_t>& b, int64_t& w, int64_t& h) {
 // PNG that ends before its IEND chunk (stb decodes such truncated files).
 void check_file(const std::string& path, const char* what, const std::vector<uint8_t>& bytes, bool whole) {
   int64_t w = 0, h = 0;
-  if (claimed_size(bytes, w, h))
-    SONO_CHECK(w * h <= kMaxImagePixels, what, "image file '", path, "' is too large: its header says ", w, "x", h,
-               " (width x height) = ", w * h, " pixels, the limit is ", kMaxImagePixels, " pixels");
+  // Both sides are below 2^32 (PNG: 32-bit unsigned, BMP: |int32|): their product fits 64 unsigned bits.
+  if (claimed_size(bytes, w, h)) {
+    const uint64_t pixels = uint64_t(w) * uint64_t(h);
+    SONO_CHECK(pixels <= uint64_t(kMaxImagePixels), what, "image file '", path, "' is too large: its header says ", w,
+               "x", h, " (width x height) = ", pixels, " pixels, the limit is ", kMaxImagePixels, " pixels");
+  }
   if (!whole || !is_png(bytes)) return;
   size_t pos = 8;
   while (pos + 8 <= bytes.size()) {
@@ -106,12 +109,32 @@ void check_file(const std::string& path, const char* what, const std::vector<uin
                       "even where its first rows would decode)"));
 }
 
+// Removes the PNG's zero-length IDAT chunks, which carry no image data: for
+// one that comes first, stb_image 2.27 calls memcpy with a null destination
+// (stbi__getn; undefined behaviour, found by fuzz/image_resize_fuzz.cpp).
+// Runs after check_file, so the chunk walk ends at IEND inside the file.
+void drop_empty_idat(std::vector<uint8_t>& bytes) {
+  if (!is_png(bytes)) return;
+  size_t pos = 8;
+  while (pos + 12 <= bytes.size()) {
+    const uint32_t length = be32(&bytes[pos]);
+    const bool idat = std::equal(bytes.begin() + long(pos) + 4, bytes.begin() + long(pos) + 8, "IDAT");
+    if (std::equal(bytes.begin() + long(pos) + 4, bytes.begin() + long(pos) + 8, "IEND")) return;
+    if (idat && length == 0) {
+      bytes.erase(bytes.begin() + long(pos), bytes.begin() + long(pos) + 12);
+      continue;
+    }
+    pos += 12 + size_t(length);
+  }
+}
+
 // The whole file, checked (check_file) and ready for stb.
 std::vector<uint8_t> read_checked(const std::string& path, const char* what) {
   const std::string why = not_a_file(path);
   SONO_CHECK(why.empty(), what, why);
   std::vector<uint8_t> bytes = read_file(path, what);
   check_file(path, what, bytes, true);
+  drop_empty_idat(bytes);
   return bytes;
 }
 

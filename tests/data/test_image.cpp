@@ -168,6 +168,14 @@ TEST_CASE("image readers say what is wrong: a directory, too large, a PNG withou
                                            "10000000000 pixels, the limit is 268435456 pixels"),
                          Error);
 
+  // The largest header a PNG can state: the product needs all 64 bits (it overflowed int64, found by fuzzing).
+  write_file(dir / "largest.png", png_header(0xFFFFFFFFu, 0xFFFFFFFFu));
+  for (const Reader& f : readers)
+    CHECK_THROWS_WITH_AS(f((dir / "largest.png").string()),
+                         doctest::Contains("its header says 4294967295x4294967295 (width x height) = "
+                                           "18446744065119617025 pixels"),
+                         Error);
+
   // A valid PNG cut before its IEND chunk: stb decodes it, Sono refuses it as truncated.
   write_png((dir / "ok.png").string(), pattern(6, 5, 3, 4));
   const std::string whole = read_all((dir / "ok.png").string());
@@ -182,6 +190,24 @@ TEST_CASE("image readers say what is wrong: a directory, too large, a PNG withou
   CHECK_THROWS_WITH_AS(read_image((dir / "cut.png").string()), doctest::Contains("cut.png"), Error);
 }
 
+// A zero-length IDAT chunk is legal and carries nothing; before the first real
+// one it made stb_image 2.27 memcpy to a null pointer (UBSan; the fuzz input is
+// fuzz/corpus/image_resize/crash-stb-getn-memcpy-null). It decodes as without it.
+TEST_CASE("read_image / read_mask: zero-length IDAT chunks decode as if absent") {
+  TempDir dir("image_idat");
+  const Image img = pattern(4, 3, 1, 9);
+  write_png((dir / "plain.png").string(), img);
+  const std::string plain = read_all((dir / "plain.png").string());
+  const std::string empty_idat = bytes({0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E});
+  const size_t first_chunk = 8 + 12 + 13;  // signature, IHDR
+  std::string padded = plain.substr(0, first_chunk) + empty_idat + plain.substr(first_chunk);
+  padded.insert(padded.size() - 12, empty_idat);  // one before IEND as well
+  write_file(dir / "padded.png", padded);
+  const Image a = read_image((dir / "padded.png").string());
+  CHECK(a.pixels == read_image((dir / "plain.png").string()).pixels);
+  CHECK(read_mask((dir / "padded.png").string(), 256).pixels == img.pixels);
+}
+
 // stb_image 2.27 writes past its Huffman tables for a DHT segment of more than
 // 256 codes (data/jpeg_check.h; found by fuzz/image_resize_fuzz.cpp, whose
 // crashing input is kept in fuzz/corpus/image_resize/): refused before stb sees it.
@@ -191,7 +217,7 @@ TEST_CASE("read_image / read_mask / read_image_info: a JPEG Huffman table of mor
   for (int i = 0; i < 16; ++i) jpeg.push_back(char(17));                 // 16 x 17 = 272 codes
   jpeg += std::string(272, '\0') + bytes({0xFF, 0xD9});
   const auto* p = reinterpret_cast<const uint8_t*>(jpeg.data());
-  CHECK_FALSE(jpeg_huffman_tables_ok(p, jpeg.size()));
+  CHECK_FALSE(jpeg_huffman_problem(p, jpeg.size()).empty());
   write_file(dir / "dht.jpg", jpeg);
   const std::string path = (dir / "dht.jpg").string();
   CHECK_THROWS_WITH_AS(read_image(path), doctest::Contains("more than 256 codes"), Error);
@@ -202,15 +228,61 @@ TEST_CASE("read_image / read_mask / read_image_info: a JPEG Huffman table of mor
   std::string ok = bytes({0xFF, 0xD8, 0xFF, 0xC4, 0x01, 0x13, 0x00});
   for (int i = 0; i < 16; ++i) ok.push_back(char(16));
   ok += std::string(256, '\0');
-  CHECK(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(ok.data()), ok.size()));
+  CHECK(jpeg_huffman_problem(reinterpret_cast<const uint8_t*>(ok.data()), ok.size()).empty());
   std::string cut = bytes({0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x40, 0x00, 0xFF, 0xFF});
-  CHECK_FALSE(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()));
+  CHECK_FALSE(jpeg_huffman_problem(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()).empty());
   cut.resize(cut.size() - 1);
-  CHECK(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()));
+  CHECK(jpeg_huffman_problem(reinterpret_cast<const uint8_t*>(cut.data()), cut.size()).empty());
   // stb takes 0xFF bytes before the start marker as fill (the second finding).
-  CHECK_FALSE(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>(("\xFF" + jpeg).data()), jpeg.size() + 1));
+  CHECK_FALSE(jpeg_huffman_problem(reinterpret_cast<const uint8_t*>(("\xFF" + jpeg).data()), jpeg.size() + 1).empty());
   write_file(dir / "fill.jpg", "\xFF\xFF" + jpeg);
   CHECK_THROWS_WITH_AS(read_image((dir / "fill.jpg").string()), doctest::Contains("more than 256 codes"), Error);
   // A segment that is not a JPEG, or a JPEG without a DHT, passes.
-  CHECK(jpeg_huffman_tables_ok(reinterpret_cast<const uint8_t*>("\x89PNG"), 4));
+  CHECK(jpeg_huffman_problem(reinterpret_cast<const uint8_t*>("\x89PNG"), 4).empty());
+}
+
+// A scan decoding with a Huffman table that no DHT segment defined made stb
+// 2.27 read its uninitialised table and index past it (UBSan; the fuzz input
+// is fuzz/corpus/image_resize/crash-jpeg-undefined-huffman-table). Files from
+// a real encoder (tests/data/images/, Pillow) must all still decode.
+TEST_CASE("read_image: real encoders' JPEGs decode; a scan using an undefined Huffman table is refused") {
+  const std::string images = std::string(SONO_TEST_DATA_DIR) + "/images/";
+  for (const char* name :
+       {"baseline.jpg", "progressive.jpg", "progressive_optimized_420.jpg", "progressive_gray.jpg"}) {
+    CAPTURE(name);
+    const Image img = read_image(images + name);
+    CHECK(img.height == 16);
+    CHECK(img.width == 24);
+  }
+  TempDir dir("image_jpeg_tables");
+  const std::string baseline = read_all(images + "baseline.jpg");
+  const size_t sos = baseline.find("\xFF\xDA");
+  REQUIRE(sos != std::string::npos);
+  // Pillow defines DC and AC tables 0 and 1; the first component's selector byte follows Ns and its id.
+  std::string ac2 = baseline, dc3 = baseline;
+  ac2[sos + 6] = char(0x02);
+  dc3[sos + 6] = char(0x30);
+  write_file(dir / "ac2.jpg", ac2);
+  write_file(dir / "dc3.jpg", dc3);
+  CHECK_THROWS_WITH_AS(read_image((dir / "ac2.jpg").string()),
+                       doctest::Contains("a scan uses AC Huffman table 2, which the file does not define"), Error);
+  CHECK_THROWS_WITH_AS(read_mask((dir / "dc3.jpg").string(), 256),
+                       doctest::Contains("a scan uses DC Huffman table 3, which the file does not define"), Error);
+  // Progressive: an AC scan (Ss > 0) needs its AC table, a first DC scan its DC table.
+  std::string prog = read_all(images + "progressive.jpg");
+  size_t at = 0;
+  for (size_t p = prog.find("\xFF\xDA"); p != std::string::npos; p = prog.find("\xFF\xDA", p + 2)) {
+    const size_t ns = uint8_t(prog[p + 4]);
+    if (uint8_t(prog[p + 5 + 2 * ns]) > 0) {
+      at = p + 6;
+      break;
+    }
+  }
+  REQUIRE(at != 0);
+  prog[at] = char((uint8_t(prog[at]) & 0xF0) | 3);
+  write_file(dir / "prog_ac3.jpg", prog);
+  CHECK_THROWS_WITH_AS(read_image((dir / "prog_ac3.jpg").string()), doctest::Contains("AC Huffman table 3"), Error);
+  const std::string fuzz_input =
+      read_all(std::string(SONO_TEST_DATA_DIR) + "/../../fuzz/corpus/image_resize/crash-jpeg-undefined-huffman-table");
+  CHECK_FALSE(jpeg_huffman_problem(reinterpret_cast<const uint8_t*>(fuzz_input.data()), fuzz_input.size()).empty());
 }

@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "tasks/dataset.h"
 #include "tests/support/check.h"
+#include "tests/train/train_test_util.h"
 #include "train/model_io.h"
 #include "train/trainer.h"
 
@@ -28,36 +29,15 @@ using nlohmann::json;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("sono_test_train_bad_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path temp_dir(const std::string& name) { return test::scratch_dir("sono_test_train_bad_", name); }
 
 std::string phantom(const fs::path& root) {
-  data::PhantomOptions o;
-  o.images_per_task = 6;
-  o.min_size = 64;
-  o.max_size = 96;
-  o.seed = 11;
-  data::write_phantom_dataset(root.string(), o);
+  data::write_phantom_dataset(root.string(), test::small_phantom_options(6, 96, 11));
   return root.string();
 }
 
 TrainOptions small_options(const std::string& data, const fs::path& out) {
-  TrainOptions o;
-  o.data_dir = data;
-  o.out_dir = out.string();
-  o.encoder = "efficientnet-b0";
-  o.image_size = 64;
-  o.batch_size = 4;
-  o.epochs = 2;
-  o.num_workers = 1;
-  o.progress = false;
-  o.seed = 5;
-  o.val_fraction = 0.25;
-  return o;
+  return test::small_train_options(data, out, 2);
 }
 
 std::string error_of(const std::function<void()>& f) {

@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 #include "tasks/dataset.h"
 #include "tests/support/check.h"
+#include "tests/train/train_test_util.h"
 #include "train/evaluate.h"
 #include "train/model_io.h"
 #include "train/predict.h"
@@ -23,37 +24,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("sono_test_trainer_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path temp_dir(const std::string& name) { return test::scratch_dir("sono_test_trainer_", name); }
 
 std::string phantom(const fs::path& root, int64_t per_task, uint64_t seed) {
-  data::PhantomOptions o;
-  o.images_per_task = per_task;
-  o.min_size = 64;
-  o.max_size = 112;
-  o.seed = seed;
+  data::PhantomOptions o = test::small_phantom_options(per_task, 112, seed);
   o.det_rows_without_box = 2;
   data::write_phantom_dataset(root.string(), o);
   return root.string();
 }
 
 TrainOptions small_options(const std::string& data, const fs::path& out) {
-  TrainOptions o;
-  o.data_dir = data;
-  o.out_dir = out.string();
-  o.encoder = "efficientnet-b0";
-  o.image_size = 64;
-  o.batch_size = 4;
-  o.epochs = 3;
-  o.num_workers = 1;
-  o.progress = false;
-  o.seed = 5;
-  o.val_fraction = 0.25;
-  return o;
+  return test::small_train_options(data, out, 3);
 }
 
 }  // namespace

@@ -157,7 +157,8 @@ ImageInfo read_image_info(const std::string& path) {
   int w = 0, h = 0, n = 0;
   SONO_CHECK(stbi_info_from_memory(bytes.data(), stb_size(bytes, path, "read_image_info"), &w, &h, &n),
              "read_image_info", "cannot read the header of image file '", path, "': ", stbi_failure_reason());
-  return {h, w, n};
+  // stb 2.27 passes a BMP's signed height through (negative: rows stored top-down); its loader takes |h|.
+  return {std::abs(int64_t(h)), w, n};
 }
 
 Image read_image(const std::string& path) {

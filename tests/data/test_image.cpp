@@ -22,6 +22,11 @@ Image pattern(int64_t h, int64_t w, int64_t c, int seed) {
   return img;
 }
 
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::string bytes(std::initializer_list<int> v) {
   std::string s;
   for (int b : v) s.push_back(char(b));
@@ -91,6 +96,19 @@ TEST_CASE("read_image: 16-bit PNG keeps the high byte like cv2.imread, BMP decod
   CHECK(int(b.at(0, 0, 0)) == 30);  // RGB order: the file's BGR (10, 20, 30) reads as R=30
   CHECK(int(b.at(0, 0, 2)) == 10);
   CHECK(int(b.at(1, 2, 0)) == 180);
+
+  // The same pixels stored top-down (height -2, the first row first): the header's size is 2 rows, not -2.
+  // stb's own header reader said -2, so detection boxes in such an image were refused (found by fuzzing).
+  std::string top_down = read_all((dir / "c.bmp").string());
+  top_down[22] = char(0xFE);
+  for (int k = 23; k < 26; ++k) top_down[size_t(k)] = char(0xFF);
+  top_down = top_down.substr(0, 54) + top_down.substr(66, 12) + top_down.substr(54, 12);
+  write_file(dir / "top_down.bmp", top_down);
+  const ImageInfo info = read_image_info((dir / "top_down.bmp").string());
+  CHECK(info.height == 2);
+  CHECK(info.width == 3);
+  const Image t = read_image((dir / "top_down.bmp").string());
+  CHECK(t.pixels == b.pixels);
 }
 
 TEST_CASE("read_image / read_mask: errors name the file") {
@@ -139,11 +157,6 @@ std::string png_header(uint32_t w, uint32_t h) {
     for (int k = 3; k >= 0; --k) s.push_back(char((v >> (8 * k)) & 0xff));
   s += bytes({8, 2, 0, 0, 0, 0, 0, 0, 0});  // depth, colour type, compression, filter, interlace, CRC
   return s;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 }  // namespace

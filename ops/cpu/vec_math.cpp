@@ -14,6 +14,10 @@
 
 namespace sono::cpu::vec {
 
+void exp(const double* x, double* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
+
 namespace scalar {
 void exp(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
@@ -37,8 +41,8 @@ inline __m256 splat(float v) { return _mm256_set1_ps(v); }
 
 // e^x for 8 floats; see the file comment.
 inline __m256 exp8(__m256 x) {
-  const __m256 q = _mm256_round_ps(_mm256_mul_ps(x, splat(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 q =
+      _mm256_round_ps(_mm256_mul_ps(x, splat(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   // 0.693145751953125 has 12 significant bits: q * it is exact for |q| < 2^12.
   __m256 r = _mm256_fmadd_ps(q, splat(-0.693145751953125f), x);
   r = _mm256_fmadd_ps(q, splat(-1.428606765330187045e-06f), r);
@@ -103,8 +107,8 @@ struct ExpParts {
 };
 inline ExpParts exp_negative(__m256 x) {
   const __m256 t = _mm256_max_ps(splat(-120.0f), _mm256_or_ps(x, splat(-0.0f)));
-  const __m256 q = _mm256_round_ps(_mm256_mul_ps(t, splat(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 q =
+      _mm256_round_ps(_mm256_mul_ps(t, splat(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fmadd_ps(q, splat(-0.693145751953125f), t);
   r = _mm256_fmadd_ps(q, splat(-1.428606765330187045e-06f), r);
   __m256 u = splat(0.000198527617612853646278381f);

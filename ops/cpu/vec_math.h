@@ -37,6 +37,8 @@ inline constexpr bool kAvx2 = false;
 #endif
 
 void exp(const float* x, float* y, int64_t n);
+// std::exp, so that kernels templated on the scalar type call vec::exp for both.
+void exp(const double* x, double* y, int64_t n);
 void sigmoid(const float* x, float* y, int64_t n);
 void silu_forward(const float* x, float* y, int64_t n);
 // gx = gy * silu'(x); gx may alias x or gy.

@@ -8,8 +8,8 @@
 
 #include <cfloat>
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -110,10 +110,11 @@ void sweep_range(float from, float to, V visit) {
 }
 
 const std::vector<float>& specials() {
-  static const std::vector<float> v = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, FLT_MIN, -FLT_MIN, FLT_MAX,
-                                       -FLT_MAX, FLT_TRUE_MIN, -FLT_TRUE_MIN, 88.7228394f, 88.7228317f, 88.72284f,
-                                       89.0f, 100.0f, 104.0f, -87.3365479f, -88.0f, -103.972076f, -103.972084f,
-                                       -104.0f, -150.0f, 1e-30f, -1e-30f, 0.5f, -0.5f, 1.0f, -1.0f, float(kRoot)};
+  static const std::vector<float> v = {
+      0.0f,    -0.0f,    INFINITY,     -INFINITY,     NAN,          -NAN,         FLT_MIN,     -FLT_MIN,
+      FLT_MAX, -FLT_MAX, FLT_TRUE_MIN, -FLT_TRUE_MIN, 88.7228394f,  88.7228317f,  88.72284f,   89.0f,
+      100.0f,  104.0f,   -87.3365479f, -88.0f,        -103.972076f, -103.972084f, -104.0f,     -150.0f,
+      1e-30f,  -1e-30f,  0.5f,         -0.5f,         1.0f,         -1.0f,        float(kRoot)};
   return v;
 }
 

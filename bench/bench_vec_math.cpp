@@ -29,8 +29,8 @@ void span_bench(benchmark::State& state, Span f) {
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  state.counters["Gelem/s"] = benchmark::Counter(1e-9 * double(kSpan) * double(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
+  state.counters["Gelem/s"] =
+      benchmark::Counter(1e-9 * double(kSpan) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // silu_backward with gy = x (the gradient's values do not change the cost).

@@ -326,6 +326,18 @@ class Torch:
             def step():
                 with torch.no_grad():
                     return F.silu(x)
+        elif name == "silu_fwd_bwd":
+            x, gy = randn(batch, *op["chw"]).requires_grad_(), randn(batch, *op["chw"])
+
+            def step():
+                F.silu(x).backward(gy)
+                x.grad = None
+        elif name == "sigmoid_fwd":
+            x = randn(batch, *op["chw"])
+
+            def step():
+                with torch.no_grad():
+                    return torch.sigmoid(x)
         elif name == "bilinear4x_fwd":
             x = randn(batch, *op["chw"])
             size = (op["chw"][1] * 4, op["chw"][2] * 4)
@@ -483,6 +495,10 @@ OPS = [
     {"name": "group_norm fwd+bwd 128x64x64", "family": "group_norm", "sono": "fwd_bwd/128x64x64",
      "torch": "group_norm_fwd_bwd", "chw": (128, 64, 64)},
     {"name": "silu fwd 144x128x128", "family": "silu", "sono": "fwd/144x128x128", "torch": "silu_fwd",
+     "chw": (144, 128, 128)},
+    {"name": "silu fwd+bwd 144x128x128", "family": "silu", "sono": "fwd_bwd/144x128x128", "torch": "silu_fwd_bwd",
+     "chw": (144, 128, 128)},
+    {"name": "sigmoid fwd 144x128x128", "family": "sigmoid", "sono": "fwd/144x128x128", "torch": "sigmoid_fwd",
      "chw": (144, 128, 128)},
     {"name": "bilinear x4 fwd 4x64x64", "family": "upsample", "sono": "fwd/bilinear4x_4x64x64",
      "torch": "bilinear4x_fwd", "chw": (4, 64, 64)},

@@ -1,11 +1,14 @@
-// SMP multiclass Dice on logits [B, C, H*W]: one pass for the per-class sums
-// (forward), one pass for the gradient through the softmax (backward).
+// SMP multiclass Dice on logits [B, C, H*W]. Per block of pixels the softmax
+// is computed once (one read of the logits, one exp per element, kept in a
+// per-thread scratch block): the forward folds it into the per-class sums, the
+// backward into the gradient through the softmax.
 // Layout: contiguous logits [B, C, H, W] and i64 target [B, H, W]. Outputs: the
 // per-class stats [C, 3], the scalar loss and grad_logits are overwritten.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "ops/cpu/vec_math.h"
 #include "ops/loss.h"
 #include "ops/math.h"
 
@@ -16,11 +19,20 @@ namespace {
 // Pixels processed together: the per-pixel softmax state lives in stack arrays.
 constexpr int64_t kSoftmaxBlock = 256;
 
-// lse[k] = log sum_c exp(z[c * stride + k]) for the n <= kSoftmaxBlock pixels
-// at z, with the max subtracted first as PyTorch's log_softmax does.
+// This thread's scratch for the softmax of one block: p[c * kSoftmaxBlock + k].
 template <class scalar_t>
-void block_log_sum_exp(const scalar_t* z, int64_t classes, int64_t stride, int64_t n, scalar_t* lse) {
-  scalar_t m[kSoftmaxBlock];
+scalar_t* block_scratch(int64_t classes) {
+  static thread_local std::vector<scalar_t> buf;
+  if (buf.size() < size_t(classes * kSoftmaxBlock)) buf.resize(size_t(classes * kSoftmaxBlock));
+  return buf.data();
+}
+
+// p[c * kSoftmaxBlock + k] = softmax over c of z[c * stride + k] for the
+// n <= kSoftmaxBlock pixels at z: max-subtracted (as PyTorch's log_softmax),
+// exp'd once, normalised by the sum taken in double.
+template <class scalar_t>
+void block_softmax(const scalar_t* z, int64_t classes, int64_t stride, int64_t n, scalar_t* p) {
+  scalar_t m[kSoftmaxBlock], inv[kSoftmaxBlock];
   double s[kSoftmaxBlock];
   std::copy(z, z + n, m);
   for (int64_t c = 1; c < classes; ++c) {
@@ -31,10 +43,20 @@ void block_log_sum_exp(const scalar_t* z, int64_t classes, int64_t stride, int64
   std::fill(s, s + n, 0.0);
   for (int64_t c = 0; c < classes; ++c) {
     const scalar_t* zc = z + c * stride;
+    scalar_t* pc = p + c * kSoftmaxBlock;
 #pragma omp simd
-    for (int64_t k = 0; k < n; ++k) s[k] += double(std::exp(zc[k] - m[k]));
+    for (int64_t k = 0; k < n; ++k) pc[k] = zc[k] - m[k];
+    vec::exp(pc, pc, n);
+#pragma omp simd
+    for (int64_t k = 0; k < n; ++k) s[k] += double(pc[k]);
   }
-  for (int64_t k = 0; k < n; ++k) lse[k] = scalar_t(double(m[k]) + std::log(s[k]));
+#pragma omp simd
+  for (int64_t k = 0; k < n; ++k) inv[k] = scalar_t(1.0 / s[k]);
+  for (int64_t c = 0; c < classes; ++c) {
+    scalar_t* pc = p + c * kSoftmaxBlock;
+#pragma omp simd
+    for (int64_t k = 0; k < n; ++k) pc[k] *= inv[k];
+  }
 }
 
 // Blocks are pixel runs inside one image. Each block yields its own partial
@@ -68,17 +90,16 @@ void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth
 #pragma omp parallel for if (bl.parallel())
     for (int64_t blk = 0; blk < bl.count; ++blk) {
       const int64_t b = bl.image(blk), k0 = bl.first_pixel(blk), n = bl.size(blk);
-      const scalar_t* zb = z + b * C * hw + k0;
       const int64_t* yb = y + b * hw + k0;
-      scalar_t lse[kSoftmaxBlock];
-      block_log_sum_exp(zb, C, hw, n, lse);
+      scalar_t* p = block_scratch<scalar_t>(C);
+      block_softmax(z + b * C * hw + k0, C, hw, n, p);
       double* part = &partial[size_t(blk * C * 3)];
       for (int64_t c = 0; c < C; ++c) {
-        const scalar_t* zc = zb + c * hw;
+        const scalar_t* pc = p + c * kSoftmaxBlock;
         double spt = 0, sp = 0, st = 0;
 #pragma omp simd reduction(+ : spt, sp, st)
         for (int64_t k = 0; k < n; ++k) {
-          const double p = double(std::exp(zc[k] - lse[k]));
+          const double p = double(pc[k]);
           const bool hit = yb[k] == c;
           sp += p;
           spt += hit ? p : 0.0;
@@ -124,26 +145,22 @@ void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor
       const int64_t b = bl.image(blk), k0 = bl.first_pixel(blk), n = bl.size(blk);
       const int64_t offset = b * C * hw + k0;
       const int64_t* yb = y + b * hw + k0;
-      scalar_t lse[kSoftmaxBlock];
+      scalar_t* p = block_scratch<scalar_t>(C);
       double weighted[kSoftmaxBlock];  // sum_i p_ik G_ik
-      block_log_sum_exp(z + offset, C, hw, n, lse);
+      block_softmax(z + offset, C, hw, n, p);
       std::fill(weighted, weighted + n, 0.0);
       for (int64_t c = 0; c < C; ++c) {
-        const scalar_t* zc = z + offset + c * hw;
-        scalar_t* gc = g + offset + c * hw;  // holds p until the second sweep
+        const scalar_t* pc = p + c * kSoftmaxBlock;
         const double ac = a[size_t(c)], bcc = bc[size_t(c)];
 #pragma omp simd
-        for (int64_t k = 0; k < n; ++k) {
-          const scalar_t p = std::exp(zc[k] - lse[k]);
-          gc[k] = p;
-          weighted[k] += double(p) * (bcc + (yb[k] == c ? ac : 0.0));
-        }
+        for (int64_t k = 0; k < n; ++k) weighted[k] += double(pc[k]) * (bcc + (yb[k] == c ? ac : 0.0));
       }
       for (int64_t c = 0; c < C; ++c) {
+        const scalar_t* pc = p + c * kSoftmaxBlock;
         scalar_t* gc = g + offset + c * hw;
         const double ac = a[size_t(c)], bcc = bc[size_t(c)];
 #pragma omp simd
-        for (int64_t k = 0; k < n; ++k) gc[k] = scalar_t(double(gc[k]) * (bcc + (yb[k] == c ? ac : 0.0) - weighted[k]));
+        for (int64_t k = 0; k < n; ++k) gc[k] = scalar_t(double(pc[k]) * (bcc + (yb[k] == c ? ac : 0.0) - weighted[k]));
       }
     }
   });

@@ -1,9 +1,13 @@
 // MSE, BCE-with-logits and L1: mean over all elements of f(x, t).
 // Layout: input and target contiguous, equal shape. Outputs: the scalar loss
-// and the requested gradients (input, target) are overwritten.
+// and the requested gradients (input, target) are overwritten. f32 BCE takes
+// its exp and sigmoid from ops/cpu/vec_math.h (the same formulas, vectorised).
 #include <algorithm>
+#include <cmath>
+#include <type_traits>
 #include <vector>
 
+#include "ops/cpu/vec_math.h"
 #include "ops/loss.h"
 #include "ops/math.h"
 
@@ -55,6 +59,28 @@ struct L1 {
   }
 };
 
+constexpr int64_t kChunk = 8192;
+constexpr int64_t kParallelMin = 32768;
+
+// f32 BCE with logits over [i0, i0 + n), n <= kChunk: the sum of
+// math::bce_with_logits, and scale * math::bce_with_logits_grad into gx.
+double bce_sum(const float* x, const float* t, int64_t n) {
+  static thread_local float e[kChunk];  // exp(-|x|); off the stack, which may be small in OpenMP threads
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) e[i] = -std::fabs(x[i]);
+  vec::exp(e, e, n);
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += double((x[i] > 0.0f ? x[i] : 0.0f) - x[i] * t[i] + std::log1p(e[i]));
+  return s;
+}
+void bce_grad(const float* x, const float* t, float scale, int64_t n, float* gx) {
+  vec::sigmoid(x, gx, n);
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) gx[i] = scale * (gx[i] - t[i]);
+}
+template <class Terms, class scalar_t>
+constexpr bool kBceF32 = std::is_same_v<Terms, BceWithLogits>&& std::is_same_v<scalar_t, float>;
+
 template <class F>
 void with_terms(PointwiseLoss kind, F&& f) {
   switch (kind) {
@@ -63,9 +89,6 @@ void with_terms(PointwiseLoss kind, F&& f) {
     case PointwiseLoss::L1: return f(L1{});
   }
 }
-
-constexpr int64_t kChunk = 8192;
-constexpr int64_t kParallelMin = 32768;
 
 }  // namespace
 
@@ -83,6 +106,10 @@ void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tenso
 #pragma omp parallel for if (n > kParallelMin)
       for (int64_t ci = 0; ci < chunks; ++ci) {
         const int64_t end = std::min(n, (ci + 1) * kChunk);
+        if constexpr (kBceF32<Terms, scalar_t>) {
+          partial[size_t(ci)] = bce_sum(x + ci * kChunk, t + ci * kChunk, end - ci * kChunk);
+          continue;
+        }
         double s = 0;
 #pragma omp simd reduction(+ : s)
         for (int64_t i = ci * kChunk; i < end; ++i) s += double(Terms::f(x[i], t[i]));
@@ -107,8 +134,15 @@ void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tens
       using Terms = decltype(terms);
       if (grad_input.defined()) {
         scalar_t* gx = grad_input.data<scalar_t>();
+        if constexpr (kBceF32<Terms, scalar_t>) {
+          const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for if (n > kParallelMin)
+          for (int64_t ci = 0; ci < chunks; ++ci)
+            bce_grad(x + ci * kChunk, t + ci * kChunk, scale, std::min(kChunk, n - ci * kChunk), gx + ci * kChunk);
+        } else {
 #pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) gx[i] = scale * Terms::dx(x[i], t[i]);
+          for (int64_t i = 0; i < n; ++i) gx[i] = scale * Terms::dx(x[i], t[i]);
+        }
       }
       if (grad_target.defined()) {
         scalar_t* gt = grad_target.data<scalar_t>();

@@ -2,10 +2,11 @@
 // [outer, n, inner] (n = the classes; inner = the pixels, or 1), max-subtracted
 // so exp never overflows. The forward overwrites y; the backward overwrites gx
 // from the saved output y and gy: softmax y * (gy - sum(gy * y)), log-softmax
-// gy - exp(y) * sum(gy).
+// gy - exp(y) * sum(gy). exp: ops/cpu/vec_math.h.
 #include <algorithm>
 #include <cmath>
 
+#include "ops/cpu/vec_math.h"
 #include "ops/softmax.h"
 
 namespace sono::cpu {
@@ -46,11 +47,11 @@ void softmax_forward(bool is_log, const Tensor& x, int64_t outer, int64_t n, int
       for (int64_t k = 0; k < n; ++k) {
         const scalar_t* row = px + base + k * inner;
         scalar_t* out = py + base + k * inner;
-        for (int64_t i = 0; i < len; ++i) {
-          scalar_t e = std::exp(row[i] - mx[i]);
-          out[i] = e;
-          sum[i] += double(e);
-        }
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) out[i] = row[i] - mx[i];
+        vec::exp(out, out, len);
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) sum[i] += double(out[i]);
       }
       if (is_log) {
         scalar_t lse[kBlock];
@@ -94,7 +95,10 @@ void softmax_backward(bool is_log, const Tensor& y, const Tensor& gy, int64_t ou
       for (int64_t k = 0; k < n; ++k) {
         const int64_t off = base + k * inner;
         if (is_log) {
-          for (int64_t i = 0; i < len; ++i) pgx[off + i] = pg[off + i] - std::exp(py[off + i]) * s[i];
+          scalar_t ey[kBlock];
+          vec::exp(py + off, ey, len);
+#pragma omp simd
+          for (int64_t i = 0; i < len; ++i) pgx[off + i] = pg[off + i] - ey[i] * s[i];
         } else {
 #pragma omp simd
           for (int64_t i = 0; i < len; ++i) pgx[off + i] = py[off + i] * (pg[off + i] - s[i]);

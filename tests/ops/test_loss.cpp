@@ -3,8 +3,11 @@
 #include <cmath>
 #include <vector>
 
+#include "ops/binary.h"
 #include "ops/loss.h"
 #include "ops/math.h"
+#include "ops/reduce.h"
+#include "ops/softmax.h"
 #include "tests/support/check.h"
 
 using namespace sono;
@@ -117,6 +120,62 @@ TEST_CASE("loss: dice counts a class absent from the target as 0 in the mean ove
   double expected = ref_dice(z, y);
   CHECK(std::fabs(expected - ref_dice(z, y, /*present_only=*/true)) > 1e-3);  // the two variants differ
   CHECK_CLOSE(dice_loss(z, y), scalar_f64(expected), tol::kForwardF64);
+  CHECK_GRADCHECK([&](const std::vector<Tensor>& in) { return dice_loss(in[0], y); }, {z});
+}
+
+// Dice (smooth 0) composed of autograd ops, the multi-pass way SMP computes it:
+// softmax, one-hot target, per-class sums over batch and pixels, the score,
+// absent classes masked out, the mean over classes.
+Tensor composed_dice(const Tensor& z, const Tensor& y) {
+  const int64_t B = z.size(0), C = z.size(1), P = z.size(2) * z.size(3);
+  const auto yv = y.to_vector<int64_t>();
+  std::vector<double> onehot(static_cast<size_t>(B * C * P)), present(static_cast<size_t>(C));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t k = 0; k < P; ++k) {
+      const int64_t c = yv[size_t(b * P + k)];
+      onehot[size_t((b * C + c) * P + k)] = 1;
+      present[size_t(c)] = 1;
+    }
+  Tensor t = Tensor::from_vector(onehot, z.shape()).to(z.dtype());
+  Tensor p = softmax(z, 1);
+  Tensor inter = sum(p * t, {0, 2, 3}), sp = sum(p, {0, 2, 3}), st = sum(t, {0, 2, 3});
+  Tensor score = (2.0 * inter) / (sp + st);
+  Tensor mask = Tensor::from_vector(present, {C}).to(z.dtype());
+  return sum((-score + 1.0) * mask) * (1.0 / double(C));
+}
+
+TEST_CASE("loss: the one-pass dice kernel matches the multi-pass composition, loss and gradient") {
+  // 64 x 70 = 4480 pixels: 17 full blocks and a partial one per image, parallel;
+  // C = 40 grows the softmax scratch; class 2 (C = 4) is absent.
+  struct Case {
+    int64_t B, C, H, W;
+  };
+  for (const Case& k : {Case{2, 4, 64, 70}, Case{2, 40, 9, 31}}) {
+    CAPTURE(k.C);
+    Tensor z = randn({k.B, k.C, k.H, k.W}, 70 + uint64_t(k.C), DType::F64, 3.0);
+    auto yv = rand_int({k.B, k.H, k.W}, 0, k.C, 71 + uint64_t(k.C)).to_vector<int64_t>();
+    if (k.C == 4)
+      for (auto& e : yv) e = e == 2 ? 1 : e;
+    Tensor y = Tensor::from_vector(yv, {k.B, k.H, k.W});
+    Tensor zc = z.detach().set_requires_grad(true), zk = z.detach().set_requires_grad(true);
+    Tensor want = composed_dice(zc, y), got = dice_loss(zk, y);
+    CHECK_CLOSE(got, want, tol::kForwardF64);
+    want.backward();
+    got.backward();
+    CHECK_CLOSE(zk.grad(), zc.grad(), tol::kForwardF64);
+    // f32 kernel (vectorised exp) against the f64 composition
+    Tensor z32 = z.detach().to(DType::F32).set_requires_grad(true);
+    Tensor got32 = dice_loss(z32, y);
+    CHECK_CLOSE(got32, want, tol::kForwardF32);
+    got32.backward();
+    CHECK_CLOSE(z32.grad(), zc.grad(), tol::kForwardF32);
+  }
+}
+
+TEST_CASE("loss: dice gradients match finite differences over several pixel blocks, an absent class") {
+  Tensor z = randn({2, 3, 17, 19}, 75, DType::F64, 2.0).set_requires_grad(true);  // 323 pixels: 2 blocks
+  auto yv = rand_int({2, 17, 19}, 0, 2, 76).to_vector<int64_t>();                 // class 2 absent
+  Tensor y = Tensor::from_vector(yv, {2, 17, 19});
   CHECK_GRADCHECK([&](const std::vector<Tensor>& in) { return dice_loss(in[0], y); }, {z});
 }
 
@@ -258,6 +317,19 @@ TEST_CASE("loss: mse, l1 and bce_with_logits match plain references (f64 and f32
   // large enough for the parallel, chunked sum
   Tensor xl = randn({7, 100, 100}, 123, DType::F32), tl = randn({7, 100, 100}, 124, DType::F32);
   CHECK_CLOSE(mse_loss(xl, tl), scalar_f64(ref_pointwise(xl, tl, ref_mse)), tol::kForwardF32);
+}
+
+TEST_CASE("loss: f32 bce_with_logits over several chunks and a tail matches f64, loss and gradients") {
+  // 3 x 5000 = 15000 elements: 8192-element chunks, one partial; logits up to
+  // +-40 reach the saturated exp and sigmoid
+  Tensor x = randn({3, 5000}, 125, DType::F64, 12.0).set_requires_grad(true);
+  Tensor p = rand_uniform({3, 5000}, 0.0, 1.0, 126);
+  Tensor x32 = x.detach().to(DType::F32).set_requires_grad(true);
+  Tensor loss = bce_with_logits(x, p), loss32 = bce_with_logits(x32, p.to(DType::F32));
+  CHECK_CLOSE(loss32, loss, tol::kForwardF32);
+  loss.backward();
+  loss32.backward();
+  CHECK_CLOSE(x32.grad(), x.grad(), tol::kForwardF32);
 }
 
 TEST_CASE("loss: mse, l1 and bce_with_logits gradients w.r.t. input and target") {

@@ -7,7 +7,9 @@ namespace sono::model {
 
 namespace {
 
-std::vector<double> host_f64(const Tensor& t) { return t.detach().to(Device::cpu()).to(DType::F64).to_vector<double>(); }
+std::vector<double> host_f64(const Tensor& t) {
+  return t.detach().to(Device::cpu()).to(DType::F64).to_vector<double>();
+}
 
 }  // namespace
 

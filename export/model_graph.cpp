@@ -85,10 +85,11 @@ std::string ModelGraph::group_norm(const nn::GroupNorm& gn, const std::string& x
   const int64_t groups = gn.num_groups(), channels = gn.weight().numel();
   const std::string grouped =
       g_.op("Reshape", {x, g_.initializer_i64(n + ".group_shape", {0, groups, -1}, {3})}, n + ".group");
-  onnx::NodeProto& in = g_.node("InstanceNormalization",
-                                {grouped, g_.initializer_f32(n + ".unit_scale", std::vector<float>(groups, 1.0f), {groups}),
-                                 g_.initializer_f32(n + ".zero_bias", std::vector<float>(groups, 0.0f), {groups})},
-                                n + ".normalize");
+  onnx::NodeProto& in =
+      g_.node("InstanceNormalization",
+              {grouped, g_.initializer_f32(n + ".unit_scale", std::vector<float>(groups, 1.0f), {groups}),
+               g_.initializer_f32(n + ".zero_bias", std::vector<float>(groups, 0.0f), {groups})},
+              n + ".normalize");
   set_attr(in, "epsilon", float(gn.eps()));
   const std::string back = g_.op("Reshape", {in.output(0), g_.op("Shape", {x}, n + ".shape")}, n + ".ungroup");
   const std::string scaled =
@@ -96,10 +97,9 @@ std::string ModelGraph::group_norm(const nn::GroupNorm& gn, const std::string& x
   return g_.op("Add", {scaled, g_.initializer(n + ".bias", gn.bias(), {channels, 1, 1})}, n);
 }
 
-std::string ModelGraph::resize(const std::string& x, int64_t scale, bool bilinear, const std::string& name) {
+onnx::NodeProto& ModelGraph::resize(const std::string& x, int64_t scale, bool bilinear, const std::string& name) {
   const float s = float(scale);
-  onnx::NodeProto& r =
-      g_.node("Resize", {x, "", g_.initializer_f32(name + ".scales", {1.0f, 1.0f, s, s}, {4})}, name);
+  onnx::NodeProto& r = g_.node("Resize", {x, "", g_.initializer_f32(name + ".scales", {1.0f, 1.0f, s, s}, {4})}, name);
   if (bilinear) {
     set_attr(r, "mode", std::string("linear"));
     set_attr(r, "coordinate_transformation_mode", std::string("align_corners"));
@@ -108,7 +108,7 @@ std::string ModelGraph::resize(const std::string& x, int64_t scale, bool bilinea
     set_attr(r, "coordinate_transformation_mode", std::string("asymmetric"));
     set_attr(r, "nearest_mode", std::string("floor"));
   }
-  return r.output(0);
+  return r;
 }
 
 std::string ModelGraph::decoder(model::FpnDecoder& dec, const std::vector<std::string>& f) {
@@ -116,7 +116,7 @@ std::string ModelGraph::decoder(model::FpnDecoder& dec, const std::vector<std::s
   const size_t n = f.size();
   const std::string p5 = conv(dec.p5(), f[n - 1]);
   auto top_down = [&](nn::FPNBlock& block, const std::string& coarse, const std::string& skip) {
-    const std::string up = resize(coarse, 2, false, block.name() + ".upsample");
+    const std::string up = resize(coarse, 2, false, block.name() + ".upsample").output(0);
     return g_.op("Add", {up, conv(block.skip_conv(), skip)}, block.name());
   };
   const std::string p4 = top_down(dec.p4(), p5, f[n - 2]);
@@ -133,7 +133,7 @@ std::string ModelGraph::decoder(model::FpnDecoder& dec, const std::vector<std::s
       y = conv(unit.conv(), y);
       y = group_norm(child<nn::GroupNorm>(unit, "block.1"), y);
       y = g_.op("Relu", {y}, unit.name() + ".relu");
-      if (unit.upsample()) y = resize(y, 2, true, unit.name() + ".upsample");
+      if (unit.upsample()) y = resize(y, 2, true, unit.name() + ".upsample").output(0);
     }
     sum = i == 0 ? y : g_.op("Add", {sum, y}, dec.name() + ".merge" + std::to_string(i));
   }
@@ -157,14 +157,9 @@ std::string ModelGraph::linear(const nn::Linear& l, const std::string& x, const 
 
 void ModelGraph::head(model::TaskHead& h, const std::string& x, const std::string& out) {
   const std::string n = h.name();
-  auto rename_last = [&](const std::string& value) {
-    for (auto& node : *g_.graph().mutable_node())
-      for (auto& o : *node.mutable_output())
-        if (o == value) o = out;
-  };
   if (dynamic_cast<model::SegmentationHead*>(&h)) {
     auto& up = child<nn::UpsamplingBilinear2d>(h, "1");
-    rename_last(resize(conv(child<nn::Conv2d>(h, "0"), x), up.scale(), true, up.name()));
+    resize(conv(child<nn::Conv2d>(h, "0"), x), up.scale(), true, up.name()).set_output(0, out);
   } else if (dynamic_cast<model::ClassificationHead*>(&h)) {
     // head.2 is the Dropout (identity in eval mode), head.4 the Identity activation.
     linear(child<nn::Linear>(h, "head.3"), pooled(x, n + ".head"), out);

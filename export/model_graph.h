@@ -31,12 +31,14 @@ class ModelGraph {
 
  private:
   std::string conv(const nn::Conv2d& conv, const std::string& x, const Tensor& weight, const Tensor& bias);
-  std::string conv(const nn::Conv2d& conv, const std::string& x) { return this->conv(conv, x, conv.weight(), conv.bias()); }
+  std::string conv(const nn::Conv2d& conv, const std::string& x) {
+    return this->conv(conv, x, conv.weight(), conv.bias());
+  }
   std::string conv_bn(const nn::Conv2d& conv, const nn::BatchNorm2d& bn, const std::string& x);
   std::string silu(const std::string& x, const std::string& name);
   std::string mbconv(nn::MBConvBlock& block, const std::string& x);
   std::string group_norm(const nn::GroupNorm& gn, const std::string& x);
-  std::string resize(const std::string& x, int64_t scale, bool bilinear, const std::string& name);
+  onnx::NodeProto& resize(const std::string& x, int64_t scale, bool bilinear, const std::string& name);
   std::string linear(const nn::Linear& linear, const std::string& x, const std::string& output_name);
   std::string pooled(const std::string& x, const std::string& name);  // GlobalAveragePool + Flatten
 

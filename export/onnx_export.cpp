@@ -26,12 +26,9 @@ void add_metadata(onnx::ModelProto& m, const std::string& key, const std::string
 std::vector<int64_t> output_dims(const model::TaskSpec& spec, int64_t batch, int64_t size) {
   const int64_t c = tasks::output_channels(spec);
   switch (spec.type) {
-    case TaskType::Segmentation:
-      return {batch, c, size, size};
-    case TaskType::Detection:
-      return {batch, c, size / 4, size / 4};
-    default:
-      return {batch, c};
+    case TaskType::Segmentation: return {batch, c, size, size};
+    case TaskType::Detection: return {batch, c, size / 4, size / 4};
+    default: return {batch, c};
   }
 }
 

@@ -29,7 +29,7 @@ namespace sono::onnx_export {
 constexpr int64_t kOpsetVersion = 17;
 
 struct ExportOptions {
-  int64_t image_size = 256;   // S: a positive multiple of 32
+  int64_t image_size = 256;    // S: a positive multiple of 32
   bool dynamic_batch = false;  // N symbolic instead of 1
 };
 

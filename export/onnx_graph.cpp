@@ -54,7 +54,8 @@ onnx::NodeProto& GraphBuilder::node(const std::string& op_type, const std::vecto
   n->set_name(node_name);
   n->set_op_type(op_type);
   for (const auto& in : inputs) n->add_input(in);
-  for (int i = 0; i < n_outputs; ++i) n->add_output(fresh(n_outputs == 1 ? node_name : node_name + ":" + std::to_string(i)));
+  for (int i = 0; i < n_outputs; ++i)
+    n->add_output(fresh(n_outputs == 1 ? node_name : node_name + ":" + std::to_string(i)));
   return *n;
 }
 

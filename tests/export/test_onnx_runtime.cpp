@@ -231,7 +231,8 @@ std::map<std::string, json> records_by_key(const fs::path& file) {
   std::ifstream f(file);
   REQUIRE(f.good());
   std::map<std::string, json> out;
-  for (const json& r : json::parse(f)) out[r["task_id"].get<std::string>() + " " + r["image_path"].get<std::string>()] = r;
+  for (const json& r : json::parse(f))
+    out[r["task_id"].get<std::string>() + " " + r["image_path"].get<std::string>()] = r;
   return out;
 }
 
@@ -335,9 +336,9 @@ TEST_CASE("the docs/export.md snippet in ONNX Runtime writes what sono predict w
   sono_export("--out " + quoted(s.dir.path / "per_task"));
   const fs::path onnx_pred = s.dir.path / "pred_onnx", sono_pred = s.dir.path / "pred_sono";
   for (const auto& t : s.model->tasks().tasks()) {
-    const Run r = run_shell("OMP_NUM_THREADS=1 '" + python + "' " + quoted(s.dir.path / "run_task.py") + " " +
-                            quoted(s.dir.path / "per_task" / (t.id + ".onnx")) + " " + quoted(s.data) + " " +
-                            quoted(onnx_pred));
+    const Run r =
+        run_shell("OMP_NUM_THREADS=1 '" + python + "' " + quoted(s.dir.path / "run_task.py") + " " +
+                  quoted(s.dir.path / "per_task" / (t.id + ".onnx")) + " " + quoted(s.data) + " " + quoted(onnx_pred));
     INFO(r.output);
     REQUIRE(r.rc == 0);
   }
@@ -360,8 +361,8 @@ TEST_CASE("the docs/export.md snippet in ONNX Runtime writes what sono predict w
     ++masks;
   }
   CHECK(masks == 6);
-  for (const char* file : {"classification_predictions.json", "detection_predictions.json",
-                           "regression_predictions.json"}) {
+  for (const char* file :
+       {"classification_predictions.json", "detection_predictions.json", "regression_predictions.json"}) {
     CAPTURE(file);
     const auto a = records_by_key(onnx_pred / file), b = records_by_key(sono_pred / file);
     REQUIRE(a.size() == b.size());

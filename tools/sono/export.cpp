@@ -48,6 +48,8 @@ static sono::cli::Register reg([](CLI::App& app) {
 #if SONO_WITH_ONNX
     if (!a->encoder.empty()) sono::model::efficientnet_config(a->encoder);  // throws naming a bad variant
     sono::LoadedModel lm = load_for_export(a->weights, a->encoder);
+    SONO_CHECK(a->encoder.empty() || lm.model->config().encoder == a->encoder, "export", "--encoder ", a->encoder,
+               " disagrees with ", a->weights, ", which holds an ", lm.model->config().encoder, " model");
     std::vector<std::string> ids = a->tasks;
     if (ids.empty())
       for (const auto& t : lm.model->tasks().tasks()) ids.push_back(t.id);

@@ -44,7 +44,7 @@ static sono::cli::Register reg([](CLI::App& app) {
                 "One file with the shared encoder/decoder and every exported head as a named output");
   cmd->add_option("--encoder", a->encoder,
                   "Encoder variant when the weights file does not say (default: recognised from its tensor shapes)");
-  return [=] {
+  return [=]() -> int {
 #if SONO_WITH_ONNX
     if (!a->encoder.empty()) sono::model::efficientnet_config(a->encoder);  // throws naming a bad variant
     sono::LoadedModel lm = load_for_export(a->weights, a->encoder);

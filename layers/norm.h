@@ -49,6 +49,7 @@ class GroupNorm : public UnaryModule {
   void reset_parameters();
 
   int64_t num_groups() const { return num_groups_; }
+  double eps() const { return eps_; }
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }
 

@@ -47,6 +47,8 @@ fi
 # to 2025 releases: albucore 0.0.24 applies uint8 lookup tables (brightness/
 # contrast, Normalize) through stringzilla 3's translate(), an API that later
 # majors changed.
+# onnx and onnxruntime (CPU wheel) check the ONNX export (tests/export): the
+# exported files must pass onnx's full checker and run in ONNX Runtime.
 requirements=(
   segmentation-models-pytorch==0.5.0
   timm==1.0.15
@@ -61,6 +63,8 @@ requirements=(
   opencv-python-headless==4.11.0.86
   numpy==1.26.4
   SimpleITK==2.5.0
+  onnx==1.23.2
+  onnxruntime==1.32.0
 )
 
 # The stamp holds everything that defines the install: a change of a pin (or of
@@ -96,11 +100,12 @@ if torch.__version__ != sys.argv[1] or not torch.__file__.startswith("/usr/lib/p
 import torchvision, numpy, scipy, sklearn, cv2, safetensors, huggingface_hub, timm
 import segmentation_models_pytorch as smp, efficientnet_pytorch, albumentations, albucore
 import SimpleITK
+import onnx, onnxruntime
 mods = [("torch", torch), ("torchvision", torchvision), ("numpy", numpy), ("scipy", scipy),
         ("scikit-learn", sklearn), ("opencv", cv2), ("safetensors", safetensors),
         ("huggingface_hub", huggingface_hub), ("timm", timm),
         ("segmentation_models_pytorch", smp), ("albumentations", albumentations),
-        ("albucore", albucore), ("SimpleITK", SimpleITK)]
+        ("albucore", albucore), ("SimpleITK", SimpleITK), ("onnx", onnx), ("onnxruntime", onnxruntime)]
 for name, m in mods:
     print(f"  {name:28s} {getattr(m, '__version__', '?')}")
 from importlib.metadata import version

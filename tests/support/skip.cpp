@@ -69,4 +69,12 @@ std::string ref_fixture(const std::string& relative, const std::string& how_to_m
   return "";
 }
 
+bool require_or_skip(bool ok, const std::string& missing, const char* file, int line) {
+  if (ok) return true;
+  if (fixtures_required())
+    ADD_FAIL_CHECK_AT(file, line, "missing prerequisite: " << missing << " (SONO_REQUIRE_FIXTURES=1 requires it)");
+  else skip(missing, file, line);
+  return false;
+}
+
 }  // namespace sono::test

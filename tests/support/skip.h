@@ -33,6 +33,12 @@ int started_test_cases();
 std::string ref_fixture(const std::string& relative, const std::string& how_to_make,
                         const char* file = __builtin_FILE(), int line = __builtin_LINE());
 
+// For a prerequisite that is not a fixture file (e.g. the reference venv's
+// onnxruntime): returns `ok`; when false, skip() naming `missing` (or, with
+// SONO_REQUIRE_FIXTURES=1, a failed check) as ref_fixture does.
+bool require_or_skip(bool ok, const std::string& missing, const char* file = __builtin_FILE(),
+                     int line = __builtin_LINE());
+
 }  // namespace sono::test
 
 // Skips the rest of the test case (printing `reason`) unless `cond` holds.

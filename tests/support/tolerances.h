@@ -59,6 +59,17 @@ inline constexpr Tolerance kParityStep{1e-3, 1.0 / 8388608.0};
 // them by up to ~4e-3 of their group's scale. In float64 nothing flips and
 // Sono matches PyTorch to 1e-13, checked (stored as f32) at kParityF64.
 inline constexpr Tolerance kParityGradF32Relu{1e-2, 0.0};
+// A Conv2d + eval-mode BatchNorm2d folded into one convolution
+// (model/fold_batchnorm.h), f32, max-abs error relative to the output's
+// max-abs: the folded weights are rounded to f32 once (<= 6e-8 relative), and
+// both sides sum up to ~600 products in different orders.
+inline constexpr Tolerance kFoldedBatchNormF32{1e-5, 0.0};
+// An exported ONNX model run by ONNX Runtime vs Sono's forward, f32, same
+// weights and inputs (tests/export/): max-abs error relative to the output's
+// max-abs. ONNX Runtime's kernels (MLAS convolutions, its own resize and
+// instance norm) sum in other orders than Sono's through ~300 layers, and the
+// folded BatchNorm rounds once more, as kParityOutput against PyTorch.
+inline constexpr Tolerance kOnnxRuntime{1e-4, 0.0};
 // Whole-model parity against the float64 fixtures (computed in double, stored
 // as float32): every comparison, same norms; the storage rounding (<= 6e-8
 // relative) is the only expected difference.

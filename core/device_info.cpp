@@ -7,7 +7,8 @@ namespace sono {
 #if !SONO_WITH_CUDA
 CudaInfo cuda_info() {
   CudaInfo info;
-  info.error = "this build of Sono has no CUDA backend (configure with -DSONO_CUDA=ON on a machine with the CUDA toolkit)";
+  info.error =
+      "this build of Sono has no CUDA backend (configure with -DSONO_CUDA=ON on a machine with the CUDA toolkit)";
   return info;
 }
 #endif

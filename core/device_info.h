@@ -19,7 +19,7 @@ struct GpuInfo {
 };
 
 struct CudaInfo {
-  bool compiled = false;  // false: the fields below are empty
+  bool compiled = false;                       // false: the fields below are empty
   std::string runtime, driver, cudnn, cublas;  // "12.4", "9.1.0"; driver "none" without one
   std::vector<GpuInfo> devices;
   // Why `devices` is empty: the build has no CUDA backend, cudaGetDeviceCount's

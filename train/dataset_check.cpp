@@ -30,14 +30,15 @@ DatasetCheck check_dataset(const TrainOptions& o) {
   std::map<std::string, size_t> file_order;
   for (size_t i = 0; i < ds.csv_files.size(); ++i) file_order[ds.csv_files[i]] = i;
   std::stable_sort(r.bad_rows.begin(), r.bad_rows.end(), [&](const data::SkippedRow& a, const data::SkippedRow& b) {
-    const size_t fa = file_order.count(a.file) ? file_order[a.file] : 0, fb = file_order.count(b.file) ? file_order[b.file] : 0;
+    const size_t fa = file_order.count(a.file) ? file_order[a.file] : 0,
+                 fb = file_order.count(b.file) ? file_order[b.file] : 0;
     return fa != fb ? fa < fb : a.line < b.line;
   });
   if (!r.bad_rows.empty() && !o.skip_bad_rows) {
     const data::SkippedRow& first = r.bad_rows.front();
-    r.problems.push_back(str_cat(r.bad_rows.size(), " bad row", r.bad_rows.size() == 1 ? "" : "s",
-                                 ": training stops at the first (or pass --skip-bad-rows to leave them out): ",
-                                 first.reason));
+    r.problems.push_back(
+        str_cat(r.bad_rows.size(), " bad row", r.bad_rows.size() == 1 ? "" : "s",
+                ": training stops at the first (or pass --skip-bad-rows to leave them out): ", first.reason));
   }
   r.rows = int64_t(ds.samples.size());
   for (const auto& t : ds.tasks) r.tasks.push_back({t.id, t.type, t.num_classes, 0, 0});
@@ -53,8 +54,7 @@ DatasetCheck check_dataset(const TrainOptions& o) {
   r.split_fingerprint = data::split_fingerprint(ds.samples, split.val);
   r.steps_per_epoch = data::TaskSampler(ds.samples, split.train, o.batch_size, o.seed).steps_per_epoch();
   if (r.steps_per_epoch == 0)
-    r.problems.push_back(
-        str_cat(r.train_rows, " training rows are fewer than one batch of ", o.batch_size));
+    r.problems.push_back(str_cat(r.train_rows, " training rows are fewer than one batch of ", o.batch_size));
   return r;
 }
 

@@ -185,8 +185,8 @@ DoctorReport run_doctor(const DoctorOptions& o) {
       r.problems.push_back(str_cat("--device ", o.device, ": ", cuda.error, "; run on cpu"));
     } else if (device->index >= int(cuda.devices.size())) {
       r.problems.push_back(str_cat("--device ", o.device, ": ", cuda.devices.size(), " CUDA device",
-                                   cuda.devices.size() == 1 ? "" : "s", " found (cuda:0 .. cuda:",
-                                   cuda.devices.size() - 1, ")"));
+                                   cuda.devices.size() == 1 ? "" : "s",
+                                   " found (cuda:0 .. cuda:", cuda.devices.size() - 1, ")"));
     } else {
       gpu = &cuda.devices[size_t(device->index)];
       if (!gpu->error.empty()) r.problems.push_back(str_cat("--device ", o.device, ": ", gpu->error));
@@ -222,9 +222,8 @@ DoctorReport run_doctor(const DoctorOptions& o) {
     const MemoryEstimate m = estimate_training_memory(model, o.train.image_size, o.train.batch_size, kind);
     j["memory"] = memory_json(m, device_usable ? available : 0, where, r);
   }
-  j["step_time"] =
-      step_time_json(estimate_step_time(o.bench_dir, o.train.encoder, o.train.image_size, o.train.batch_size,
-                                        device && device->is_cuda() ? "cuda" : "cpu"));
+  j["step_time"] = step_time_json(estimate_step_time(o.bench_dir, o.train.encoder, o.train.image_size,
+                                                     o.train.batch_size, device && device->is_cuda() ? "cuda" : "cpu"));
   j["asked"] = {{"encoder", o.train.encoder},
                 {"size", o.train.image_size},
                 {"batch", o.train.batch_size},
@@ -272,18 +271,21 @@ std::string doctor_text(const DoctorReport& r) {
                p["note"].get<std::string>().empty() ? ")" : ": " + p["note"].get<std::string>() + ")"));
   if (j["dataset"].is_object()) {
     const json& d = j["dataset"];
-    line(str_cat("dataset:  ", d["dir"].get<std::string>(), ": ", d["csv_files"].size(), " CSV files, ",
-                 d["rows"].get<int64_t>(), " usable rows (", d["train_rows"].get<int64_t>(), " train, ",
-                 d["val_rows"].get<int64_t>(), " val, split ", d["split_fingerprint"].get<std::string>(), "), ",
-                 d["steps_per_epoch"].get<int64_t>(), " steps per epoch, ", d["bad_row_count"].get<size_t>(),
-                 " bad rows"));
+    if (d["csv_files"].empty()) line(str_cat("dataset:  ", d["dir"].get<std::string>(), ": not read (below)"));
+    else
+      line(str_cat("dataset:  ", d["dir"].get<std::string>(), ": ", d["csv_files"].size(), " CSV files, ",
+                   d["rows"].get<int64_t>(), " usable rows (", d["train_rows"].get<int64_t>(), " train, ",
+                   d["val_rows"].get<int64_t>(), " val, split ", d["split_fingerprint"].get<std::string>(), "), ",
+                   d["steps_per_epoch"].get<int64_t>(), " steps per epoch, ", d["bad_row_count"].get<size_t>(),
+                   d["bad_row_count"] == 1 ? " bad row" : " bad rows"));
     for (const json& t : d["tasks"])
       line(str_cat("  ", t["id"].get<std::string>(), " (", t["type"].get<std::string>(), ", ",
                    t["num_classes"].get<int64_t>(),
-                   t["type"] == "Regression" ? " points" : t["num_classes"] == 1 ? " class" : " classes",
+                   t["type"] == "Regression" ? " points"
+                   : t["num_classes"] == 1   ? " class"
+                                             : " classes",
                    "): ", t["train"].get<int64_t>(), " train, ", t["val"].get<int64_t>(), " val"));
-    for (const json& bad : d["bad_rows"])
-      line(str_cat("  bad row: ", bad["reason"].get<std::string>()));
+    for (const json& bad : d["bad_rows"]) line(str_cat("  bad row: ", bad["reason"].get<std::string>()));
     if (d["bad_row_count"].get<size_t>() > d["bad_rows"].size())
       line(str_cat("  ... and ", d["bad_row_count"].get<size_t>() - d["bad_rows"].size(), " more bad rows"));
   } else {
@@ -294,9 +296,9 @@ std::string doctor_text(const DoctorReport& r) {
   line(str_cat("memory:   estimated peak ", gib(m["peak_bytes"].get<double>()), " per training step (task ",
                m["peak_task"].get<std::string>(), ", +-", int(100 * m["tolerance"].get<double>()), "%; ",
                m["parameters"].get<int64_t>(), " parameters)",
-               available > 0 ? str_cat(", ", gib(available), " available (", m["available_source"].get<std::string>(),
-                                       ")")
-                             : std::string()));
+               available > 0
+                   ? str_cat(", ", gib(available), " available (", m["available_source"].get<std::string>(), ")")
+                   : std::string()));
   const json& st = j["step_time"];
   if (st["steps"].empty()) {
     line("step:     " + st["missing"].get<std::string>());

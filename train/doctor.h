@@ -15,8 +15,8 @@
 namespace sono {
 
 struct DoctorOptions {
-  TrainOptions train;            // data_dir may be empty: no dataset check
-  std::string device = "cpu";    // as given: an unknown one is reported, not thrown
+  TrainOptions train;          // data_dir may be empty: no dataset check
+  std::string device = "cpu";  // as given: an unknown one is reported, not thrown
   std::string precision = "tf32";
   std::string bench_dir = "bench/results";
 };

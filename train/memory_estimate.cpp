@@ -35,10 +35,10 @@ void walk_encoder(const model::EfficientNetEncoder& enc, int64_t size, Walk& w) 
     if (c.expand_ratio != 1) w.keep(e * hw.first * hw.second, 3);  // conv, BN, SiLU outputs
     hw = b.depthwise_conv().output_size(hw.first, hw.second);
     const int64_t plane = hw.first * hw.second;
-    w.keep(e * plane, 3);                         // depthwise conv, BN, SiLU outputs
-    if (b.squeeze_channels() > 0) w.keep(e * plane);  // x * gate (the project conv's input)
-    w.keep(c.out_channels * plane);               // project conv out (BN's input)
-    w.keep(c.out_channels * plane);               // the block's output (the next conv's input)
+    w.keep(e * plane, 3);                                  // depthwise conv, BN, SiLU outputs
+    if (b.squeeze_channels() > 0) w.keep(e * plane);       // x * gate (the project conv's input)
+    w.keep(c.out_channels * plane);                        // project conv out (BN's input)
+    w.keep(c.out_channels * plane);                        // the block's output (the next conv's input)
     if (b.has_residual()) w.pass(c.out_channels * plane);  // BN out, drop-connect out: not saved
   }
 }
@@ -78,7 +78,7 @@ void walk_head(const model::TaskSpec& t, int64_t size, int64_t out_plane, int64_
                size_t& target_bytes) {
   switch (t.type) {
     case TaskType::Segmentation:
-      w.pass(t.num_classes * out_plane);        // the 1x1 conv's output, upsampled (not saved)
+      w.pass(t.num_classes * out_plane);       // the 1x1 conv's output, upsampled (not saved)
       w.keep(t.num_classes * size * size, 2);  // the logits and the loss's softmax
       target_bytes = kI64 * size_t(size * size);
       break;
@@ -87,12 +87,8 @@ void walk_head(const model::TaskSpec& t, int64_t size, int64_t out_plane, int64_
       w.keep(5 * out_plane, 2);                 // the 1x1 conv's output and the sigmoid/concat
       target_bytes = kF32 * 4;
       break;
-    case TaskType::Classification:
-      target_bytes = kI64;
-      break;
-    case TaskType::Regression:
-      target_bytes = kF32 * size_t(2 * t.num_classes);
-      break;
+    case TaskType::Classification: target_bytes = kI64; break;
+    case TaskType::Regression: target_bytes = kF32 * size_t(2 * t.num_classes); break;
   }
 }
 
@@ -141,7 +137,8 @@ MemoryEstimate estimate_training_memory(const model::MultiTaskModel& m, int64_t 
     // activations released). In between, the late layers' gradients (most of
     // the parameters) appear while the early layers' activations (most of
     // the activation memory) are still held, so the larger bounds it well.
-    tm.peak_bytes = r.state_bytes + tm.batch_bytes + std::max(tm.activation_bytes + tm.backward_bytes, tm.gradient_bytes);
+    tm.peak_bytes =
+        r.state_bytes + tm.batch_bytes + std::max(tm.activation_bytes + tm.backward_bytes, tm.gradient_bytes);
     if (tm.peak_bytes > r.peak_bytes || r.peak_task.empty()) {
       r.peak_bytes = tm.peak_bytes;
       r.peak_task = t.id;

@@ -39,8 +39,8 @@ struct TaskMemory {
 struct MemoryEstimate {
   int64_t image_size = 0, batch = 0;
   int64_t parameters = 0;
-  size_t state_bytes = 0;     // weights + AdamW moments + buffers (float32)
-  size_t device_reserve = 0;  // cuda only: context, library handles, allocator rounding
+  size_t state_bytes = 0;         // weights + AdamW moments + buffers (float32)
+  size_t device_reserve = 0;      // cuda only: context, library handles, allocator rounding
   std::vector<TaskMemory> tasks;  // registry order
   size_t peak_bytes = 0;          // the largest task's peak (+ device_reserve)
   std::string peak_task;

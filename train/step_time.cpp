@@ -81,8 +81,8 @@ StepTimeEstimate estimate_step_time(const std::string& dir, const std::string& e
   }
   if (r.file.empty()) {
     r.missing = files == 0 ? str_cat("no benchmark results in ", dir)
-                           : str_cat("none of the ", files, " results files in ", dir, " is of ", encoder, " at ",
-                                     size, "x", size, " on ", kind);
+                           : str_cat("none of the ", files, " results files in ", dir, " is of ", encoder, " at ", size,
+                                     "x", size, " on ", kind);
     return r;
   }
   for (BenchStep& s : r.steps) s.scaled_ms = s.batch > 0 ? s.ms * double(batch) / double(s.batch) : s.ms;

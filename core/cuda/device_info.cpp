@@ -46,8 +46,8 @@ CudaInfo cuda_info() {
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
     cudaGetLastError();  // not sticky: clear it for later calls
-    info.error = str_cat("cudaGetDeviceCount: ", cudaGetErrorString(err),
-                         "; this machine has no usable GPU or NVIDIA driver");
+    info.error =
+        str_cat("cudaGetDeviceCount: ", cudaGetErrorString(err), "; this machine has no usable GPU or NVIDIA driver");
     return info;
   }
   if (count == 0) {

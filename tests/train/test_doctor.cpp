@@ -198,8 +198,11 @@ TEST_CASE("doctor: the step time comes from the newest matching benchmark result
   CHECK(none.output.find("no benchmark results in " + dir.path.string()) != std::string::npos);
   // Two `sono bench --per-task --json` files of b0 at 64 on the CPU; the newer one counts.
   auto bench = [&](const char* name, const char* time, double ms) {
-    json j = {{"encoder", "efficientnet-b0"}, {"size", 64},  {"batch", 2},
-              {"device", "cpu"},              {"time_utc", time},
+    json j = {{"encoder", "efficientnet-b0"},
+              {"size", 64},
+              {"batch", 2},
+              {"device", "cpu"},
+              {"time_utc", time},
               {"tasks", {{{"id", "seg"}, {"batch", 2}, {"ms_per_step", ms}}}}};
     write_text(dir.path / name, j.dump());
   };
@@ -211,7 +214,7 @@ TEST_CASE("doctor: the step time comes from the newest matching benchmark result
   CHECK(r.rc == 0);
   CHECK(r.output.find("seg 60 ms per training step at batch 4") != std::string::npos);  // 30 ms at batch 2
   CHECK(r.output.find("new.json") != std::string::npos);
-  Run other = run_shell("\"$SONO\" doctor --encoder efficientnet-b1 --size 64 --batch 4 --bench-results " +
-                        dir.path.string());
+  Run other =
+      run_shell("\"$SONO\" doctor --encoder efficientnet-b1 --size 64 --batch 4 --bench-results " + dir.path.string());
   CHECK(other.output.find("none of the 3 results files") != std::string::npos);
 }

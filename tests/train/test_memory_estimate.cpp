@@ -57,8 +57,8 @@ TEST_CASE("memory estimate: within the stated bound of the measured peak of trai
     const char* encoder;
     int64_t size, batch;
   };
-  for (const Config c : {Config{"efficientnet-b0", 64, 2}, Config{"efficientnet-b0", 96, 4},
-                         Config{"efficientnet-b1", 128, 2}}) {
+  for (const Config c :
+       {Config{"efficientnet-b0", 64, 2}, Config{"efficientnet-b0", 96, 4}, Config{"efficientnet-b1", 128, 2}}) {
     auto owned = make_model(c.encoder);
     model::MultiTaskModel& model = *owned;
     model.train();
@@ -102,6 +102,6 @@ TEST_CASE("memory estimate: grows with batch and size, and a GPU adds its reserv
     CHECK(t.peak_bytes <= small.peak_bytes);
     if (t.id == small.peak_task) CHECK(t.peak_bytes == small.peak_bytes);
   }
-  CHECK_THROWS_WITH_AS(estimate_training_memory(model, 48, 2, Device::cpu()),
-                       doctest::Contains("multiple of 32"), Error);
+  CHECK_THROWS_WITH_AS(estimate_training_memory(model, 48, 2, Device::cpu()), doctest::Contains("multiple of 32"),
+                       Error);
 }

@@ -20,8 +20,9 @@ DatasetCheck check_dataset(const TrainOptions& o) {
                              data::parse_csv_order(o.csv_order));
     data::check_images(ds, data::OnBadRow::Skip);
     data::check_rows(ds, o.image_size, nullptr, std::max(1, o.num_workers));
-  } catch (const Error& e) {
-    r.problems.push_back(e.what());  // not a row: no CSV folder, an unreadable CSV, ...
+  } catch (const std::exception& e) {
+    // Not a row: no csv_files/ folder, an unreadable CSV, a file-system error.
+    r.problems.push_back(e.what());
     return r;
   }
   r.csv_files = ds.csv_files;

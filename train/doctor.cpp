@@ -74,7 +74,10 @@ json precision_json(const std::string& name, const Device* device, const GpuInfo
     r.problems.push_back(e.what());
     return p;
   }
-  if (device && device->is_cpu()) {
+  if (device && device->is_cuda() && !gpu) {
+    p["supported"] = nullptr;
+    p["note"] = "not checked: no usable GPU";
+  } else if (device && device->is_cpu()) {
     p["note"] = name == "tf32" ? "the CPU always computes strict fp32 (tf32 only changes cuDNN/cuBLAS on a GPU)" : "";
   } else if (gpu && name == "tf32" && !has_tensor_core_tf32(*gpu)) {
     p["supported"] = false;
@@ -267,8 +270,12 @@ std::string doctor_text(const DoctorReport& r) {
   line(str_cat("asked:    ", j["asked"]["encoder"].get<std::string>(), " at ", j["asked"]["size"].get<int64_t>(), "x",
                j["asked"]["size"].get<int64_t>(), ", batch ", j["asked"]["batch"].get<int64_t>(), ", device ",
                j["asked"]["device"].get<std::string>(), ", precision ", p["name"].get<std::string>(),
-               p["supported"].get<bool>() ? " (supported" : " (NOT supported",
-               p["note"].get<std::string>().empty() ? ")" : ": " + p["note"].get<std::string>() + ")"));
+               p["supported"].is_null()     ? " ("
+               : p["supported"].get<bool>() ? " (supported"
+                                            : " (NOT supported",
+               p["note"].get<std::string>().empty() ? ")"
+               : p["supported"].is_null()           ? p["note"].get<std::string>() + ")"
+                                                    : ": " + p["note"].get<std::string>() + ")"));
   if (j["dataset"].is_object()) {
     const json& d = j["dataset"];
     if (d["csv_files"].empty()) line(str_cat("dataset:  ", d["dir"].get<std::string>(), ": not read (below)"));

@@ -1,6 +1,5 @@
 #pragma once
-// Facts about this build of Sono and the machine it runs on, for
-// `sono version` and `sono doctor`.
+// Facts about this build of Sono and the machine it runs on (`sono doctor`).
 #include <cstdint>
 #include <string>
 

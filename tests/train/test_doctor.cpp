@@ -75,7 +75,7 @@ TEST_CASE("doctor: the phantom dataset passes with exit 0, rows per task and spl
   CHECK(!j["build"]["blas"]["config"].get<std::string>().empty());
 }
 
-TEST_CASE("doctor: bad rows are named by file and line, exit 1; --skip-bad-rows lists them and passes") {
+TEST_CASE("doctor: bad rows are named by file and line, exit 1, and --skip-bad-rows lists them and passes") {
   TempDir dir("sono_doctor_bad");
   small_phantom(dir.path);
   const fs::path csv = dir.path / "csv_files";

@@ -21,6 +21,18 @@ class Allocator {
 Allocator& allocator_for(Device d);
 void register_cuda_allocator_factory(Allocator& (*factory)(int device_index));
 
+// Bytes the CPU allocator has handed out (64-byte rounded) and not taken back,
+// and their highest value since start or reset_cpu_peak_memory(): what CPU
+// tensors hold, without the heap's own caching (train/memory_estimate.h is
+// checked against it).
+struct CpuMemoryStats {
+  size_t allocated = 0;
+  size_t peak = 0;
+};
+CpuMemoryStats cpu_memory_stats();
+// Sets the peak to what is allocated now.
+void reset_cpu_peak_memory();
+
 // Copies bytes between any two devices (host<->device, device<->device).
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
 void register_cuda_copy(void (*copy)(void*, Device, const void*, Device, size_t));

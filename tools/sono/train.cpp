@@ -46,6 +46,14 @@ static sono::cli::Register reg([](CLI::App& app) {
                   "Before each validation, re-estimate BatchNorm statistics from N training batches (0: off, "
                   "as the official recipe; helps short runs)")
       ->capture_default_str();
+  cmd->add_flag("--sync-bn", o->sync_bn,
+                "Several ranks (mpirun): BatchNorm statistics over the global batch (default: each rank's own, as "
+                "PyTorch DDP)");
+  cmd->add_option("--dist-timeout", o->dist_timeout_s,
+                  "Several ranks: seconds a rank waits for the others before failing the job, naming them")
+      ->capture_default_str();
+  cmd->add_option("--bucket-mb", o->bucket_mb, "Several ranks: gradient all-reduce bucket size in MB")
+      ->capture_default_str();
   cmd->add_flag("--resume", o->resume, "Continue from OUT/last.safetensors exactly");
   cmd->add_flag("--overwrite", o->overwrite, "Replace the run already in OUT (its files are removed first)");
   cmd->add_flag("--quiet", *quiet, "No progress bar");

@@ -13,8 +13,8 @@
 namespace sono::data {
 
 struct Batch {
-  int64_t step = 0;   // position in the epoch's plan
-  int64_t task = -1;  // index into Dataset::tasks
+  int64_t step = 0;        // position in the epoch's plan
+  int64_t task = -1;       // index into Dataset::tasks
   int64_t first_slot = 0;  // data-parallel shard: position of the first row in the step's global batch
   TaskType type = TaskType::Segmentation;
   Tensor images;  // f32 [B, 3, S, S], ImageNet-normalised

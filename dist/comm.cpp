@@ -71,8 +71,8 @@ std::unique_ptr<Communicator> make_communicator(double timeout_s, bool device_co
   if (env.world_size <= 1 && !force_mpi) {
     c = make_single_process();
   } else {
-    SONO_CHECK(built_with_mpi(), "dist", "this process was launched as rank ", env.rank, " of ", env.world_size,
-               " (", env.source,
+    SONO_CHECK(built_with_mpi(), "dist", "this process was launched as rank ", env.rank, " of ", env.world_size, " (",
+               env.source,
                ") but this sono was built without MPI; install libopenmpi-dev and rebuild "
                "(CMake's find_package(MPI)), or run a single process");
     c = make_mpi(timeout_s);

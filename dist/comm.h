@@ -42,7 +42,7 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
-  virtual int local_rank() const = 0;  // rank among the processes of this host
+  virtual int local_rank() const = 0;       // rank among the processes of this host
   virtual std::string backend() const = 0;  // "single", "mpi", "nccl"
 
   // In-place sum over ranks of a contiguous f32/f64 tensor. Host tensors go

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #endif
@@ -199,8 +199,8 @@ class Mpi final : public Communicator {
               return flag != 0;
             },
             timeout_s_))
-      throw RankFailure(str_cat("dist: rank ", rank_, ": the check-in of ", label, " was not delivered within ",
-                                timeout_s_, " s"));
+      throw RankFailure(
+          str_cat("dist: rank ", rank_, ": the check-in of ", label, " was not delivered within ", timeout_s_, " s"));
   }
 
   [[noreturn]] void abort(int code) override {

@@ -11,8 +11,8 @@ GradSync::GradSync(Communicator& comm, std::vector<Tensor> params, int64_t bucke
     : comm_(comm), params_(std::move(params)), bucket_bytes_(bucket_bytes) {
   SONO_CHECK(bucket_bytes_ > 0, "dist", "the gradient bucket size must be positive, got ", bucket_bytes_);
   for (size_t i = 0; i < params_.size(); ++i) {
-    SONO_CHECK(params_[i].dtype() == DType::F32, "dist", "parameter ", params_[i].name(), " is ",
-               params_[i].describe(), "; gradient averaging takes f32 parameters");
+    SONO_CHECK(params_[i].dtype() == DType::F32, "dist", "parameter ", params_[i].name(), " is ", params_[i].describe(),
+               "; gradient averaging takes f32 parameters");
     index_[&params_[i].impl()] = int64_t(i);
   }
 }
@@ -130,10 +130,8 @@ CommStats GradSync::finish() {
         continue;
       }
       const Tensor sum = b.buffer.slice(0, b.offsets[j], b.offsets[j] + p.numel()).view(p.shape());
-      if (p.grad().defined())
-        p.grad().copy_(sum);
-      else
-        p.set_grad(sum.clone());
+      if (p.grad().defined()) p.grad().copy_(sum);
+      else p.set_grad(sum.clone());
     }
     st.buckets += 1;
     st.bytes += b.numel * 4;

@@ -30,10 +30,10 @@ namespace sono::dist {
 // What one step's gradient communication did.
 struct CommStats {
   int64_t buckets = 0;
-  int64_t bytes = 0;             // all-reduced payload (gradients and flags)
-  double busy_seconds = 0;       // time with at least one all-reduce in flight
-  double exposed_seconds = 0;    // of it, after backward ended (the wait before the optimizer)
-  double hidden_fraction = 0;    // 1 - exposed / busy (1 when everything overlapped backward)
+  int64_t bytes = 0;           // all-reduced payload (gradients and flags)
+  double busy_seconds = 0;     // time with at least one all-reduce in flight
+  double exposed_seconds = 0;  // of it, after backward ended (the wait before the optimizer)
+  double hidden_fraction = 0;  // 1 - exposed / busy (1 when everything overlapped backward)
   std::vector<int64_t> bucket_bytes;
 };
 
@@ -56,7 +56,7 @@ class GradSync {
   struct Bucket {
     std::vector<int64_t> params;  // indices into params_
     std::vector<int64_t> offsets;
-    int64_t numel = 0;            // gradients + one flag per parameter
+    int64_t numel = 0;  // gradients + one flag per parameter
     Tensor buffer;
     int64_t ready = 0;
     std::unique_ptr<PendingReduce> pending;

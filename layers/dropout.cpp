@@ -44,9 +44,8 @@ Tensor random_mask(const Module& owner, const Tensor& x, double p, MaskKind kind
   if (ctx->shard_total > 0) {
     // Words per sample: elements, planes or one (masks are sample-major).
     const int64_t n = x.size(0);
-    SONO_CHECK(ctx->shard_first >= 0 && ctx->shard_first + n <= ctx->shard_total, op, "shard [", ctx->shard_first,
-               ", ", ctx->shard_first + n, ") of '", owner.name(), "' is outside the global batch of ",
-               ctx->shard_total);
+    SONO_CHECK(ctx->shard_first >= 0 && ctx->shard_first + n <= ctx->shard_total, op, "shard [", ctx->shard_first, ", ",
+               ctx->shard_first + n, ") of '", owner.name(), "' is outside the global batch of ", ctx->shard_total);
     const uint64_t per = uint64_t(kind == MaskKind::Element ? x.numel() / n : kind == MaskKind::Plane ? x.size(1) : 1);
     const uint64_t start = ctx->generator.offset;
     ctx->generator.offset = start + uint64_t(ctx->shard_first) * per;

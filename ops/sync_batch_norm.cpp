@@ -30,7 +30,11 @@ struct SyncBatchNormBackward final : Node {
   double count;
   std::shared_ptr<const BatchNormReducer> reducer;
   SyncBatchNormBackward(Tensor x_, Tensor w, Tensor m, Tensor i, double n, std::shared_ptr<const BatchNormReducer> r)
-      : x(std::move(x_)), weight(std::move(w)), mean(std::move(m)), invstd(std::move(i)), count(n),
+      : x(std::move(x_)),
+        weight(std::move(w)),
+        mean(std::move(m)),
+        invstd(std::move(i)),
+        count(n),
         reducer(std::move(r)) {}
   const char* name() const override { return "SyncBatchNormBackward"; }
   std::vector<Tensor> apply(const Tensor& gy_in) override {
@@ -57,7 +61,8 @@ struct SyncBatchNormBackward final : Node {
       const Tensor w = weight.defined() ? weight : Tensor::full({C}, 1.0, x.dtype(), x.device());
       const Tensor a = w * invstd;  // d y / d xhat * d xhat / d x at fixed statistics
       // gx = a * (gy - mean(gy) - xhat * mean(gy * xhat)), xhat = (x - mean) * invstd
-      out[0] = gx - per_channel(a * mean_gy, x) - (x - per_channel(mean, x)) * per_channel(a * invstd * mean_gy_xhat, x);
+      out[0] =
+          gx - per_channel(a * mean_gy, x) - (x - per_channel(mean, x)) * per_channel(a * invstd * mean_gy_xhat, x);
     }
     if (next[1]) out[1] = gw;
     if (next[2]) out[2] = gb;

@@ -10,6 +10,7 @@ packages=(
   build-essential cmake pkg-config
   doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   libopenblas-openmp-dev zlib1g-dev clang-format
+  openmpi-bin libopenmpi-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -30,9 +30,10 @@ void DataParallel::check_same_config(const json& config) {
     }
   }
   if (!diff.empty())
-    throw dist::RankFailure(str_cat("train: the ranks were started with different configurations "
-                                    "(\"--data\" is the dataset's row count and fingerprint):",
-                                    diff));
+    throw dist::RankFailure(
+        str_cat("train: the ranks were started with different configurations "
+                "(\"--data\" is the dataset's row count and fingerprint):",
+                diff));
 }
 
 void DataParallel::attach(model::MultiTaskModel& model, AdamW& opt, bool sync_bn, int64_t bucket_bytes) {

@@ -18,9 +18,9 @@
 namespace sono {
 
 struct StepResult {
-  double loss = 0;        // the global batch's loss (the ranks' losses weighted by their shares)
-  dist::CommStats comm;   // distributed only
-  Tensor output;          // distributed only: the head's output for this rank's shard
+  double loss = 0;       // the global batch's loss (the ranks' losses weighted by their shares)
+  dist::CommStats comm;  // distributed only
+  Tensor output;         // distributed only: the head's output for this rank's shard
 };
 
 class DataParallel {

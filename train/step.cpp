@@ -15,8 +15,7 @@ Tensor training_step(model::MultiTaskModel& model, AdamW& opt, const data::Batch
 }
 
 Tensor training_step(model::MultiTaskModel& model, AdamW& opt, const data::Batch& batch, const std::string& task_id,
-                     Device device, dist::GradSync& sync, double weight, dist::CommStats* stats,
-                     Tensor* output) {
+                     Device device, dist::GradSync& sync, double weight, dist::CommStats* stats, Tensor* output) {
   opt.zero_grad();
   Tensor out = model.forward(batch.images.to(device), task_id);
   Tensor loss = tasks::task_loss(batch, out);

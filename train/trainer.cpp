@@ -242,9 +242,9 @@ class TrainingRun {
   void stop_for_signal() {
     save_last_if_root(st_);
     log({{"type", "stop"},
-                  {"global_step", st_.global_step},
-                  {"reason", "signal"},
-                  {"signal", signal_name(stop_signal())}});
+         {"global_step", st_.global_step},
+         {"reason", "signal"},
+         {"signal", signal_name(stop_signal())}});
   }
 
   // ---- end of epoch: validation, best model, checkpoint, schedule position ----
@@ -295,8 +295,7 @@ class TrainingRun {
     if (!error.empty()) sj["error"] = error;
     nn::write_file_atomically((fs::path(o_.out_dir) / "summary.json").string(), sj.dump(2) + "\n");
     if (log_.is_open()) {
-      if (stop == "error")
-        log({{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "error"}});
+      if (stop == "error") log({{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "error"}});
       log({{"type", "end"}, {"summary", sj}});
     }
     return summary;

@@ -67,8 +67,8 @@ bool skip_unless_two_ranks(const dist::Communicator& c) {
 }
 
 // Forward + loss + backward of rows [lo, hi) with the dropout stream placed as a rank holding them sees it.
-Tensor shard_loss(model::MultiTaskModel& m, const data::Batch& global, const std::string& task, int64_t lo,
-                  int64_t hi, uint64_t offset) {
+Tensor shard_loss(model::MultiTaskModel& m, const data::Batch& global, const std::string& task, int64_t lo, int64_t hi,
+                  uint64_t offset) {
   data::Batch b = rows_of(global, lo, hi);
   m.random().generator.offset = offset;
   m.random().shard_first = lo;
@@ -123,10 +123,8 @@ TEST_CASE("dist: the averaged gradient of a 2-rank step is the mean of the two s
         if (!p.grad().defined()) continue;
         const Tensor half = p.grad() * 0.5;
         auto it = expected.find(p.name());
-        if (it == expected.end())
-          expected[p.name()] = half;
-        else
-          it->second = it->second + half;
+        if (it == expected.end()) expected[p.name()] = half;
+        else it->second = it->second + half;
       }
     }
     // This rank's shard through the buckets and MPI.
@@ -226,14 +224,13 @@ TEST_CASE("dist: with sync-BN a 2-rank training step equals a 1-rank step on the
     }
     CHECK(compared == int64_t(ref_grads.size()));
     CHECK(updates_compared > 0);
-    MESSAGE("rank ", dp.rank(), " ", task, ": output ", out_err, ", worst gradient ", worst_grad, " (",
-            worst_grad_name, "), worst update ", worst_update, " of lr (", worst_update_name, "), ", updates_compared,
-            " elements");
+    MESSAGE("rank ", dp.rank(), " ", task, ": output ", out_err, ", worst gradient ", worst_grad, " (", worst_grad_name,
+            "), worst update ", worst_update, " of lr (", worst_update_name, "), ", updates_compared, " elements");
     // The parity tests' bounds and reasons (tests/support/tolerances.h): below
     // a ReLU (detection's decoder) an input within rounding of 0 may take the
     // other branch in one run.
     const double grad_tol = std::string(task) == "thyroid_nodule_det" ? sono::test::tol::kParityGradF32Relu.rtol
-                                                                       : sono::test::tol::kParityGrad.rtol;
+                                                                      : sono::test::tol::kParityGrad.rtol;
     CHECK_MESSAGE(worst_grad <= grad_tol, "gradient of ", worst_grad_name, ": ", worst_grad);
     CHECK_MESSAGE(worst_update <= 1e-3, "update of ", worst_update_name, ": ", worst_update);
   }

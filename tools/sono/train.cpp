@@ -1,6 +1,7 @@
 // `sono train`: train the multi-task model on a dataset folder.
 #include <cstdio>
 
+#include "dist/comm.h"
 #include "tools/sono/command.h"
 #include "train/trainer.h"
 
@@ -69,6 +70,7 @@ static sono::cli::Register reg([](CLI::App& app) {
       std::fprintf(stderr, "sono: %s\n", e.what());
       return 128 + e.signal;  // as a shell reports a process the signal ended
     }
+    if (sono::dist::launch_env().rank != 0) return 0;  // rank 0 reports for a data-parallel run
     std::printf("train: %lld steps, %lld epochs, best validation score %.4f (epoch %lld), %lld skipped rows, %.0f s\n",
                 (long long)s.steps, (long long)s.epochs_completed, s.best_score, (long long)s.best_epoch,
                 (long long)s.skipped_rows, s.seconds);

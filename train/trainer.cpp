@@ -187,7 +187,7 @@ class TrainingRun {
     lo.batch.seed = o_.seed;
     lo.num_workers = o_.num_workers;
     loader_ = std::make_unique<data::Loader>(ds_, lo, cache_);
-    if (o_.resume) curves_ = read_curves(log_path);
+    if (o_.resume && dp_.root()) curves_ = read_curves(log_path);
     model_->train();
   }
 

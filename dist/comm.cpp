@@ -76,6 +76,11 @@ std::unique_ptr<Communicator> make_communicator(double timeout_s, bool device_co
                ") but this sono was built without MPI; install libopenmpi-dev and rebuild "
                "(CMake's find_package(MPI)), or run a single process");
     c = make_mpi(timeout_s);
+    // A launcher that is not MPI's (torchrun-style RANK/WORLD_SIZE) leaves each
+    // process an MPI world of its own: refuse rather than train N copies.
+    SONO_CHECK(force_mpi || c->world_size() == env.world_size, "dist", "the launcher says ", env.world_size, " ranks (",
+               env.source, ") but MPI_COMM_WORLD has ", c->world_size(),
+               "; start the ranks with mpirun (or another MPI launcher)");
     if (device_collectives) {
       SONO_CHECK(built_with_nccl(), "dist",
                  "a CUDA device with several ranks needs NCCL, and this sono was built without it");

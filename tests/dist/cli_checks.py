@@ -195,6 +195,23 @@ def config_mismatch(tmp):
     print("pass: the mismatch is refused, naming rank 1 and --batch")
 
 
+def foreign_launcher(tmp):
+    # torchrun-style variables without an MPI launch: each process would be an
+    # MPI world of its own, training a copy; refused.
+    data = phantom(tmp)
+    env = dict(ENV, WORLD_SIZE="2", RANK="0", LOCAL_RANK="0")
+    for n in [k for k in env if k.startswith(("OMPI_", "PMI_", "PMIX_"))]:
+        env.pop(n)
+    p, _ = run([SONO, "train", "--data", data, "--out", os.path.join(tmp, "run"), "--max-steps", "1"] + TRAIN,
+               env=env, expect_ok=False, timeout=120)
+    print(p.stdout[-1500:])
+    if p.returncode == 0:
+        fail("a process with WORLD_SIZE=2 and no MPI launch trained")
+    if "the launcher says 2 ranks" not in p.stdout:
+        fail("the message does not say that the launch is not MPI's")
+    print("pass: refused, naming the launcher's world size and MPI's")
+
+
 if __name__ == "__main__":
     tmp = tempfile.mkdtemp(prefix="sono-dist-")
     try:

@@ -235,3 +235,42 @@ TEST_CASE("dist: with sync-BN a 2-rank training step equals a 1-rank step on the
     CHECK_MESSAGE(worst_update <= 1e-3, "update of ", worst_update_name, ": ", worst_update);
   }
 }
+
+TEST_CASE("dist: launch_env reads mpirun's, PMI's and torchrun-style variables") {
+  // Run as a single process (no launcher variables of its own).
+  const char* names[] = {"OMPI_COMM_WORLD_SIZE",
+                         "OMPI_COMM_WORLD_RANK",
+                         "OMPI_COMM_WORLD_LOCAL_RANK",
+                         "PMI_SIZE",
+                         "PMI_RANK",
+                         "PMIX_SIZE",
+                         "PMIX_RANK",
+                         "WORLD_SIZE",
+                         "RANK",
+                         "LOCAL_RANK",
+                         "MPI_LOCALRANKID"};
+  for (const char* n : names)
+    if (std::getenv(n)) {
+      sono::test::skip(str_cat("runs without a launcher, but ", n, " is set"));
+      return;
+    }
+  CHECK(dist::launch_env().world_size == 1);
+  CHECK(dist::launch_env().source.empty());
+  setenv("WORLD_SIZE", "4", 1);
+  setenv("RANK", "3", 1);
+  setenv("LOCAL_RANK", "1", 1);
+  dist::LaunchEnv e = dist::launch_env();
+  CHECK(e.world_size == 4);
+  CHECK(e.rank == 3);
+  CHECK(e.local_rank == 1);
+  setenv("OMPI_COMM_WORLD_SIZE", "2", 1);  // mpirun's win
+  setenv("OMPI_COMM_WORLD_RANK", "1", 1);
+  e = dist::launch_env();
+  CHECK(e.world_size == 2);
+  CHECK(e.rank == 1);
+  setenv("OMPI_COMM_WORLD_RANK", "2", 1);
+  CHECK_THROWS_WITH_AS(dist::launch_env(), doctest::Contains("rank 2 is not below the world size 2"), Error);
+  setenv("OMPI_COMM_WORLD_RANK", "x1", 1);
+  CHECK_THROWS_WITH_AS(dist::launch_env(), doctest::Contains("OMPI_COMM_WORLD_RANK='x1'"), Error);
+  for (const char* n : names) unsetenv(n);
+}

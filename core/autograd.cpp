@@ -12,6 +12,7 @@ namespace sono {
 namespace {
 std::atomic<uint64_t> g_sequence{0};
 thread_local bool g_grad_enabled = true;
+thread_local autograd::GradReadyHook g_grad_ready;
 }  // namespace
 
 Node::Node() : sequence(g_sequence++) {}
@@ -47,6 +48,11 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
   for (const Tensor& t : inputs)
     if (t.defined() && t.requires_grad()) return true;
   return false;
+}
+
+GradReadyHook set_grad_ready_hook(GradReadyHook hook) {
+  std::swap(hook, g_grad_ready);
+  return hook;
 }
 
 static std::shared_ptr<Node> edge_of(const Tensor& t) {
@@ -107,6 +113,9 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
     // its inputs' dependency counts drop; it just passes nothing on.
     std::vector<Tensor> in_grads;
     if (g.defined()) in_grads = n->apply(g);
+    if (g.defined() && g_grad_ready)
+      if (auto* acc = dynamic_cast<AccumulateGrad*>(n))
+        if (auto leaf = acc->leaf()) g_grad_ready(Tensor(leaf));
     if (!retain_graph) {
       n->release_saved();
       n->released = !dynamic_cast<AccumulateGrad*>(n);

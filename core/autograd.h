@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,6 +70,14 @@ Tensor record(Tensor out, std::shared_ptr<Node> node, const std::vector<Tensor>&
 
 // Reverse mode from root with seed gradient grad (same shape as root).
 void backward(const Tensor& root, const Tensor& grad, bool retain_graph);
+
+// Called by backward on this thread right after a leaf's AccumulateGrad ran:
+// the leaf's gradient of that backward is then complete (the engine runs
+// each node once, with its inputs' gradients summed). Data-parallel training
+// posts a gradient bucket's all-reduce from here (dist/grad_sync.h) so that
+// communication overlaps the rest of backward. Returns the previous hook.
+using GradReadyHook = std::function<void(const Tensor& leaf)>;
+GradReadyHook set_grad_ready_hook(GradReadyHook hook);
 
 // Gradient of `grad` (shape of a broadcast result) summed back to `shape`.
 Tensor sum_to(const Tensor& grad, const Shape& shape);

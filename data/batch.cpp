@@ -32,6 +32,7 @@ Batch build_batch(const Dataset& ds, const PlannedBatch& plan, int64_t step, int
   Batch b;
   b.step = step;
   b.task = plan.task;
+  b.first_slot = plan.first_slot;
   b.type = task.type;
   b.rows = plan.rows;
   b.images = Tensor::empty({B, 3, S, S});
@@ -47,7 +48,7 @@ Batch build_batch(const Dataset& ds, const PlannedBatch& plan, int64_t step, int
     float* pixels = b.images.data<float>() + i * 3 * S * S;
     if (opt.augment) {
       Image copy = img->image;  // the cached bytes stay unaugmented
-      augment(copy, opt.augment_options, example_key(opt.seed, epoch, step, i));
+      augment(copy, opt.augment_options, example_key(opt.seed, epoch, step, plan.first_slot + i));
       normalize_to_chw(copy, pixels);
     } else {
       normalize_to_chw(img->image, pixels);

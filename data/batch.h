@@ -13,8 +13,9 @@
 namespace sono::data {
 
 struct Batch {
-  int64_t step = 0;   // position in the epoch's plan
-  int64_t task = -1;  // index into Dataset::tasks
+  int64_t step = 0;        // position in the epoch's plan
+  int64_t task = -1;       // index into Dataset::tasks
+  int64_t first_slot = 0;  // data-parallel shard: position of the first row in the step's global batch
   TaskType type = TaskType::Segmentation;
   Tensor images;  // f32 [B, 3, S, S], ImageNet-normalised
   // The target of the batch's task kind (the others stay undefined; the
@@ -35,7 +36,7 @@ struct BatchOptions {
   int64_t image_size = 256;
   bool augment = false;  // training only
   AugmentOptions augment_options;
-  uint64_t seed = 42;  // augmentation key: example_key(seed, epoch, step, slot)
+  uint64_t seed = 42;  // augmentation key: example_key(seed, epoch, step, slot in the global batch)
   // false (prediction): images only; targets stay undefined and mask files are not read.
   bool load_targets = true;
 };

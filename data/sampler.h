@@ -24,6 +24,9 @@ namespace sono::data {
 struct PlannedBatch {
   int64_t task = -1;          // index into Dataset::tasks
   std::vector<int64_t> rows;  // indices into Dataset::samples
+  // Data-parallel shard: rows are entries [first_slot, first_slot + rows) of
+  // the step's global batch; the augmentation keys use the global slot.
+  int64_t first_slot = 0;
 };
 
 class TaskSampler {

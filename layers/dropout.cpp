@@ -13,6 +13,15 @@ Shape mask_shape(const Tensor& x, MaskKind kind) {
   return s;
 }
 
+Tensor draw_mask(const Tensor& x, double p, MaskKind kind, Generator& gen) {
+  switch (kind) {
+    case MaskKind::Element: return dropout(x, p, true, gen);
+    case MaskKind::Plane: return dropout2d(x, p, true, gen);
+    case MaskKind::Sample: return drop_connect(x, p, true, gen);
+  }
+  return x;
+}
+
 void check_probability(double p, const char* op) {
   SONO_CHECK(p >= 0.0 && p < 1.0, op, "drop probability must be in [0, 1), got ", p);
 }
@@ -32,12 +41,19 @@ Tensor random_mask(const Module& owner, const Tensor& x, double p, MaskKind kind
                describe(mask), ", expected shape ", shape_str(shape));
     return apply_mask(x, mask.to(x.device()).to(x.dtype()), 1.0 / (1.0 - p));
   }
-  switch (kind) {
-    case MaskKind::Element: return dropout(x, p, true, ctx->generator);
-    case MaskKind::Plane: return dropout2d(x, p, true, ctx->generator);
-    case MaskKind::Sample: return drop_connect(x, p, true, ctx->generator);
+  if (ctx->shard_total > 0) {
+    // Words per sample: elements, planes or one (masks are sample-major).
+    const int64_t n = x.size(0);
+    SONO_CHECK(ctx->shard_first >= 0 && ctx->shard_first + n <= ctx->shard_total, op, "shard [", ctx->shard_first, ", ",
+               ctx->shard_first + n, ") of '", owner.name(), "' is outside the global batch of ", ctx->shard_total);
+    const uint64_t per = uint64_t(kind == MaskKind::Element ? x.numel() / n : kind == MaskKind::Plane ? x.size(1) : 1);
+    const uint64_t start = ctx->generator.offset;
+    ctx->generator.offset = start + uint64_t(ctx->shard_first) * per;
+    Tensor y = draw_mask(x, p, kind, ctx->generator);
+    ctx->generator.offset = start + uint64_t(ctx->shard_total) * per;
+    return y;
   }
-  return x;
+  return draw_mask(x, p, kind, ctx->generator);
 }
 
 Dropout::Dropout(double p) : UnaryModule("Dropout"), p_(p) { check_probability(p, "Dropout"); }

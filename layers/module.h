@@ -32,6 +32,13 @@ struct RandomContext {
   // mask shape (see the module); must return a tensor of that shape.
   std::function<Tensor(const std::string& module_name, const Shape& mask_shape)> mask_source;
 
+  // Data-parallel training: this process holds samples [shard_first,
+  // shard_first + N) of a global batch of shard_total (0: the whole batch).
+  // A mask then takes the stream words of its own samples and the generator
+  // advances past the whole global batch's, so every sample's mask depends on
+  // its global index only, whatever the number of ranks.
+  int64_t shard_first = 0, shard_total = 0;
+
   explicit RandomContext(uint64_t seed = 0) : generator(seed) {}
 };
 

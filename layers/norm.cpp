@@ -44,6 +44,8 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   } else if (is_training()) {
     num_batches_tracked_.fill_(double(++batches_tracked_));
   }
+  if (is_training() && reducer_)
+    return sync_batch_norm(x, weight_, bias_, running_mean_, running_var_, momentum, eps_, reducer_);
   return batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum, eps_);
 }
 

@@ -1,5 +1,8 @@
 #pragma once
+#include <memory>
+
 #include "layers/module.h"
+#include "ops/sync_batch_norm.h"
 
 namespace sono::nn {
 
@@ -30,11 +33,16 @@ class BatchNorm2d : public UnaryModule {
   void begin_cumulative_stats();
   void end_cumulative_stats() { cumulative_ = false; }
 
+  // Data-parallel --sync-bn: training-mode statistics over all ranks through
+  // `r` (ops/sync_batch_norm.h); null (the default): this process's batch.
+  void set_reducer(std::shared_ptr<const BatchNormReducer> r) { reducer_ = std::move(r); }
+
  private:
   int64_t num_features_;
   double eps_, momentum_;
   bool cumulative_ = false;
   int64_t cumulative_batches_ = 0;
+  std::shared_ptr<const BatchNormReducer> reducer_;
   Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;
   // Host copy of num_batches_tracked: incrementing writes it with fill_, so a
   // CUDA model never synchronises to read the counter. Refreshed on load.

@@ -11,6 +11,7 @@ packages=(
   doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   libopenblas-openmp-dev zlib1g-dev clang-format
   libonnx-dev libprotobuf-dev protobuf-compiler
+  openmpi-bin libopenmpi-dev
 )
 missing=()
 for p in "${packages[@]}"; do

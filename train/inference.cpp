@@ -20,6 +20,13 @@ InferenceRun run_inference(model::MultiTaskModel& model, const data::Dataset& ds
   lo.num_workers = opt.num_workers;
   data::Loader loader(ds, lo, pass.cache);
   auto plan = data::sequential_plan(ds.samples, rows, opt.batch_size);
+  std::vector<int64_t> index;  // plan index of each batch run here
+  if (opt.shard_count > 1) {
+    std::vector<data::PlannedBatch> mine;
+    for (size_t i = 0; i < plan.size(); ++i)
+      if (int64_t(i) % opt.shard_count == opt.shard_rank) mine.push_back(plan[i]), index.push_back(int64_t(i));
+    plan = std::move(mine);
+  }
   loader.start(plan, 0);
 
   InferenceRun run;
@@ -27,6 +34,7 @@ InferenceRun run_inference(model::MultiTaskModel& model, const data::Dataset& ds
   data::Batch batch;
   int64_t done = 0;
   while (loader.next(batch)) {
+    if (!index.empty()) batch.step = index[size_t(batch.step)];
     Tensor out = model.forward(batch.images.to(opt.device), ds.tasks[size_t(batch.task)].id);
     each(batch, out);
     run.images += batch.size();

@@ -24,6 +24,9 @@ struct InferenceOptions {
   int num_workers = 2;
   Device device = Device::cpu();
   bool progress = false;  // a progress bar on stderr
+  // Data-parallel validation: this process runs the plan's batches i with
+  // i % shard_count == shard_rank (each batch keeps its plan index in .step).
+  int shard_rank = 0, shard_count = 1;
 };
 
 struct InferenceRun {

@@ -45,6 +45,8 @@ void validate(const TrainOptions& o) {
              ": must be an integer >= 1 (leave it out for no limit)");
   check_int("--bn-calibration", o.bn_calibration_batches, 0, 100000);
   check_int("log_every", o.log_every, 0, int64_t(1) << 40);
+  check_real("--dist-timeout", o.dist_timeout_s, 1e-3, 1e6, "a number of seconds in 0.001..1000000");
+  check_int("--bucket-mb", o.bucket_mb, 1, 4096);
   SONO_CHECK(!(o.resume && o.overwrite), "train", "--resume and --overwrite together: choose one");
 }
 

@@ -25,6 +25,7 @@
 #include "tasks/dataset.h"
 #include "train/bn_calibration.h"
 #include "train/curves.h"
+#include "train/data_parallel.h"
 #include "train/model_io.h"
 #include "train/progress.h"
 #include "train/step.h"
@@ -102,13 +103,14 @@ json skipped_rows_json(const std::vector<data::SkippedRow>& rows) {
 
 class TrainingRun {
  public:
-  explicit TrainingRun(const TrainOptions& o)
+  TrainingRun(const TrainOptions& o, DataParallel& dp)
       : o_(o),
+        dp_(dp),
         t_start_(std::chrono::steady_clock::now()),
         last_path_((fs::path(o.out_dir) / "last.safetensors").string()),
         best_path_((fs::path(o.out_dir) / "best.safetensors").string()),
         log_path_((fs::path(o.out_dir) / "log.jsonl").string()) {
-    prepare_out_dir(o);
+    if (dp_.root()) prepare_out_dir(o);  // rank 0 alone writes out_dir
   }
 
   // ---- setup: data, model, optimizer ----------------------------------------
@@ -136,6 +138,16 @@ class TrainingRun {
     opt_ = std::make_unique<AdamW>(make_groups(*model_, o_));
     st_.sampler_at_epoch_start = sampler_->state();
     config_ = train_config(o_, ds_);
+    if (dp_.distributed()) {
+      // Only in a distributed run, so a single process's checkpoint is as before.
+      config_["--ranks"] = dp_.world_size();
+      config_["--sync-bn"] = o_.sync_bn;
+      std::map<int64_t, int64_t> rows_of_task;
+      for (int64_t r : split_.train) ++rows_of_task[ds_.samples[size_t(r)].task];
+      for (auto& [task, n] : rows_of_task) dp_.check_shardable(std::min(n, o_.batch_size), ds_.tasks[size_t(task)].id);
+    }
+    dp_.check_same_config(config_);
+    dp_.attach(*model_, *opt_, o_.sync_bn, o_.bucket_mb << 20);
   }
 
   // ---- resume: model, optimizer and trainer state of last.safetensors ----------
@@ -144,8 +156,10 @@ class TrainingRun {
   // ---- begin: the log's start record, the loader, the curves so far ------------
   void begin() {
     const fs::path log_path = log_path_;
-    log_.open(log_path, o_.resume ? std::ios::app : std::ios::trunc);
-    SONO_CHECK(log_.good(), "train", "cannot write ", log_path.string());
+    if (dp_.root()) {
+      log_.open(log_path, o_.resume ? std::ios::app : std::ios::trunc);
+      SONO_CHECK(log_.good(), "train", "cannot write ", log_path.string());
+    }
     json start = {{"type", "start"},
                   {"bn_calibration_batches", o_.bn_calibration_batches},
                   {"data", o_.data_dir},
@@ -164,21 +178,29 @@ class TrainingRun {
                   {"csv_order", o_.csv_order},
                   {"split_fingerprint", data::split_fingerprint(ds_.samples, split_.val)}};
     if (!pretrained_report_.empty()) start["pretrained"] = pretrained_report_;
-    append_jsonl(log_, log_path_, start);
-    for (const auto& s : ds_.skipped)
-      std::fprintf(stderr, "train: skipped %s line %lld: %s\n", s.file.c_str(), (long long)s.line, s.reason.c_str());
-    for (const auto& w : ds_.warnings) std::fprintf(stderr, "train: warning: %s\n", w.c_str());
-    std::printf("train: %zu CSV files in %s order; validation split %s (%zu rows)\n", ds_.csv_files.size(),
-                o_.csv_order.c_str(), start["split_fingerprint"].get<std::string>().c_str(), split_.val.size());
-    std::fflush(stdout);
+    if (dp_.distributed()) start["ranks"] = dp_.world_size(), start["sync_bn"] = o_.sync_bn;
+    log(start);
+    if (dp_.root()) print_start(start);
     data::LoaderOptions lo;
     lo.batch.image_size = o_.image_size;
     lo.batch.augment = true;
     lo.batch.seed = o_.seed;
     lo.num_workers = o_.num_workers;
     loader_ = std::make_unique<data::Loader>(ds_, lo, cache_);
-    if (o_.resume) curves_ = read_curves(log_path);
+    if (o_.resume && dp_.root()) curves_ = read_curves(log_path);
     model_->train();
+  }
+
+  void print_start(const json& start) const {
+    for (const auto& s : ds_.skipped)
+      std::fprintf(stderr, "train: skipped %s line %lld: %s\n", s.file.c_str(), (long long)s.line, s.reason.c_str());
+    for (const auto& w : ds_.warnings) std::fprintf(stderr, "train: warning: %s\n", w.c_str());
+    std::printf("train: %zu CSV files in %s order; validation split %s (%zu rows)\n", ds_.csv_files.size(),
+                o_.csv_order.c_str(), start["split_fingerprint"].get<std::string>().c_str(), split_.val.size());
+    if (dp_.distributed())
+      std::printf("train: %d ranks (%s), each step's batch split between them%s\n", dp_.world_size(),
+                  dp_.comm().backend().c_str(), o_.sync_bn ? ", BatchNorm statistics synchronized" : "");
+    std::fflush(stdout);
   }
 
   bool epochs_left() const { return st_.epoch < o_.epochs; }
@@ -189,9 +211,11 @@ class TrainingRun {
     apply_cosine_schedule(*opt_, o_.eta_min, st_.epoch, o_.epochs);
     sampler_->set_state(st_.sampler_at_epoch_start);
     std::vector<data::PlannedBatch> plan = sampler_->epoch();
+    global_rows_.clear();
+    for (const auto& p : plan) global_rows_.push_back(int64_t(p.rows.size()));
     model_->random().generator.offset = st_.dropout_offset;
-    loader_->start(plan, st_.epoch, st_.step_in_epoch);
-    ProgressBar bar(str_cat("epoch ", st_.epoch + 1, "/", o_.epochs), int64_t(plan.size()), o_.progress);
+    loader_->start(dp_.shard(plan), st_.epoch, st_.step_in_epoch);
+    ProgressBar bar(str_cat("epoch ", st_.epoch + 1, "/", o_.epochs), int64_t(plan.size()), o_.progress && dp_.root());
     epoch_loss_.clear();
     epoch_start_ = std::chrono::steady_clock::now();
     epoch_images_ = 0;
@@ -200,11 +224,11 @@ class TrainingRun {
       step(batch, bar);
       if (o_.max_steps >= 0 && st_.global_step >= o_.max_steps) {
         bar.finish("stopped at max_steps");
-        save_last(last_path_, *model_, *opt_, st_, o_, config_);
-        append_jsonl(log_, log_path_, {{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "max_steps"}});
+        save_last_if_root(st_);
+        log({{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "max_steps"}});
         return "max_steps";
       }
-      if (stop_signal() != 0) {
+      if (dp_.any(stop_signal() != 0)) {
         bar.finish(str_cat("stopped by ", signal_name(stop_signal())));
         stop_for_signal();
         return "signal";
@@ -216,12 +240,11 @@ class TrainingRun {
 
   // A signal received: last.safetensors at the current step and the stop record.
   void stop_for_signal() {
-    save_last(last_path_, *model_, *opt_, st_, o_, config_);
-    append_jsonl(log_, log_path_,
-                 {{"type", "stop"},
-                  {"global_step", st_.global_step},
-                  {"reason", "signal"},
-                  {"signal", signal_name(stop_signal())}});
+    save_last_if_root(st_);
+    log({{"type", "stop"},
+         {"global_step", st_.global_step},
+         {"reason", "signal"},
+         {"signal", signal_name(stop_signal())}});
   }
 
   // ---- end of epoch: validation, best model, checkpoint, schedule position ----
@@ -234,16 +257,16 @@ class TrainingRun {
     for (auto& [task, sc] : epoch_loss_) ep["train_loss"][task] = sc.first / double(sc.second);
     if (!split_.val.empty()) {
       validate_epoch(ep);
-    } else {
+    } else if (dp_.root()) {
       nn::save_safetensors(*model_, best_path_,
                            best_metadata(*model_, o_));  // no validation split: the last is the best
     }
-    append_jsonl(log_, log_path_, ep);
+    log(ep);
     st_.sampler_at_epoch_start = sampler_->state();
     st_.step_in_epoch = 0;
     TrainState next = st_;
     ++next.epoch;
-    save_last(last_path_, *model_, *opt_, next, o_, config_);
+    save_last_if_root(next);
     ++st_.epoch;
   }
 
@@ -257,6 +280,7 @@ class TrainingRun {
     summary.best_epoch = st_.best_epoch;
     summary.last_loss = last_loss_;
     summary.skipped_rows = int64_t(ds_.skipped.size());
+    if (!dp_.root()) return summary;
     write_curves_png((fs::path(o_.out_dir) / "curves.png").string(), curves_);
     summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count();
     json sj = {{"steps", summary.steps},
@@ -271,25 +295,36 @@ class TrainingRun {
     if (!error.empty()) sj["error"] = error;
     nn::write_file_atomically((fs::path(o_.out_dir) / "summary.json").string(), sj.dump(2) + "\n");
     if (log_.is_open()) {
-      if (stop == "error")
-        append_jsonl(log_, log_path_, {{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "error"}});
-      append_jsonl(log_, log_path_, {{"type", "end"}, {"summary", sj}});
+      if (stop == "error") log({{"type", "stop"}, {"global_step", st_.global_step}, {"reason", "error"}});
+      log({{"type", "end"}, {"summary", sj}});
     }
     return summary;
   }
 
  private:
+  void log(const json& j) {
+    if (dp_.root()) append_jsonl(log_, log_path_, j);
+  }
+  void save_last_if_root(const TrainState& st) {
+    if (dp_.root()) save_last(last_path_, *model_, *opt_, st, o_, config_);
+  }
+
   // One training step and its bookkeeping; a non-finite loss stops training
   // before anything is saved, naming the batch's rows.
   void step(const data::Batch& batch, ProgressBar& bar) {
     const std::string& task = ds_.tasks[size_t(batch.task)].id;
     // The images go to the model's device in the step and the loss moves the
     // target next to the output; the loader's tensors stay on the CPU.
-    Tensor loss = training_step(*model_, *opt_, batch, task, o_.device);
-    // The step's one read-back from the device (the logged and printed loss).
-    // It comes after the whole step is queued so that a GPU runs forward,
+    // The step's one read-back from the device (the logged and printed loss)
+    // comes after the whole step is queued so that a GPU runs forward,
     // backward and update without waiting for the host.
-    const double lv = loss.item();
+    if (dp_.distributed()) {
+      fault_hook(dp_.rank(), st_.global_step + 1);
+      dp_.comm().check_in(str_cat("global step ", st_.global_step + 1));
+    }
+    const int64_t global_rows = global_rows_[size_t(batch.step)];
+    const StepResult res = dp_.step(*model_, *opt_, batch, task, o_.device, global_rows);
+    const double lv = res.loss;
     if (!std::isfinite(lv)) {
       std::string rows;
       for (const auto& s : batch.samples) rows += "\n  " + data::row_location(s) + ": " + s.image_path;
@@ -302,21 +337,30 @@ class TrainingRun {
     last_loss_ = lv;
     epoch_loss_[task].first += lv;
     epoch_loss_[task].second += 1;
-    epoch_images_ += batch.size();
+    epoch_images_ += global_rows;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count();
     const double ips = secs > 0 ? double(epoch_images_) / secs : 0.0;
     curves_.steps.push_back({st_.global_step, lv, task});
-    if (o_.log_every > 0 && st_.global_step % o_.log_every == 0)
-      append_jsonl(log_, log_path_,
-                   {{"type", "step"},
-                    {"epoch", st_.epoch + 1},
-                    {"step", st_.step_in_epoch},
-                    {"global_step", st_.global_step},
-                    {"task", task},
-                    {"loss", lv},
-                    {"lr", opt_->groups()[0].lr},
-                    {"lr_heads", opt_->groups().back().lr},
-                    {"images_per_s", ips}});
+    if (o_.log_every > 0 && st_.global_step % o_.log_every == 0) {
+      json rec = {{"type", "step"},
+                  {"epoch", st_.epoch + 1},
+                  {"step", st_.step_in_epoch},
+                  {"global_step", st_.global_step},
+                  {"task", task},
+                  {"loss", lv},
+                  {"lr", opt_->groups()[0].lr},
+                  {"lr_heads", opt_->groups().back().lr},
+                  {"images_per_s", ips}};
+      if (dp_.distributed()) {
+        // Gradient communication of this step (docs/distributed.md, "Speed").
+        rec["comm_buckets"] = res.comm.buckets;
+        rec["comm_bytes"] = res.comm.bytes;
+        rec["comm_busy_s"] = res.comm.busy_seconds;
+        rec["comm_exposed_s"] = res.comm.exposed_seconds;
+        rec["comm_hidden"] = res.comm.hidden_fraction;
+      }
+      log(rec);
+    }
     bar.update(st_.step_in_epoch, str_cat("loss ", fmt(lv), " task ", task, " lr ", fmt(opt_->groups()[0].lr, 3), " ",
                                           fmt(ips, 3), " img/s"));
   }
@@ -327,15 +371,23 @@ class TrainingRun {
       data::TaskSampler cal(ds_.samples, split_.train, o_.batch_size, o_.seed + 7919 * uint64_t(st_.epoch + 1));
       std::vector<data::PlannedBatch> cal_plan;
       for (int64_t i = 0; i < o_.bn_calibration_batches; ++i) cal_plan.push_back(cal.next());
+      // Every rank calibrates on the same batches, with its own statistics.
+      dp_.pause_sync_bn(*model_);
       recalibrate_batch_norm(*model_, ds_, cal_plan, o_.image_size, o_.device, o_.num_workers, cache_);
+      dp_.resume_sync_bn(*model_);
     }
     InferenceOptions vo;
     vo.image_size = o_.image_size;
     vo.batch_size = o_.val_batch_size;
     vo.num_workers = o_.num_workers;
     vo.device = o_.device;
-    vo.progress = o_.progress;
-    ValidationResult v = validate(*model_, ds_, split_.val, vo, cache_);
+    vo.progress = o_.progress && dp_.root();
+    vo.shard_rank = dp_.rank();
+    vo.shard_count = dp_.world_size();
+    dist::Communicator& comm = dp_.comm();
+    ValidationResult v = validate(*model_, ds_, split_.val, vo, cache_, [&comm](const std::string& mine) {
+      return comm.allgather(mine, "the validation metrics gather");
+    });
     model_->train();
     ep["val"] = v.per_task;
     ep["val_score"] = v.score;
@@ -343,10 +395,10 @@ class TrainingRun {
     if (v.score > st_.best_score) {
       st_.best_score = v.score;
       st_.best_epoch = st_.epoch + 1;
-      nn::save_safetensors(*model_, best_path_, best_metadata(*model_, o_));
+      if (dp_.root()) nn::save_safetensors(*model_, best_path_, best_metadata(*model_, o_));
       ep["best"] = true;
     }
-    if (!o_.progress) return;
+    if (!o_.progress || !dp_.root()) return;
     std::fprintf(stderr, "epoch %lld: validation score %.4f%s\n", (long long)(st_.epoch + 1), v.score,
                  st_.best_epoch == st_.epoch + 1 ? " (best so far, saved)" : "");
     for (auto& [task, m] : v.per_task) {
@@ -357,6 +409,7 @@ class TrainingRun {
   }
 
   const TrainOptions& o_;
+  DataParallel& dp_;
   const std::chrono::steady_clock::time_point t_start_;
   const std::string last_path_, best_path_, log_path_;
   json config_;
@@ -374,16 +427,42 @@ class TrainingRun {
   std::map<std::string, std::pair<double, int64_t>> epoch_loss_;  // task -> (sum, count) this epoch
   std::chrono::steady_clock::time_point epoch_start_;
   int64_t epoch_images_ = 0;
+  std::vector<int64_t> global_rows_;  // rows of each step's global batch this epoch
   double last_loss_ = 0;
 };
 
 }  // namespace
 
+// SONO_DIST_FORCE=1 runs a single process through the distributed code path
+// (the MPI communicator with one rank): its test checks that path changes nothing.
+static bool force_distributed() {
+  const char* f = std::getenv("SONO_DIST_FORCE");
+  return f && std::string(f) == "1";
+}
+
+TrainSummary train_model(const TrainOptions& o, DataParallel& dp);
+
 TrainSummary train_model(const TrainOptions& o) {
   validate(o);
   std::optional<StopSignals> signals;
   if (o.handle_signals) signals.emplace();
-  TrainingRun run(o);
+  DataParallel dp(dist::make_communicator(o.dist_timeout_s, o.device.is_cuda(), force_distributed()));
+  try {
+    return train_model(o, dp);
+  } catch (const TrainInterrupted&) {
+    throw;  // every rank agreed to stop (run_epoch), rank 0 checkpointed
+  } catch (const std::exception& e) {
+    if (!dp.distributed()) throw;
+    // The other ranks may wait in a collective for this one: end the whole job.
+    std::fprintf(stderr, "train: rank %d of %d: %s\n", dp.rank(), dp.world_size(), e.what());
+    std::fflush(stderr);
+    dp.comm().abort(1);
+    throw;  // not reached
+  }
+}
+
+TrainSummary train_model(const TrainOptions& o, DataParallel& dp) {
+  TrainingRun run(o, dp);
   std::string stop = "end";
   try {
     run.setup();
@@ -393,7 +472,7 @@ TrainSummary train_model(const TrainOptions& o) {
       stop = run.run_epoch();
       if (!stop.empty()) break;
       run.end_epoch();
-      if (stop_signal() != 0 && o.handle_signals && run.epochs_left()) {
+      if (dp.any(stop_signal() != 0) && o.handle_signals && run.epochs_left()) {
         // Between epochs: end_epoch has just checkpointed the next epoch's start.
         run.stop_for_signal();
         stop = "signal";

@@ -54,6 +54,10 @@ struct TrainOptions {
   // Before each validation, re-estimate BatchNorm statistics from this many
   // training batches (train/bn_calibration.h); 0 = off, as the official recipe.
   int64_t bn_calibration_batches = 0;
+  // Data-parallel training (docs/distributed.md); a single process ignores them.
+  bool sync_bn = false;         // BatchNorm statistics over all ranks (else each rank's own, as DDP)
+  double dist_timeout_s = 300;  // a rank that does not answer within this fails the job, named
+  int64_t bucket_mb = 25;       // gradient all-reduce bucket size
 };
 
 struct TrainSummary {

@@ -7,6 +7,7 @@
 // input size); each metric averaged over its chunks per task; the score is
 // the mean over the metric columns (Accuracy, F1-Score, Dice, IoU; MAE
 // excluded) of their mean over the tasks that have them. Higher is better.
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,7 +25,13 @@ struct ValidationResult {
   int64_t images = 0;
 };
 
+// Data-parallel (opt.shard_count > 1): each rank runs its share of the
+// chunks, and `gather` (every rank's bytes, indexed by rank) brings all the
+// chunks' metric values to every rank, where they are averaged in chunk order:
+// the result equals the single-process one exactly.
+using GatherFn = std::function<std::vector<std::string>(const std::string&)>;
 ValidationResult validate(model::MultiTaskModel& model, const data::Dataset& ds, const std::vector<int64_t>& rows,
-                          const InferenceOptions& opt, std::shared_ptr<data::ImageCache> cache = nullptr);
+                          const InferenceOptions& opt, std::shared_ptr<data::ImageCache> cache = nullptr,
+                          const GatherFn& gather = nullptr);
 
 }  // namespace sono

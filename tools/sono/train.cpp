@@ -1,6 +1,7 @@
 // `sono train`: train the multi-task model on a dataset folder.
 #include <cstdio>
 
+#include "dist/comm.h"
 #include "tools/sono/command.h"
 #include "train/trainer.h"
 
@@ -46,6 +47,14 @@ static sono::cli::Register reg([](CLI::App& app) {
                   "Before each validation, re-estimate BatchNorm statistics from N training batches (0: off, "
                   "as the official recipe; helps short runs)")
       ->capture_default_str();
+  cmd->add_flag("--sync-bn", o->sync_bn,
+                "Several ranks (mpirun): BatchNorm statistics over the global batch (default: each rank's own, as "
+                "PyTorch DDP)");
+  cmd->add_option("--dist-timeout", o->dist_timeout_s,
+                  "Several ranks: seconds a rank waits for the others before failing the job, naming them")
+      ->capture_default_str();
+  cmd->add_option("--bucket-mb", o->bucket_mb, "Several ranks: gradient all-reduce bucket size in MB")
+      ->capture_default_str();
   cmd->add_flag("--resume", o->resume, "Continue from OUT/last.safetensors exactly");
   cmd->add_flag("--overwrite", o->overwrite, "Replace the run already in OUT (its files are removed first)");
   cmd->add_flag("--quiet", *quiet, "No progress bar");
@@ -61,6 +70,7 @@ static sono::cli::Register reg([](CLI::App& app) {
       std::fprintf(stderr, "sono: %s\n", e.what());
       return 128 + e.signal;  // as a shell reports a process the signal ended
     }
+    if (sono::dist::launch_env().rank != 0) return 0;  // rank 0 reports for a data-parallel run
     std::printf("train: %lld steps, %lld epochs, best validation score %.4f (epoch %lld), %lld skipped rows, %.0f s\n",
                 (long long)s.steps, (long long)s.epochs_completed, s.best_score, (long long)s.best_epoch,
                 (long long)s.skipped_rows, s.seconds);

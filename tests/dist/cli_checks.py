@@ -116,18 +116,23 @@ def sync_bn_curve(tmp):
         fail(f"steps differ: {sorted(la)} vs {sorted(lb)}")
     # The first steps agree to f32 summation order (sync-BN statistics, the
     # all-reduce); later, AdamW's early sign-like updates (lr * g / |g|)
-    # amplify those differences chaotically (measured: up to 8e-3 relative by
-    # step 15). A wrong shard, mask or average is off by > 1e-2 at step 1.
+    # amplify those differences chaotically: the worst step was 8e-3 relative
+    # with the scalar exp and 2.0e-2 (step 19; mean 2.7e-3) with the AVX2 one,
+    # whose rounding differs. A wrong shard, mask or average is off by > 1e-2
+    # at step 1, so steps 1-3 carry the exactness; the whole curve is bounded
+    # in mean and worst step with margins over both measurements.
     for s in sorted(la):
         print(f"step {s}: 1 rank {la[s]:.6f}  2 ranks {lb[s]:.6f}")
     rel = {s: abs(la[s] - lb[s]) / max(abs(la[s]), 1e-6) for s in la}
     early = max(rel[s] for s in (1, 2, 3))
     worst = max(rel.values())
+    mean = sum(rel.values()) / len(rel)
     if not early <= 1e-4:
         fail(f"the losses of steps 1-3 differ by {early:.3g} relative (bound 1e-4)")
-    if not worst <= 2e-2:
-        fail(f"the loss curves differ by {worst:.3g} relative (bound 2e-2)")
-    print(f"pass: steps 1-3 agree within {early:.3g}, all 20 within {worst:.3g} relative")
+    if not (mean <= 1e-2 and worst <= 5e-2):
+        fail(f"the loss curves differ by {mean:.3g} relative on average (bound 1e-2), "
+             f"{worst:.3g} at the worst step (bound 5e-2)")
+    print(f"pass: steps 1-3 agree within {early:.3g}, all 20 within {worst:.3g} relative (mean {mean:.3g})")
 
 
 def kill_and_resume(tmp):

@@ -50,8 +50,8 @@ void MBConvBlock::reset_parameters(Generator& gen) {
 
 Tensor MBConvBlock::forward(const Tensor& input) {
   Tensor x = input;
-  if (expand_conv_) x = silu(bn0_->forward(expand_conv_->forward(x)));
-  x = silu(bn1_->forward(depthwise_conv_->forward(x)));
+  if (expand_conv_) x = bn0_->forward_silu(expand_conv_->forward(x));
+  x = bn1_->forward_silu(depthwise_conv_->forward(x));
   if (se_reduce_) x = squeeze_excite(x, *se_reduce_, *se_expand_);
   x = bn2_->forward(project_conv_->forward(x));
   if (!has_residual()) return x;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "ops/batch_norm_silu.h"
+#include "ops/binary.h"
 #include "tests/ops/cuda/cuda_check.h"
 
 using namespace sono;

@@ -1,5 +1,6 @@
 #include "layers/dropout.h"
 
+#include "ops/binary.h"
 #include "ops/dropout.h"
 
 namespace sono::nn {
@@ -16,28 +17,45 @@ Shape mask_shape(const Tensor& x, MaskKind kind) {
 void check_probability(double p, const char* op) {
   SONO_CHECK(p >= 0.0 && p < 1.0, op, "drop probability must be in [0, 1), got ", p);
 }
-}  // namespace
 
-Tensor random_mask(const Module& owner, const Tensor& x, double p, MaskKind kind) {
+// The owner's RandomContext, after checking x has the dims `kind` masks.
+RandomContext& context_for(const Module& owner, const Tensor& x, MaskKind kind) {
   const char* op = owner.type_name().c_str();
   SONO_CHECK(x.defined() && x.dim() >= (kind == MaskKind::Element ? 1 : 2), op, "input for '", owner.name(),
              "' must have a batch", kind == MaskKind::Plane ? " and a channel" : "", " dimension, got ", describe(x));
   RandomContext* ctx = owner.random_context();
   SONO_CHECK(ctx != nullptr, op, "module '", owner.name(),
              "' needs random numbers in training mode but has no RandomContext (Module::set_random_context)");
-  if (ctx->mask_source) {
-    const Shape shape = mask_shape(x, kind);
-    Tensor mask = ctx->mask_source(owner.name(), shape);
-    SONO_CHECK(mask.defined() && mask.shape() == shape, op, "mask_source for '", owner.name(), "' returned ",
-               describe(mask), ", expected shape ", shape_str(shape));
-    return apply_mask(x, mask.to(x.device()).to(x.dtype()), 1.0 / (1.0 - p));
-  }
+  return *ctx;
+}
+
+// The unscaled 0/1 mask mask_source gives for `owner`, on x's device and dtype.
+Tensor imported_mask(const Module& owner, const RandomContext& ctx, const Tensor& x, MaskKind kind) {
+  const Shape shape = mask_shape(x, kind);
+  Tensor mask = ctx.mask_source(owner.name(), shape);
+  SONO_CHECK(mask.defined() && mask.shape() == shape, owner.type_name().c_str(), "mask_source for '", owner.name(),
+             "' returned ", describe(mask), ", expected shape ", shape_str(shape));
+  return mask.to(x.device()).to(x.dtype());
+}
+
+}  // namespace
+
+Tensor random_mask(const Module& owner, const Tensor& x, double p, MaskKind kind) {
+  RandomContext* ctx = &context_for(owner, x, kind);
+  if (ctx->mask_source) return apply_mask(x, imported_mask(owner, *ctx, x, kind), 1.0 / (1.0 - p));
   switch (kind) {
     case MaskKind::Element: return dropout(x, p, true, ctx->generator);
     case MaskKind::Plane: return dropout2d(x, p, true, ctx->generator);
     case MaskKind::Sample: return drop_connect(x, p, true, ctx->generator);
   }
   return x;
+}
+
+Tensor sample_mask(const Module& owner, const Tensor& x, double p) {
+  RandomContext& ctx = context_for(owner, x, MaskKind::Sample);
+  // apply_mask's scaling, so both paths multiply x by the same values.
+  if (ctx.mask_source) return mul_scalar(imported_mask(owner, ctx, x, MaskKind::Sample).detach(), 1.0 / (1.0 - p));
+  return drop_connect_mask(x, p, true, ctx.generator);
 }
 
 Dropout::Dropout(double p) : UnaryModule("Dropout"), p_(p) { check_probability(p, "Dropout"); }

@@ -36,6 +36,13 @@ SONO_HD T sigmoid_grad_from_output(T y) {
   return y * (T(1) - y);
 }
 
+// Drop-connect + residual (ops/drop_connect_add.h). The compilers may contract
+// it into one fused multiply-add (one rounding where mul then add round twice).
+template <class T>
+SONO_HD T masked_add(T x, T mask, T residual) {
+  return x * mask + residual;
+}
+
 // log(1 + exp(x)) without overflow.
 template <class T>
 SONO_HD T softplus(T x) {

@@ -2,16 +2,22 @@
 
 #include <malloc.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string>
 
 #include "core/error.h"
+#include "core/memory_stats.h"
 
 namespace sono {
 
 namespace {
+
+std::atomic<size_t> g_cpu_in_use{0}, g_cpu_peak{0};
+
+size_t rounded_size(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 class CpuAllocator final : public Allocator {
  public:
@@ -26,12 +32,20 @@ class CpuAllocator final : public Allocator {
   void* allocate(size_t bytes) override {
     if (bytes == 0) return nullptr;
     // 64-byte alignment so vector loads never split cache lines.
-    size_t rounded = (bytes + 63) / 64 * 64;
+    size_t rounded = rounded_size(bytes);
     void* p = std::aligned_alloc(64, rounded);
     if (!p) throw Error(str_cat("cpu allocator: out of memory allocating ", bytes, " bytes"));
+    const size_t now = g_cpu_in_use.fetch_add(rounded, std::memory_order_relaxed) + rounded;
+    size_t peak = g_cpu_peak.load(std::memory_order_relaxed);
+    while (now > peak && !g_cpu_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
     return p;
   }
-  void deallocate(void* ptr, size_t) override { std::free(ptr); }
+  void deallocate(void* ptr, size_t bytes) override {
+    if (!ptr) return;
+    std::free(ptr);
+    g_cpu_in_use.fetch_sub(rounded_size(bytes), std::memory_order_relaxed);
+  }
   Device device() const override { return Device::cpu(); }
 };
 
@@ -45,6 +59,13 @@ Allocator& allocator_for(Device d) {
   if (d.is_cpu()) return cpu;
   if (!g_cuda_factory) throw_no_cuda_backend("allocate on " + d.str());
   return g_cuda_factory(d.index);
+}
+
+CpuMemoryStats cpu_memory_stats() {
+  return {g_cpu_in_use.load(std::memory_order_relaxed), g_cpu_peak.load(std::memory_order_relaxed)};
+}
+void reset_cpu_memory_peak() {
+  g_cpu_peak.store(g_cpu_in_use.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
 void register_cuda_allocator_factory(Allocator& (*factory)(int)) { g_cuda_factory = factory; }

@@ -9,6 +9,8 @@ namespace sono::nn {
 
 bool fused_ops_enabled();
 void set_fused_ops_enabled(bool on);
+// The switch a value of SONO_FUSED_OPS sets (null: unset); throws for a bad one.
+bool parse_fused_ops(const char* value);
 
 // Sets the switch for one scope and restores the previous value.
 class FusedOpsScope {

@@ -1,12 +1,11 @@
 // CPU drop-connect + residual add over contiguous [N, ...] tensors seen as N
-// samples of S contiguous values: out = x * mask[n] + residual (forward,
-// ops/math.h's masked_add, shared with CUDA), gx = gy * mask[n] (backward).
+// samples of S contiguous values: out = x * mask[n] + residual (forward, the
+// two roundings of ops/math.h's masked_add), gx = gy * mask[n] (backward).
 // Work is split into (sample, block of kBlock values) pieces so that a batch
 // of one still spreads over the threads. out and gx are overwritten.
 #include <algorithm>
 
 #include "ops/drop_connect_add.h"
-#include "ops/math.h"
 
 namespace sono::cpu {
 
@@ -37,8 +36,12 @@ void drop_connect_add_forward(const Tensor& x, const Tensor& mask, const Tensor&
     const int64_t N = x.size(0);
     for_each_piece(N, x.numel() / N, [&](int64_t n, int64_t begin, int64_t end) {
       const T m = md[n];
+      // The product is stored before the add (no fused multiply-add), so the
+      // result is the unfused mul then add to the bit; the piece is in cache.
 #pragma omp simd
-      for (int64_t i = begin; i < end; ++i) od[i] = math::masked_add(xd[i], m, rd[i]);
+      for (int64_t i = begin; i < end; ++i) od[i] = xd[i] * m;
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) od[i] = od[i] + rd[i];
     });
   });
 }

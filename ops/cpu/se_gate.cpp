@@ -1,8 +1,8 @@
 // CPU squeeze-excitation gate over contiguous x [N, C, S...] as N*C planes of
 // S values, one logit per plane (ops/math.h's sigmoid, shared with CUDA):
 // forward out = x * sigmoid(s[p]); backward, in one pass over each plane,
-// gx = gy * sigmoid(s[p]) and gs[p] = sigmoid'(s[p]) * sum(gy * x), the sum in
-// double. out, gx and gs are overwritten.
+// gx = gy * sigmoid(s[p]) and gs[p] = sigmoid'(s[p]) * sum(gy * x), the
+// products in T summed in double. out, gx and gs are overwritten.
 #include "ops/se_gate.h"
 #include "ops/math.h"
 
@@ -52,9 +52,11 @@ void se_gate_backward(const Tensor& x, const Tensor& s, const Tensor& gy, const 
         for (int64_t i = 0; i < S; ++i) dst[i] = gp[i] * gate;
       }
       if (gsd) {
+        // T products summed in double in index order: the values and order
+        // of the unfused mul then sum_to (core/kernels_cpu.cpp), so the f32
+        // gradient is the same to the bit (f64 may fuse product and sum).
         double sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t i = 0; i < S; ++i) sum += double(gp[i]) * double(xs[i]);
+        for (int64_t i = 0; i < S; ++i) sum += double(gp[i] * xs[i]);
         gsd[p] = T(sum) * math::sigmoid_grad_from_output(gate);
       }
     }

@@ -1,6 +1,6 @@
 // Drop-connect + residual add on a cuda device (see ops/drop_connect_add.h).
 //
-// Math (ops/math.h's masked_add, shared with the CPU kernel):
+// Math (ops/math.h's masked_add; the CPU kernel rounds the product first):
 //   forward   out = x * mask[n] + residual
 //   backward  gx = gy * mask[n]            (residual's gradient is gy itself)
 // Layout: x, residual, out, gy, gx contiguous [N, ...]; mask N contiguous values.

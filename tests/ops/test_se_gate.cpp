@@ -59,7 +59,10 @@ TEST_CASE("se_gate gradients match finite differences and the unfused ops") {
       grads[fused] = {xf.grad(), sf.grad()};
     }
     CHECK(values(grads[1][0]) == values(grads[0][0]));
-    CHECK_CLOSE(grads[1][1], grads[0][1], t == DType::F64 ? tol::kForwardF64 : tol::kGradReductionF32);
+    // The same products summed in the same order: equal to the bit in f32;
+    // in f64 the compiler may fuse product and sum (no rounding in between).
+    if (t == DType::F32) CHECK(values(grads[1][1]) == values(grads[0][1]));
+    CHECK_CLOSE(grads[1][1], grads[0][1], tol::kForwardF64);
   }
 }
 

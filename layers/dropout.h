@@ -17,6 +17,11 @@ enum class MaskKind {
 // mask_source when one is set. Throws naming the module when no context is set.
 Tensor random_mask(const Module& owner, const Tensor& x, double p, MaskKind kind);
 
+// The mask random_mask(owner, x, p, MaskKind::Sample) multiplies x by, [N, 1,
+// ...] of 0 or 1/(1 - p), drawn (or taken from mask_source) the same way: for
+// the fused drop_connect_add (ops/drop_connect_add.h).
+Tensor sample_mask(const Module& owner, const Tensor& x, double p);
+
 class Dropout : public UnaryModule {
  public:
   explicit Dropout(double p = 0.5);

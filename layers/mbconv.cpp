@@ -3,9 +3,10 @@
 #include <algorithm>
 
 #include "layers/dropout.h"
+#include "layers/fusion.h"
 #include "layers/squeeze_excite.h"
-#include "ops/activation.h"
 #include "ops/binary.h"
+#include "ops/drop_connect_add.h"
 
 namespace sono::nn {
 
@@ -50,12 +51,14 @@ void MBConvBlock::reset_parameters(Generator& gen) {
 
 Tensor MBConvBlock::forward(const Tensor& input) {
   Tensor x = input;
-  if (expand_conv_) x = silu(bn0_->forward(expand_conv_->forward(x)));
-  x = silu(bn1_->forward(depthwise_conv_->forward(x)));
+  if (expand_conv_) x = bn0_->forward_silu(expand_conv_->forward(x));
+  x = bn1_->forward_silu(depthwise_conv_->forward(x));
   if (se_reduce_) x = squeeze_excite(x, *se_reduce_, *se_expand_);
   x = bn2_->forward(project_conv_->forward(x));
   if (!has_residual()) return x;
-  if (is_training() && config_.drop_connect > 0.0) x = random_mask(*this, x, config_.drop_connect, MaskKind::Sample);
+  const bool drop = is_training() && config_.drop_connect > 0.0;
+  if (drop && fused_ops_enabled()) return drop_connect_add(x, sample_mask(*this, x, config_.drop_connect), input);
+  if (drop) x = random_mask(*this, x, config_.drop_connect, MaskKind::Sample);
   return add(x, input);
 }
 

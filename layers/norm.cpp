@@ -1,6 +1,9 @@
 #include "layers/norm.h"
 
 #include "core/autograd.h"
+#include "layers/fusion.h"
+#include "ops/activation.h"
+#include "ops/batch_norm_silu.h"
 #include "ops/norm.h"
 
 namespace sono::nn {
@@ -36,7 +39,7 @@ void BatchNorm2d::begin_cumulative_stats() {
   cumulative_batches_ = 0;
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+double BatchNorm2d::begin_forward(const Tensor& x) {
   SONO_CHECK(x.defined() && x.dim() == 4, "BatchNorm2d", "expected a 4-d input for '", name(), "', got ", describe(x));
   double momentum = momentum_;
   if (is_training() && cumulative_) {
@@ -44,9 +47,24 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   } else if (is_training()) {
     num_batches_tracked_.fill_(double(++batches_tracked_));
   }
+  return momentum;
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  const double momentum = begin_forward(x);
   if (is_training() && reducer_)
     return sync_batch_norm(x, weight_, bias_, running_mean_, running_var_, momentum, eps_, reducer_);
   return batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum, eps_);
+}
+
+Tensor BatchNorm2d::forward_silu(const Tensor& x) {
+  const double momentum = begin_forward(x);
+  // Statistics over all ranks (--sync-bn) come from their own op; SiLU follows unfused.
+  if (is_training() && reducer_)
+    return silu(sync_batch_norm(x, weight_, bias_, running_mean_, running_var_, momentum, eps_, reducer_));
+  if (!fused_ops_enabled())
+    return silu(batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum, eps_));
+  return batch_norm_silu(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum, eps_);
 }
 
 GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, double eps)

@@ -13,6 +13,9 @@ class BatchNorm2d : public UnaryModule {
  public:
   explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1);
   Tensor forward(const Tensor& x) override;
+  // silu(forward(x)): the fused batch_norm_silu op when fused ops are on
+  // (layers/fusion.h), which never materializes the normalized tensor.
+  Tensor forward_silu(const Tensor& x);
   void reset_parameters();  // weight 1, bias 0, running stats 0/1, counter 0
   void on_state_loaded() override;
 
@@ -38,6 +41,10 @@ class BatchNorm2d : public UnaryModule {
   void set_reducer(std::shared_ptr<const BatchNormReducer> r) { reducer_ = std::move(r); }
 
  private:
+  // Checks x and counts a training-mode forward; returns the momentum of its
+  // running-statistics update.
+  double begin_forward(const Tensor& x);
+
   int64_t num_features_;
   double eps_, momentum_;
   bool cumulative_ = false;

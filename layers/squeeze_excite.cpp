@@ -1,14 +1,16 @@
 #include "layers/squeeze_excite.h"
 
+#include "layers/fusion.h"
 #include "ops/activation.h"
 #include "ops/binary.h"
 #include "ops/pool.h"
+#include "ops/se_gate.h"
 
 namespace sono::nn {
 
 Tensor squeeze_excite(const Tensor& x, Conv2d& reduce, Conv2d& expand) {
   Tensor s = expand.forward(silu(reduce.forward(global_avg_pool2d(x))));
-  return mul(sigmoid(s), x);
+  return fused_ops_enabled() ? se_gate(x, s) : mul(sigmoid(s), x);
 }
 
 SqueezeExcite::SqueezeExcite(int64_t channels, int64_t squeeze_channels) : UnaryModule("SqueezeExcite") {

@@ -1,7 +1,5 @@
 #include "model/efficientnet.h"
 
-#include "ops/activation.h"
-
 namespace sono::model {
 
 EfficientNetEncoder::EfficientNetEncoder(const EfficientNetConfig& config)
@@ -23,7 +21,7 @@ std::vector<Tensor> EfficientNetEncoder::forward(const Tensor& x) {
   SONO_CHECK(x.defined() && x.dim() == 4 && x.size(1) == config_.in_channels, "EfficientNetEncoder",
              "expected input [N, ", config_.in_channels, ", H, W], got ", describe(x));
   std::vector<Tensor> features{x};
-  Tensor y = silu(bn0_->forward(conv_stem_->forward(x)));
+  Tensor y = bn0_->forward_silu(conv_stem_->forward(x));
   features.push_back(y);
   size_t tap = 0;
   for (size_t i = 0; i < blocks_->size() && tap < plan_.feature_blocks.size(); ++i) {

@@ -19,6 +19,12 @@ Tensor dropout2d(const Tensor& x, double p, bool training, Generator& gen);
 // x / (1 - p) * mask.
 Tensor drop_connect(const Tensor& x, double p, bool training, Generator& gen);
 
+// The per-sample mask drop_connect multiplies x by: [N, 1, ...] (ones after
+// the batch dim) of 0 or 1/(1 - p) in x's dtype, drawn exactly as drop_connect
+// draws it (the generator advances the same way); undefined when !training or
+// p == 0. For the fused drop_connect_add (ops/drop_connect_add.h).
+Tensor drop_connect_mask(const Tensor& x, double p, bool training, Generator& gen);
+
 // The same ops with an explicit mask (for parity tests that import masks):
 // out = x * mask * scale, mask broadcast to x; gradient flows to x only.
 Tensor apply_mask(const Tensor& x, const Tensor& mask, double scale);

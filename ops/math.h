@@ -36,6 +36,14 @@ SONO_HD T sigmoid_grad_from_output(T y) {
   return y * (T(1) - y);
 }
 
+// Drop-connect + residual (ops/drop_connect_add.h) on CUDA, where nvcc may
+// contract it into one fused multiply-add; the CPU kernel stores the product
+// before the add so that it rounds twice, as the unfused mul then add.
+template <class T>
+SONO_HD T masked_add(T x, T mask, T residual) {
+  return x * mask + residual;
+}
+
 // log(1 + exp(x)) without overflow.
 template <class T>
 SONO_HD T softplus(T x) {

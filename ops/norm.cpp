@@ -1,5 +1,7 @@
 #include "ops/norm.h"
 
+#include "ops/batch_norm_args.h"
+
 #include "core/autograd.h"
 #include "core/backend.h"
 
@@ -23,14 +25,6 @@ Tensor channel_tensor(const Tensor& t, const Tensor& x, const char* op, const ch
   SONO_CHECK(t.dim() == 1 && t.size(0) == x.size(1), op, what, " ", t.describe(), " does not match the ", x.size(1),
              " channels of input ", x.describe());
   return t.is_contiguous() ? t : t.detach().contiguous();
-}
-
-// Gradient buffers only for the inputs that want one (next[i] null: none).
-Tensor input_grad_if(const std::shared_ptr<Node>& next, const Tensor& x) {
-  return next ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-}
-Tensor channel_grad_if(const std::shared_ptr<Node>& next, const Tensor& x) {
-  return next ? Tensor::empty({x.size(1)}, x.dtype(), x.device()) : Tensor();
 }
 
 struct BatchNormBackward final : Node {
@@ -67,32 +61,46 @@ struct GroupNormBackward final : Node {
 
 }  // namespace
 
+BatchNormArgs prepare_batch_norm(const char* op, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                                 const Tensor& running_mean, const Tensor& running_var, bool training) {
+  check_input(input, op);
+  BatchNormArgs a;
+  a.weight = channel_tensor(weight, input, op, "weight");
+  a.bias = channel_tensor(bias, input, op, "bias");
+  a.running_mean = channel_tensor(running_mean, input, op, "running_mean");
+  a.running_var = channel_tensor(running_var, input, op, "running_var");
+  SONO_CHECK(training || (a.running_mean.defined() && a.running_var.defined()), op,
+             "evaluation mode needs running_mean and running_var, got ", describe(running_mean), " and ",
+             describe(running_var), " for input ", input.describe());
+  SONO_CHECK(!training || input.numel() / input.size(1) > 1, op,
+             "expected more than 1 value per channel when training, got input ", input.describe());
+  a.x = input.contiguous();
+  a.save_mean = Tensor::empty({a.x.size(1)}, a.x.dtype(), a.x.device());
+  a.save_invstd = Tensor::empty({a.x.size(1)}, a.x.dtype(), a.x.device());
+  return a;
+}
+
+void write_back_running_stats(const BatchNormArgs& a, const Tensor& running_mean, const Tensor& running_var,
+                              bool training) {
+  // The running statistics are buffers updated in place (never recorded); a
+  // non-contiguous one was updated through a contiguous copy, written back here.
+  if (training && a.running_mean.defined() && !running_mean.is_contiguous()) running_mean.copy_(a.running_mean);
+  if (training && a.running_var.defined() && !running_var.is_contiguous()) running_var.copy_(a.running_var);
+}
+
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
   const char* op = "batch_norm";
-  check_input(input, op);
-  Tensor w = channel_tensor(weight, input, op, "weight");
-  Tensor b = channel_tensor(bias, input, op, "bias");
-  Tensor rm = channel_tensor(running_mean, input, op, "running_mean");
-  Tensor rv = channel_tensor(running_var, input, op, "running_var");
-  SONO_CHECK(training || (rm.defined() && rv.defined()), op, "evaluation mode needs running_mean and running_var, got ",
-             describe(running_mean), " and ", describe(running_var), " for input ", input.describe());
-  SONO_CHECK(!training || input.numel() / input.size(1) > 1, op,
-             "expected more than 1 value per channel when training, got input ", input.describe());
-
-  Tensor x = input.contiguous();
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  Tensor save_mean = Tensor::empty({x.size(1)}, x.dtype(), x.device());
-  Tensor save_invstd = Tensor::empty({x.size(1)}, x.dtype(), x.device());
-  SONO_DISPATCH_DEVICE(x, op, batch_norm_forward, x, w, b, rm, rv, training, momentum, eps, y, save_mean, save_invstd);
-  // The running statistics are buffers updated in place (never recorded); a
-  // non-contiguous one was updated through a contiguous copy, written back here.
-  if (training && rm.defined() && !running_mean.is_contiguous()) running_mean.copy_(rm);
-  if (training && rv.defined() && !running_var.is_contiguous()) running_var.copy_(rv);
+  BatchNormArgs a = prepare_batch_norm(op, input, weight, bias, running_mean, running_var, training);
+  Tensor y = Tensor::empty(a.x.shape(), a.x.dtype(), a.x.device());
+  SONO_DISPATCH_DEVICE(a.x, op, batch_norm_forward, a.x, a.weight, a.bias, a.running_mean, a.running_var, training,
+                       momentum, eps, y, a.save_mean, a.save_invstd);
+  write_back_running_stats(a, running_mean, running_var, training);
 
   if (autograd::needs_grad({&input, &weight, &bias}))
-    autograd::record(y, std::make_shared<BatchNormBackward>(saved(x), saved(w), save_mean, save_invstd, training),
-                     {input, weight, bias});
+    autograd::record(
+        y, std::make_shared<BatchNormBackward>(saved(a.x), saved(a.weight), a.save_mean, a.save_invstd, training),
+        {input, weight, bias});
   return y;
 }
 

@@ -1,0 +1,113 @@
+// CPU batch norm + SiLU, y = silu(z) with z = (x - mean) * (w * invstd) + b,
+// over contiguous x [N, C, S...] as N*C planes (ops/cpu/norm_planes.h, the
+// statistics and backward shared with ops/cpu/norm.cpp). SiLU and its
+// derivative are ops/math.h's, shared with CUDA.
+// Forward: one pass over x for the statistics (training), one that writes y;
+// z lives only in y's plane before SiLU overwrites it. Backward: one pass
+// recomputes z from x and the saved statistics and writes gz = gy * silu'(z)
+// into gx while summing gz and gz * (x - mean) per plane; a second turns gx
+// into the input gradient in place (batch norm's backward with gz as its
+// output gradient). Each pass works plane by plane, so the in-plane steps
+// run on cached data.
+// Outputs: y, save_mean / save_invstd, gx, gweight, gbias are overwritten; the
+// running statistics are updated in place (training only).
+#include "ops/batch_norm_silu.h"
+#include "ops/cpu/norm_planes.h"
+#include "ops/math.h"
+
+namespace sono::cpu {
+
+namespace {
+
+using namespace norm;
+
+template <class T>
+void forward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
+                  const Tensor& save_mean, const Tensor& save_invstd) {
+  const Planes pl(x);
+  const ChannelStats st =
+      batch_norm_statistics<T>(x, running_mean, running_var, training, momentum, eps, save_mean, save_invstd);
+  const PlaneAffine k = batch_norm_affine<T>(pl, st.mean, st.invstd, weight, bias);
+  const T* xd = x.data<T>();
+  T* yd = y.data<T>();
+  const int64_t s = pl.s;
+#pragma omp parallel for if (pl.parallel())
+  for (int64_t p = 0; p < pl.count(); ++p) {
+    const T* src = xd + p * s;
+    T* dst = yd + p * s;
+    const T m = T(k.mean[size_t(p)]), a = T(k.scale[size_t(p)]), b = T(k.shift[size_t(p)]);
+    // z first, then silu in place while the plane is in cache: the same
+    // loops as batch_norm then silu, without the round trip through memory.
+#pragma omp simd
+    for (int64_t i = 0; i < s; ++i) dst[i] = (src[i] - m) * a + b;
+    for (int64_t i = 0; i < s; ++i) dst[i] = math::silu(dst[i]);
+  }
+}
+
+template <class T>
+T* scratch_plane(std::vector<T>& scratch, int64_t s) {
+  if (scratch.size() < size_t(s)) scratch.resize(size_t(s));
+  return scratch.data();
+}
+
+template <class T>
+void backward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& save_mean,
+                   const Tensor& save_invstd, const Tensor& gy, bool training, const Tensor& gx, const Tensor& gweight,
+                   const Tensor& gbias) {
+  const Planes pl(x);
+  const int64_t C = pl.c, s = pl.s;
+  const std::vector<double> mean = values_or<T>(save_mean, C, 0.0), invstd = values_or<T>(save_invstd, C, 1.0);
+  const PlaneAffine k = batch_norm_affine<T>(pl, mean, invstd, weight, bias);
+  const T* xd = x.data<T>();
+  const T* gyd = gy.data<T>();
+  T* gz = gx.defined() ? gx.data<T>() : nullptr;  // gz lives in gx until the second pass
+  const bool want_sums = training || gweight.defined() || gbias.defined();
+  std::vector<double> sum_gz(size_t(pl.count()), 0.0), sum_gz_xc(size_t(pl.count()), 0.0);
+  std::vector<T> scratch;
+#pragma omp parallel for if (pl.parallel()) firstprivate(scratch)
+  for (int64_t p = 0; p < pl.count(); ++p) {
+    const T* xs = xd + p * s;
+    const T* gs = gyd + p * s;
+    const T m = T(k.mean[size_t(p)]), a = T(k.scale[size_t(p)]), b = T(k.shift[size_t(p)]);
+    const double md = k.mean[size_t(p)];
+    double sa = 0, sb = 0;
+    // z, then gz = gy * silu'(z), in the plane's slice of gx (or of a
+    // per-thread scratch plane when gx is not wanted), then its sums.
+    T* dst = gz ? gz + p * s : scratch_plane(scratch, s);
+#pragma omp simd
+    for (int64_t i = 0; i < s; ++i) dst[i] = (xs[i] - m) * a + b;
+    for (int64_t i = 0; i < s; ++i) dst[i] = gs[i] * math::silu_grad(dst[i]);
+#pragma omp simd reduction(+ : sa, sb)
+    for (int64_t i = 0; i < s; ++i) {
+      sa += double(dst[i]);
+      sb += double(dst[i]) * (double(xs[i]) - md);
+    }
+    if (want_sums) {
+      sum_gz[size_t(p)] = sa;
+      sum_gz_xc[size_t(p)] = sb;
+    }
+  }
+  batch_norm_backward_from_sums<T>(x, gz, pl, mean, invstd, weight, sum_gz, sum_gz_xc, training, gx, gweight, gbias);
+}
+
+}  // namespace
+
+void batch_norm_silu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                             const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
+                             const Tensor& save_mean, const Tensor& save_invstd) {
+  dispatch_float(x.dtype(), "batch_norm_silu", [&](auto tag) {
+    forward_impl<SONO_TYPE(tag)>(x, weight, bias, running_mean, running_var, training, momentum, eps, y, save_mean,
+                                 save_invstd);
+  });
+}
+
+void batch_norm_silu_backward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& save_mean,
+                              const Tensor& save_invstd, const Tensor& gy, bool training, const Tensor& gx,
+                              const Tensor& gweight, const Tensor& gbias) {
+  dispatch_float(x.dtype(), "batch_norm_silu_backward", [&](auto tag) {
+    backward_impl<SONO_TYPE(tag)>(x, weight, bias, save_mean, save_invstd, gy, training, gx, gweight, gbias);
+  });
+}
+
+}  // namespace sono::cpu

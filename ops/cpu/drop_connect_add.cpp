@@ -1,0 +1,64 @@
+// CPU drop-connect + residual add over contiguous [N, ...] tensors seen as N
+// samples of S contiguous values: out = x * mask[n] + residual (forward, the
+// two roundings of ops/math.h's masked_add), gx = gy * mask[n] (backward).
+// Work is split into (sample, block of kBlock values) pieces so that a batch
+// of one still spreads over the threads. out and gx are overwritten.
+#include <algorithm>
+
+#include "ops/drop_connect_add.h"
+
+namespace sono::cpu {
+
+namespace {
+
+constexpr int64_t kBlock = 8192;
+constexpr int64_t kParallelElems = 32768;  // below this, starting threads costs more than it saves
+
+// f(n, begin, end) for every piece of sample n's values [begin, end).
+template <class F>
+void for_each_piece(int64_t samples, int64_t per_sample, F&& f) {
+  const int64_t blocks = (per_sample + kBlock - 1) / kBlock;
+#pragma omp parallel for collapse(2) if (samples * per_sample > kParallelElems)
+  for (int64_t n = 0; n < samples; ++n)
+    for (int64_t b = 0; b < blocks; ++b)
+      f(n, n * per_sample + b * kBlock, n * per_sample + std::min(per_sample, (b + 1) * kBlock));
+}
+
+}  // namespace
+
+void drop_connect_add_forward(const Tensor& x, const Tensor& mask, const Tensor& residual, const Tensor& out) {
+  dispatch_float(x.dtype(), "drop_connect_add", [&](auto tag) {
+    using T = SONO_TYPE(tag);
+    const T* xd = x.data<T>();
+    const T* md = mask.data<T>();
+    const T* rd = residual.data<T>();
+    T* od = out.data<T>();
+    const int64_t N = x.size(0);
+    for_each_piece(N, x.numel() / N, [&](int64_t n, int64_t begin, int64_t end) {
+      const T m = md[n];
+      // The product is stored before the add (no fused multiply-add), so the
+      // result is the unfused mul then add to the bit; the piece is in cache.
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) od[i] = xd[i] * m;
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) od[i] = od[i] + rd[i];
+    });
+  });
+}
+
+void drop_connect_add_backward(const Tensor& mask, const Tensor& gy, const Tensor& gx) {
+  dispatch_float(gy.dtype(), "drop_connect_add_backward", [&](auto tag) {
+    using T = SONO_TYPE(tag);
+    const T* md = mask.data<T>();
+    const T* g = gy.data<T>();
+    T* gd = gx.data<T>();
+    const int64_t N = gy.size(0);
+    for_each_piece(N, gy.numel() / N, [&](int64_t n, int64_t begin, int64_t end) {
+      const T m = md[n];
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) gd[i] = g[i] * m;
+    });
+  });
+}
+
+}  // namespace sono::cpu

@@ -1,0 +1,66 @@
+// CPU squeeze-excitation gate over contiguous x [N, C, S...] as N*C planes of
+// S values, one logit per plane (ops/math.h's sigmoid, shared with CUDA):
+// forward out = x * sigmoid(s[p]); backward, in one pass over each plane,
+// gx = gy * sigmoid(s[p]) and gs[p] = sigmoid'(s[p]) * sum(gy * x), the
+// products in T summed in double. out, gx and gs are overwritten.
+#include "ops/se_gate.h"
+#include "ops/math.h"
+
+namespace sono::cpu {
+
+namespace {
+
+constexpr int64_t kParallelElems = 32768;  // below this, starting threads costs more than it saves
+
+}  // namespace
+
+void se_gate_forward(const Tensor& x, const Tensor& s, const Tensor& out) {
+  dispatch_float(x.dtype(), "se_gate", [&](auto tag) {
+    using T = SONO_TYPE(tag);
+    const T* xd = x.data<T>();
+    const T* sd = s.data<T>();
+    T* od = out.data<T>();
+    const int64_t planes = s.numel(), S = x.numel() / planes;
+#pragma omp parallel for if (x.numel() > kParallelElems)
+    for (int64_t p = 0; p < planes; ++p) {
+      const T g = math::sigmoid(sd[p]);
+      const T* src = xd + p * S;
+      T* dst = od + p * S;
+#pragma omp simd
+      for (int64_t i = 0; i < S; ++i) dst[i] = src[i] * g;
+    }
+  });
+}
+
+void se_gate_backward(const Tensor& x, const Tensor& s, const Tensor& gy, const Tensor& gx, const Tensor& gs) {
+  dispatch_float(x.dtype(), "se_gate_backward", [&](auto tag) {
+    using T = SONO_TYPE(tag);
+    const T* xd = x.data<T>();
+    const T* sd = s.data<T>();
+    const T* g = gy.data<T>();
+    T* gxd = gx.defined() ? gx.data<T>() : nullptr;
+    T* gsd = gs.defined() ? gs.data<T>() : nullptr;
+    const int64_t planes = s.numel(), S = x.numel() / planes;
+#pragma omp parallel for if (x.numel() > kParallelElems)
+    for (int64_t p = 0; p < planes; ++p) {
+      const T gate = math::sigmoid(sd[p]);
+      const T* xs = xd + p * S;
+      const T* gp = g + p * S;
+      if (gxd) {
+        T* dst = gxd + p * S;
+#pragma omp simd
+        for (int64_t i = 0; i < S; ++i) dst[i] = gp[i] * gate;
+      }
+      if (gsd) {
+        // T products summed in double in index order: the values and order
+        // of the unfused mul then sum_to (core/kernels_cpu.cpp), so the f32
+        // gradient is the same to the bit (f64 may fuse product and sum).
+        double sum = 0;
+        for (int64_t i = 0; i < S; ++i) sum += double(gp[i] * xs[i]);
+        gsd[p] = T(sum) * math::sigmoid_grad_from_output(gate);
+      }
+    }
+  });
+}
+
+}  // namespace sono::cpu

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "layers/fusion.h"
 
 namespace sono {
 
@@ -27,15 +28,19 @@ struct Walk {
 void walk_encoder(const model::EfficientNetEncoder& enc, int64_t size, Walk& w) {
   auto hw = enc.conv_stem().output_size(size, size);
   const int64_t stem = enc.plan().stem_channels * hw.first * hw.second;
-  w.keep(stem, 3);  // conv out (BN's input), BN out (SiLU's input), SiLU out (next conv's input)
+  // Per conv -> BN -> SiLU: the conv out (BN's input) and the SiLU out (next
+  // conv's input), plus BN's output (SiLU's input) unless the fused
+  // batch_norm_silu recomputes it in backward (layers/fusion.h).
+  const int64_t bn_silu = nn::fused_ops_enabled() ? 2 : 3;
+  w.keep(stem, bn_silu);
   for (size_t i = 0; i < enc.blocks().size(); ++i) {
     const nn::MBConvBlock& b = enc.blocks()[i];
     const nn::MBConvConfig& c = b.config();
     const int64_t e = b.expanded_channels();
-    if (c.expand_ratio != 1) w.keep(e * hw.first * hw.second, 3);  // conv, BN, SiLU outputs
+    if (c.expand_ratio != 1) w.keep(e * hw.first * hw.second, bn_silu);
     hw = b.depthwise_conv().output_size(hw.first, hw.second);
     const int64_t plane = hw.first * hw.second;
-    w.keep(e * plane, 3);                                  // depthwise conv, BN, SiLU outputs
+    w.keep(e * plane, bn_silu);                            // depthwise conv, BN, SiLU
     if (b.squeeze_channels() > 0) w.keep(e * plane);       // x * gate (the project conv's input)
     w.keep(c.out_channels * plane);                        // project conv out (BN's input)
     w.keep(c.out_channels * plane);                        // the block's output (the next conv's input)

@@ -1,7 +1,8 @@
 // CPU batch norm + SiLU, y = silu(z) with z = (x - mean) * (w * invstd) + b,
 // over contiguous x [N, C, S...] as N*C planes (ops/cpu/norm_planes.h, the
 // statistics and backward shared with ops/cpu/norm.cpp). SiLU and its
-// derivative are ops/math.h's, shared with CUDA.
+// derivative are ops/math.h's, shared with CUDA; f32 runs them through
+// ops/cpu/vec_math.h, as the silu op does.
 // Forward: one pass over x for the statistics (training), one that writes y;
 // z lives only in y's plane before SiLU overwrites it. Backward: one pass
 // recomputes z from x and the saved statistics and writes gz = gy * silu'(z)
@@ -12,7 +13,11 @@
 // Outputs: y, save_mean / save_invstd, gx, gweight, gbias are overwritten; the
 // running statistics are updated in place (training only).
 #include "ops/batch_norm_silu.h"
+
+#include <type_traits>
+
 #include "ops/cpu/norm_planes.h"
+#include "ops/cpu/vec_math.h"
 #include "ops/math.h"
 
 namespace sono::cpu {
@@ -20,6 +25,26 @@ namespace sono::cpu {
 namespace {
 
 using namespace norm;
+
+// z = silu(z) over a plane, in place.
+template <class T>
+void silu_in_place(T* z, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    vec::silu_forward(z, z, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) z[i] = math::silu(z[i]);
+  }
+}
+
+// z = gy * silu'(z) over a plane, in place.
+template <class T>
+void silu_grad_in_place(T* z, const T* gy, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    vec::silu_backward(z, gy, z, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) z[i] = gy[i] * math::silu_grad(z[i]);
+  }
+}
 
 template <class T>
 void forward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
@@ -41,7 +66,7 @@ void forward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, con
     // loops as batch_norm then silu, without the round trip through memory.
 #pragma omp simd
     for (int64_t i = 0; i < s; ++i) dst[i] = (src[i] - m) * a + b;
-    for (int64_t i = 0; i < s; ++i) dst[i] = math::silu(dst[i]);
+    silu_in_place(dst, s);
   }
 }
 
@@ -77,7 +102,7 @@ void backward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
     T* dst = gz ? gz + p * s : scratch_plane(scratch, s);
 #pragma omp simd
     for (int64_t i = 0; i < s; ++i) dst[i] = (xs[i] - m) * a + b;
-    for (int64_t i = 0; i < s; ++i) dst[i] = gs[i] * math::silu_grad(dst[i]);
+    silu_grad_in_place(dst, gs, s);
 #pragma omp simd reduction(+ : sa, sb)
     for (int64_t i = 0; i < s; ++i) {
       sa += double(dst[i]);

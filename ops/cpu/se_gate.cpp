@@ -1,9 +1,14 @@
 // CPU squeeze-excitation gate over contiguous x [N, C, S...] as N*C planes of
-// S values, one logit per plane (ops/math.h's sigmoid, shared with CUDA):
+// S values, one logit per plane (ops/math.h's sigmoid, shared with CUDA; f32
+// through ops/cpu/vec_math.h like the sigmoid op, so fused and unfused agree to the bit):
 // forward out = x * sigmoid(s[p]); backward, in one pass over each plane,
 // gx = gy * sigmoid(s[p]) and gs[p] = sigmoid'(s[p]) * sum(gy * x), the
 // products in T summed in double. out, gx and gs are overwritten.
 #include "ops/se_gate.h"
+
+#include <type_traits>
+
+#include "ops/cpu/vec_math.h"
 #include "ops/math.h"
 
 namespace sono::cpu {
@@ -11,6 +16,18 @@ namespace sono::cpu {
 namespace {
 
 constexpr int64_t kParallelElems = 32768;  // below this, starting threads costs more than it saves
+
+// The sigmoid op's value for one logit (ops/cpu/activation.cpp).
+template <class T>
+T gate_of(T s) {
+  if constexpr (std::is_same_v<T, float>) {
+    float g;
+    vec::sigmoid(&s, &g, 1);
+    return g;
+  } else {
+    return math::sigmoid(s);
+  }
+}
 
 }  // namespace
 
@@ -23,7 +40,7 @@ void se_gate_forward(const Tensor& x, const Tensor& s, const Tensor& out) {
     const int64_t planes = s.numel(), S = x.numel() / planes;
 #pragma omp parallel for if (x.numel() > kParallelElems)
     for (int64_t p = 0; p < planes; ++p) {
-      const T g = math::sigmoid(sd[p]);
+      const T g = gate_of(sd[p]);
       const T* src = xd + p * S;
       T* dst = od + p * S;
 #pragma omp simd
@@ -43,7 +60,7 @@ void se_gate_backward(const Tensor& x, const Tensor& s, const Tensor& gy, const 
     const int64_t planes = s.numel(), S = x.numel() / planes;
 #pragma omp parallel for if (x.numel() > kParallelElems)
     for (int64_t p = 0; p < planes; ++p) {
-      const T gate = math::sigmoid(sd[p]);
+      const T gate = gate_of(sd[p]);
       const T* xs = xd + p * S;
       const T* gp = g + p * S;
       if (gxd) {

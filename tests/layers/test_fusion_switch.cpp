@@ -9,7 +9,7 @@
 using namespace sono;
 using namespace sono::nn;
 
-TEST_CASE("fusion switch: SONO_FUSED_OPS is 1 or unset (fused) or 0 (unfused); other values are refused") {
+TEST_CASE("fusion switch: SONO_FUSED_OPS is 1 or unset (fused) or 0 (unfused) - other values are refused") {
   CHECK(parse_fused_ops(nullptr));
   CHECK(parse_fused_ops("1"));
   CHECK_FALSE(parse_fused_ops("0"));

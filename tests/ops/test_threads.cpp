@@ -1,10 +1,7 @@
 #include <doctest/doctest.h>
 #include <omp.h>
 
-#include <algorithm>
-#include <cmath>
 #include <functional>
-#include <string>
 
 #include "ops/ops.h"
 #include "tests/support/check.h"
@@ -14,11 +11,11 @@ using namespace sono::test;
 
 // CI runs the suite with one and with two OpenMP threads; these cases run the
 // parallel kernels with two and three threads against one in one process.
-// Sono's own kernels split work so that every sum is taken in the same order
+// Every kernel splits its work so that each sum is taken in the same order
 // whatever the thread count (per-plane and per-block partial sums combined in
-// a fixed order), so their results must be bit-identical. OpenBLAS partitions
-// a GEMM differently per thread count and its edge kernels may round
-// differently: those paths are held to f32 rounding of the tensor's scale.
+// a fixed order; GEMMs cut into blocks by shape, one single-threaded BLAS call
+// each, ops/cpu/gemm.cpp), so the results must be bit-identical: a training
+// run then follows the same trajectory on any number of cores.
 namespace {
 
 using Workload = std::function<std::vector<Tensor>()>;
@@ -90,19 +87,13 @@ TEST_CASE("parallel kernels without BLAS give bit-identical results with 1, 2 an
   });
 }
 
-TEST_CASE("GEMM paths agree with 1, 2 and 3 threads to f32 rounding of each tensor's scale") {
+TEST_CASE("GEMM paths (convolutions, linear) give bit-identical results with 1, 2 and 3 threads") {
+  // OpenBLAS's own threading partitions by thread count and rounds
+  // differently at the edges (the linear layer's input gradient moved by
+  // ~2e-7 of its scale between 1 and 2 threads before ops/cpu/gemm.cpp cut
+  // GEMMs into fixed blocks).
   with_threads(gemm_paths, [](const Tensor& got, const Tensor& ref, int threads, size_t i) {
-    const std::vector<double> a = values(got), e = values(ref);
-    REQUIRE(a.size() == e.size());
-    double diff = 0, scale = 0;
-    for (size_t k = 0; k < a.size(); ++k) {
-      const double d = std::fabs(a[k] - e[k]);
-      diff = std::isfinite(d) ? std::max(diff, d) : INFINITY;
-      scale = std::max(scale, std::fabs(e[k]));
-    }
-    // k <= 1792 products per dot: a different blocking moves a sum by a few
-    // f32 ulps of its scale, far below 1e-5.
-    CHECK_MESSAGE(diff <= 1e-5 * scale, "output ", i, " with ", threads, " threads: max diff ", diff, " vs scale ",
-                  scale);
+    INFO("output ", i, " with ", threads, " threads");
+    CHECK_CLOSE(got, ref, Tolerance{0.0, 0.0});
   });
 }

@@ -3,14 +3,17 @@
 // row strides). With beta = 0, C is overwritten without being read; with
 // beta = 1 the product accumulates onto it. Sizes are checked to fit BLAS's
 // 32-bit integers.
-// Threading: C is cut into blocks of rows or columns whose size depends on the
-// shape only, each block one single-threaded BLAS call, the blocks shared by
-// the threads of one OpenMP region. So every element of C comes from the same
-// call whatever the thread count (bit-identical results at 1, 2 or N threads;
-// OpenBLAS's own threading partitions by thread count and its edge kernels
-// round differently), and threads only meet at the region's end (OpenBLAS's
-// level-3 threading busy-waits between its threads, which stalls when another
-// process holds a core).
+// Threading: with more than one thread and enough work, C is cut into blocks
+// of rows or columns whose size depends on the shape only, each block one
+// single-threaded BLAS call, the blocks shared by the threads of one OpenMP
+// region; otherwise one single-threaded call. So the result is the same at 2,
+// 3 or N threads (OpenBLAS's own threading partitions by thread count and its
+// edge kernels round differently), and threads only meet at the region's end:
+// OpenBLAS's level-3 threading busy-waits between its threads, which stalls
+// for as long as another process holds a core (docs/benchmarks.md). At one
+// thread the call is the whole-matrix one, which for some shapes rounds
+// differently from the blocks (a few ulps), so 1 vs 2 threads agree to f32
+// rounding, not bitwise.
 #include "ops/cpu/gemm.h"
 
 #include <cblas.h>
@@ -100,12 +103,13 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
       gemm_block(bl, i, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  // One thread: OpenBLAS (OpenMP build) would thread each call by
-  // omp_get_max_threads(), so that is 1 here (a per-thread setting).
+  // One call on the calling thread. OpenBLAS (OpenMP build) threads a call by
+  // omp_get_max_threads(), so that is 1 for it (a per-thread setting). With
+  // one thread this is exactly the plain BLAS call: single-threaded results
+  // are those of the whole-matrix call, as before the blocking.
   const int threads = omp_get_max_threads();
   if (threads > 1) omp_set_num_threads(1);
-  for (int64_t i = 0; i < bl.count; ++i)
-    gemm_block(bl, i, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  blas_gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (threads > 1) omp_set_num_threads(threads);
 }
 

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 
 #include "ops/ops.h"
@@ -11,11 +13,12 @@ using namespace sono::test;
 
 // CI runs the suite with one and with two OpenMP threads; these cases run the
 // parallel kernels with two and three threads against one in one process.
-// Every kernel splits its work so that each sum is taken in the same order
-// whatever the thread count (per-plane and per-block partial sums combined in
-// a fixed order; GEMMs cut into blocks by shape, one single-threaded BLAS call
-// each, ops/cpu/gemm.cpp), so the results must be bit-identical: a training
-// run then follows the same trajectory on any number of cores.
+// Sono's own kernels split their work so that each sum is taken in the same
+// order whatever the thread count (per-plane and per-block partial sums
+// combined in a fixed order), so their results must be bit-identical. GEMMs
+// (ops/cpu/gemm.cpp) run as one BLAS call on one thread and as fixed blocks,
+// one single-threaded call each, on more: bit-identical from 2 threads on,
+// within f32 rounding of the tensor's scale between 1 and 2.
 namespace {
 
 using Workload = std::function<std::vector<Tensor>()>;
@@ -87,13 +90,32 @@ TEST_CASE("parallel kernels without BLAS give bit-identical results with 1, 2 an
   });
 }
 
-TEST_CASE("GEMM paths (convolutions, linear) give bit-identical results with 1, 2 and 3 threads") {
-  // OpenBLAS's own threading partitions by thread count and rounds
+TEST_CASE("GEMM paths (convolutions, linear): bit-identical at 2 and 3 threads, f32 rounding against 1") {
+  // OpenBLAS's own threading partitioned by thread count and rounded
   // differently at the edges (the linear layer's input gradient moved by
-  // ~2e-7 of its scale between 1 and 2 threads before ops/cpu/gemm.cpp cut
-  // GEMMs into fixed blocks).
+  // ~2e-7 of its scale between 2 and 3 threads).
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(2);
+  const std::vector<Tensor> two = gemm_paths();
+  omp_set_num_threads(3);
+  const std::vector<Tensor> three = gemm_paths();
+  omp_set_num_threads(before);
+  for (size_t i = 0; i < two.size(); ++i) {
+    INFO("output ", i, ": 3 threads vs 2");
+    CHECK_CLOSE(three[i], two[i], Tolerance{0.0, 0.0});
+  }
   with_threads(gemm_paths, [](const Tensor& got, const Tensor& ref, int threads, size_t i) {
-    INFO("output ", i, " with ", threads, " threads");
-    CHECK_CLOSE(got, ref, Tolerance{0.0, 0.0});
+    const std::vector<double> a = values(got), e = values(ref);
+    REQUIRE(a.size() == e.size());
+    double diff = 0, scale = 0;
+    for (size_t k = 0; k < a.size(); ++k) {
+      const double d = std::fabs(a[k] - e[k]);
+      diff = std::isfinite(d) ? std::max(diff, d) : INFINITY;
+      scale = std::max(scale, std::fabs(e[k]));
+    }
+    // <= 1792 products per dot: another blocking moves a sum by a few f32
+    // ulps of its scale, far below 1e-5.
+    CHECK_MESSAGE(diff <= 1e-5 * scale, "output ", i, " with ", threads, " threads: max diff ", diff, " vs scale ",
+                  scale);
   });
 }

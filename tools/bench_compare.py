@@ -19,6 +19,11 @@ the same run; each whole-model workload gets its FLOPs (2 * MACs forward,
 3x that for a training step) and a minimum-bytes estimate (see floor_bytes),
 and the fraction of both floors each engine reaches.
 
+--contention: every workload is timed a second time beside a fixed background
+load (one process spinning on one core, started and stopped by this script),
+alternated with the quiet timing in the same round, and each engine's
+slowdown factor (loaded / quiet) is reported side by side (PyTorch eager).
+
 Writes bench/results/<cpu|gpu>-<machine>-<date>.{json,md} and prints the table.
 Torch is optional: without it (or without a CUDA torch on a GPU machine) the
 PyTorch columns say why and Sono is still timed. Details: docs/benchmarks.md.
@@ -554,6 +559,49 @@ def measure_peaks(sono, devices, reps):
     return peaks
 
 
+class BackgroundLoad:
+    """A fixed competing load for --contention: one process spinning on one
+    core (affinity pinned), as a compile job or another user would hold it.
+    Started and stopped around each loaded measurement."""
+
+    SPIN = "import os, sys\nos.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True:\n    pass\n"
+
+    def __init__(self, cpu):
+        self.cpu, self.proc = cpu, None
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", self.SPIN, str(self.cpu)])
+        time.sleep(0.5)  # on its core before the timing starts
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait()
+        return False
+
+
+def contention_rows(results):
+    """Per workload: each engine's median with the background load over its
+    median without it (the same round, alternated), and Sono's factor over
+    PyTorch's (<= 1: Sono slows down no more than PyTorch)."""
+    quiet = {(r["device"], r["name"], r["batch"]): r for r in results if not r.get("loaded")}
+    rows = []
+    for r in results:
+        if not r.get("loaded"):
+            continue
+        q = quiet.get((r["device"], r["name"], r["batch"]))
+        if not q:
+            continue
+        sq, sl = q["sono"].get("median_ms"), r["sono"].get("median_ms")
+        pq, pl = q["pytorch"]["eager"].get("median_ms"), r["pytorch"]["eager"].get("median_ms")
+        so = sl / sq if sq and sl else None
+        pt = pl / pq if pq and pl else None
+        rows.append({"device": r["device"], "name": r["name"], "batch": r["batch"], "sono_quiet_ms": sq,
+                     "sono_loaded_ms": sl, "sono_slowdown": so, "pytorch_quiet_ms": pq, "pytorch_loaded_ms": pl,
+                     "pytorch_slowdown": pt, "sono_over_pytorch": so / pt if so and pt else None})
+    return rows
+
+
 def run_workload(w, torch_side, sono, args):
     device = w["device"]
     res = {"name": w["name"], "device": device, "batch": w["batch"], "kind": w["kind"], "pytorch": {},
@@ -562,6 +610,9 @@ def run_workload(w, torch_side, sono, args):
     for variant in VARIANTS:
         if not model and variant != "eager":
             res["pytorch"][variant] = {"na": "model workloads only"}
+            continue
+        if args.contention and variant != "eager":
+            res["pytorch"][variant] = {"na": "eager only in --contention mode"}
             continue
         reason = "PyTorch not importable" if torch_side is None else torch_side.unavailable(device, variant)
         if reason:
@@ -588,7 +639,7 @@ def merge_rounds(rounds):
     """Samples of the same workload from several alternation rounds, pooled."""
     merged = {}
     for r in rounds:
-        key = (r["device"], r["name"], r["batch"])
+        key = (r["device"], r["name"], r["batch"], bool(r.get("loaded")))
         if key not in merged:
             merged[key] = copy.deepcopy(r)
             merged[key]["load_before"] = [r["load_before"]]
@@ -699,6 +750,20 @@ def markdown(report):
         lines.append(f"PyTorch at its default thread count ({dt['threads']}): {dt['name']} batch {dt['batch']}: "
                      f"{fmt(dt.get('median_ms'))} ms (vs {fmt(dt.get('set_threads_ms'))} ms at "
                      f"{t['torch']} threads){' -- ' + dt['na'] if dt.get('na') else ''}")
+    c = report.get("contention")
+    if c:
+        lines.append("")
+        lines.append(f"## Contention\n\nEach workload timed without and with {c['load']}, alternated in the same "
+                     "run; slowdown = loaded / quiet median. Sono/PyTorch slowdown <= 1: Sono holds up as well as "
+                     "PyTorch.\n")
+        lines.append("| device | workload | batch | Sono quiet | Sono loaded | Sono slowdown | PyTorch quiet | "
+                     "PyTorch loaded | PyTorch slowdown | Sono/PyTorch slowdown |")
+        lines.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in c["rows"]:
+            lines.append("| " + " | ".join([
+                r["device"], r["name"], str(r["batch"]), fmt(r["sono_quiet_ms"]), fmt(r["sono_loaded_ms"]),
+                fmt(r["sono_slowdown"], 2), fmt(r["pytorch_quiet_ms"]), fmt(r["pytorch_loaded_ms"]),
+                fmt(r["pytorch_slowdown"], 2), fmt(r["sono_over_pytorch"], 2)]) + " |")
     lines.append("")
     lines.append("## Floor\n")
     lines.append("FLOPs: 2 x conv/linear MACs per image (forward), 3x that for a training step. Bytes: the "
@@ -733,6 +798,13 @@ def print_table(report):
         print(f"{r['device']:6} {r['name']:38} {r['batch']:>5} {fmt(e):>12} {fmt(b):>14} "
               f"{fmt(s) if s else 'n/a':>10} {fmt(s / e, 2) if s and e else '-':>12} "
               f"{pct(floor_ms / s) if floor_ms and s else '-':>10}")
+    c = report.get("contention")
+    if c:
+        print(f"\ncontention ({c['load']}): slowdown = loaded / quiet median")
+        print(f"{'device':6} {'workload':38} {'Sono':>8} {'PyTorch':>8} {'Sono/PyTorch':>12}")
+        for r in c["rows"]:
+            print(f"{r['device']:6} {r['name']:38} {fmt(r['sono_slowdown'], 2):>8} {fmt(r['pytorch_slowdown'], 2):>8} "
+                  f"{fmt(r['sono_over_pytorch'], 2):>12}")
 
 
 # ---- main ---------------------------------------------------------------------
@@ -755,6 +827,10 @@ def main():
     ap.add_argument("--only", help="regex over '<device> <workload name>' (e.g. 'cpu model fwd')")
     ap.add_argument("--no-default-threads", action="store_true",
                     help="skip PyTorch at its default thread count (model fwd seg; ~10x slower on Debian torch)")
+    ap.add_argument("--contention", action="store_true",
+                    help="time every workload also beside a background load on one core (started and stopped here) "
+                         "and report each engine's slowdown factor; PyTorch eager only")
+    ap.add_argument("--load-cpu", type=int, default=0, help="the core the --contention load spins on")
     ap.add_argument("--out-dir", default=os.path.join(REPO, "bench", "results"))
     ap.add_argument("--name", help="output file name without extension (default <machine kind>-<date>)")
     ap.add_argument("--from-json", metavar="FILE", help="re-render FILE's table and markdown (FILE.md) without running")
@@ -808,9 +884,17 @@ def main():
             print(f"bench_compare: round {rnd + 1}/{args.rounds} [{i + 1}/{len(todo)}] {w['device']} {w['name']} "
                   f"batch {w['batch']}", file=sys.stderr)
             rounds.append(run_workload(w, torch_side, sono, args))
+            if args.contention:
+                with BackgroundLoad(args.load_cpu):
+                    loaded = run_workload(w, torch_side, sono, args)
+                loaded["loaded"] = True
+                rounds.append(loaded)
     results = merge_rounds(rounds)
     for r in results:
-        add_floor(r, floor_model, peaks)
+        if not r.get("loaded"):
+            add_floor(r, floor_model, peaks)
+    contention = contention_rows(results) if args.contention else None
+    results = [r for r in results if not r.get("loaded")]
 
     default_threads = None
     if torch_side is not None and "cpu" in devices and not args.no_default_threads:
@@ -844,6 +928,7 @@ def main():
                      "warmup": args.warmup, "repeats": args.repeats, "rounds": args.rounds, "devices": devices},
         "peaks": peaks, "floor_model": floor_model, "floor_model_source": floor_source,
         "workloads": results, "pytorch_default_threads": default_threads,
+        "contention": contention and {"load": f"one process spinning on CPU {args.load_cpu}", "rows": contention},
     }
     os.makedirs(args.out_dir, exist_ok=True)
     base = os.path.join(args.out_dir, args.name or f"{kind}-{date}")

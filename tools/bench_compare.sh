@@ -5,6 +5,8 @@
 #   tools/bench_compare.sh                      CPU: B4, 256x256, batch 2, 2 threads
 #   tools/bench_compare.sh --rounds 2           more alternation rounds (busy machine)
 #   tools/bench_compare.sh --only 'cpu model'   a subset (regex over "<device> <workload>")
+#   tools/bench_compare.sh --contention --only 'cpu model train'
+#                                               also beside a one-core background load: slowdown factors
 #   tools/bench_compare.sh --help               every option
 #
 # Builds sono_bench (Release) in $SONO_BENCH_BUILD (default build-bench; CUDA

@@ -3,10 +3,24 @@
 // row strides). With beta = 0, C is overwritten without being read; with
 // beta = 1 the product accumulates onto it. Sizes are checked to fit BLAS's
 // 32-bit integers.
+// Threading: with more than one thread and enough work, C is cut into blocks
+// of rows or columns whose size depends on the shape only, each block one
+// single-threaded BLAS call, the blocks shared by the threads of one OpenMP
+// region; otherwise one single-threaded call. So the result is the same at 2,
+// 3 or N threads (OpenBLAS's own threading partitions by thread count and its
+// edge kernels round differently), and threads only meet at the region's end:
+// OpenBLAS's level-3 threading busy-waits between its threads, which stalls
+// for as long as another process holds a core (docs/benchmarks.md). At one
+// thread the call is the whole-matrix one, which for some shapes rounds
+// differently from the blocks (a few ulps), so 1 vs 2 threads agree to f32
+// rounding, not bitwise.
 #include "ops/cpu/gemm.h"
 
 #include <cblas.h>
 
+#include <omp.h>
+
+#include <algorithm>
 #include <limits>
 
 #include "core/error.h"
@@ -24,23 +38,85 @@ blasint blas_int(int64_t v) {
 
 CBLAS_TRANSPOSE op(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
-}  // namespace
+// Blocks of C: the longer of its two sides is cut into pieces of `block`
+// rows or columns (a multiple of 16, the BLAS kernels' widest unroll), at
+// most kMaxBlocks of them and none below kMinBlock.
+constexpr int64_t kMinBlock = 64;
+constexpr int64_t kMaxBlocks = 32;
+// Below this many multiply-adds one thread is faster than waking the others.
+constexpr int64_t kParallelMacs = int64_t(1) << 20;
+
+struct Blocks {
+  bool by_columns;
+  int64_t block, count;
+  Blocks(int64_t m, int64_t n) : by_columns(n >= m) {
+    const int64_t len = by_columns ? n : m;
+    block = std::max(kMinBlock, (len + kMaxBlocks - 1) / kMaxBlocks);
+    block = (block + 15) / 16 * 16;
+    count = (len + block - 1) / block;
+  }
+};
+
+template <class T>
+void blas_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
 template <>
-void gemm<float>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (m == 0 || n == 0) return;
+void blas_gemm<float>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                      int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   cblas_sgemm(CblasRowMajor, op(trans_a), op(trans_b), blas_int(m), blas_int(n), blas_int(k), alpha, a, blas_int(lda),
               b, blas_int(ldb), beta, c, blas_int(ldc));
 }
 
 template <>
-void gemm<double>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
-                  int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  if (m == 0 || n == 0) return;
+void blas_gemm<double>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+                       int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   cblas_dgemm(CblasRowMajor, op(trans_a), op(trans_b), blas_int(m), blas_int(n), blas_int(k), alpha, a, blas_int(lda),
               b, blas_int(ldb), beta, c, blas_int(ldc));
 }
+
+// Block i of C: its rows [lo, hi) of op(A) or its columns [lo, hi) of op(B).
+template <class T>
+void gemm_block(const Blocks& bl, int64_t i, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+                const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const int64_t lo = i * bl.block, len = std::min(bl.block, (bl.by_columns ? n : m) - lo);
+  if (bl.by_columns) {
+    blas_gemm<T>(trans_a, trans_b, m, len, k, alpha, a, lda, trans_b ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
+  } else {
+    blas_gemm<T>(trans_a, trans_b, len, n, k, alpha, trans_a ? a + lo : a + lo * lda, lda, b, ldb, beta, c + lo * ldc,
+                 ldc);
+  }
+}
+
+}  // namespace
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  for (int64_t v : {m, n, k, lda, ldb, ldc}) blas_int(v);  // every block's sizes are within these
+  const Blocks bl(m, n);
+  if (bl.count > 1 && m * n * k >= kParallelMacs && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+    // Inside the region OpenBLAS sees omp_in_parallel() and runs single-threaded.
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < bl.count; ++i)
+      gemm_block(bl, i, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  // One call on the calling thread. OpenBLAS (OpenMP build) threads a call by
+  // omp_get_max_threads(), so that is 1 for it (a per-thread setting). With
+  // one thread this is exactly the plain BLAS call: single-threaded results
+  // are those of the whole-matrix call, as before the blocking.
+  const int threads = omp_get_max_threads();
+  if (threads > 1) omp_set_num_threads(1);
+  blas_gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (threads > 1) omp_set_num_threads(threads);
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                          float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+                           int64_t, double, double*, int64_t);
 
 }  // namespace sono::cpu
 

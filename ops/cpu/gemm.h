@@ -7,7 +7,8 @@ namespace sono::cpu {
 // C[m, n] = alpha * op(A)[m, k] @ op(B)[k, n] + beta * C, all row-major;
 // op(X) = X^T when trans_x. lda/ldb/ldc are the row strides of A, B, C as
 // stored. With beta == 0, C is never read (may hold garbage or NaN).
-// OpenBLAS threads the call itself: call it outside OpenMP parallel regions.
+// Threaded by Sono over fixed blocks of C (bit-identical at 2..N threads);
+// inside an OpenMP parallel region it runs on the calling thread.
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
           int64_t ldb, T beta, T* c, int64_t ldc);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -49,7 +50,7 @@ TEST_CASE("phantom, train, predict and evaluate: the loss falls and the metrics 
   o.image_size = 64;
   o.batch_size = 8;
   o.epochs = 30;
-  o.seed = 1;
+  o.seed = std::getenv("SONO_E2E_SEED") ? std::stoull(std::getenv("SONO_E2E_SEED")) : 1;
   o.num_workers = 1;
   o.progress = false;
   o.bn_calibration_batches = 10;
@@ -104,27 +105,44 @@ TEST_CASE("phantom, train, predict and evaluate: the loss falls and the metrics 
 
   EvaluationResult ev = evaluate_predictions((root / "val").string(), (root / "pred").string());
   for (auto& [task, n] : ev.missing) CHECK_MESSAGE(n == 0, task);
-  const json& res = ev.results;
-  MESSAGE("evaluation: ", res.dump());
-  // Chance levels: 3 balanced classes -> accuracy 1/3; a lesion covering a
-  // small part of the image; a box anywhere; the image centre as keypoints.
-  CHECK(res["classification"]["phantom_cls"]["Accuracy"].get<double>() > 0.45);
-  CHECK(res["segmentation"]["phantom_seg"]["DSC"].get<double>() > 0.25);
-  CHECK(res["detection"]["phantom_det"]["IoU"].get<double>() > 0.15);
-  double centre_mre = 0;
-  int n = 0;
-  for (const auto& r : val_rows)
-    if (r.type == TaskType::Regression) {
-      for (size_t k = 0; k < r.points.size(); k += 2)
-        centre_mre += std::hypot(r.points[k] - r.width / 2.0, r.points[k + 1] - r.height / 2.0) / 2.0;
-      ++n;
-    }
-  centre_mre /= n;
-  MESSAGE("regression MRE: trained ", res["regression"]["phantom_reg"]["MRE"].get<double>(), ", untrained ",
-          ev0.results["regression"]["phantom_reg"]["MRE"].get<double>(), ", image centre ", centre_mre);
-  CHECK(res["regression"]["phantom_reg"]["MRE"].get<double>() <
-        ev0.results["regression"]["phantom_reg"]["MRE"].get<double>());
-  CHECK(res["classification"]["phantom_cls"]["Accuracy"].get<double>() >
-        ev0.results["classification"]["phantom_cls"]["Accuracy"].get<double>());
+  MESSAGE("validation: ", ev.results.dump());
+
+  // What the run learned, judged where it is stable. Over seeds 1-4 at 1 and
+  // 2 threads (8 runs), the validation segmentation DSC was 0.56-0.79 (bound
+  // 0.25), but with 24 training images per task the validation accuracy (8
+  // images, chance 1/3) ranged 0.125-0.75, the validation IoU 0.04-0.46 and
+  // the validation MRE 33-133 px against ~80 untrained: one lucky run passes
+  // such checks, another fails them. Fitting the training images is what a
+  // working loss, backward and optimizer must do on every trajectory, so the
+  // other kinds are judged on the training split, against the untrained
+  // network (same seed, same init), with the last weights. Measured there
+  // over the same 8 runs: accuracy 0.58-0.96 (untrained 0.29-0.54), DSC
+  // 0.80-0.85, IoU 0.22-0.64, MRE 27-44 px (untrained 76-80, ratio <= 0.56).
+  // SONO_E2E_SEED picks another seed for such measurements.
+  CHECK(ev.results["segmentation"]["phantom_seg"]["DSC"].get<double>() > 0.25);
+  data::Dataset train = tasks::read_dataset((root / "train").string());
+  LoadedModel last_weights = load_model_for_dataset((root / "run" / "last.safetensors").string(), train);
+  predict(*last_weights.model, train, (root / "fit").string(), po);
+  {
+    model::MultiTaskModelConfig cfg = tasks::model_config();
+    cfg.encoder = o.encoder;
+    cfg.tasks = lm_tasks_for(train);
+    cfg.init_seed = o.seed;
+    model::MultiTaskModel untrained(cfg);
+    predict(untrained, train, (root / "fit0").string(), po);
+  }
+  const json fit = evaluate_predictions((root / "train").string(), (root / "fit").string()).results;
+  const json fit0 = evaluate_predictions((root / "train").string(), (root / "fit0").string()).results;
+  MESSAGE("training split, trained: ", fit.dump());
+  MESSAGE("training split, untrained: ", fit0.dump());
+  const double acc = fit["classification"]["phantom_cls"]["Accuracy"].get<double>();
+  const double dsc = fit["segmentation"]["phantom_seg"]["DSC"].get<double>();
+  const double iou = fit["detection"]["phantom_det"]["IoU"].get<double>();
+  const double mre = fit["regression"]["phantom_reg"]["MRE"].get<double>();
+  const double mre0 = fit0["regression"]["phantom_reg"]["MRE"].get<double>();
+  CHECK(acc > 0.45);  // 3 balanced classes: chance 1/3
+  CHECK(dsc > 0.4);
+  CHECK(iou > 0.1);
+  CHECK(mre < 0.75 * mre0);
   fs::remove_all(root);
 }

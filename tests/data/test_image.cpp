@@ -258,7 +258,7 @@ TEST_CASE("read_image / read_mask / read_image_info: a JPEG Huffman table of mor
 // 2.27 read its uninitialised table and index past it (UBSan; the fuzz input
 // is fuzz/corpus/image_resize/crash-jpeg-undefined-huffman-table). Files from
 // a real encoder (tests/data/images/, Pillow) must all still decode.
-TEST_CASE("read_image: real encoders' JPEGs decode; a scan using an undefined Huffman table is refused") {
+TEST_CASE("read_image: real encoders' JPEGs decode, and a scan using an undefined Huffman table is refused") {
   const std::string images = std::string(SONO_TEST_DATA_DIR) + "/images/";
   for (const char* name :
        {"baseline.jpg", "progressive.jpg", "progressive_optimized_420.jpg", "progressive_gray.jpg"}) {

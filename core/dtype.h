@@ -129,4 +129,31 @@ decltype(auto) dispatch_float(DType t, const char* op, F&& f) {
   throw Error(std::string(op) + ": expected dtype f32 or f64, got " + dtype_name(t));
 }
 
+// The type a kernel computes in for a storage type: bf16 values are loaded
+// widened to float and stored rounded to nearest even (scalar_cast), so bf16
+// and f32 kernels share one body and one ops/math.h formula.
+template <class T>
+struct compute_type {
+  using type = T;
+};
+template <>
+struct compute_type<BFloat16> {
+  using type = float;
+};
+template <class T>
+using compute_t = typename compute_type<T>::type;
+
+// Float kernels that also take bf16 storage (the mixed-precision ops of
+// docs/precision.md): f32, f64 and bf16.
+template <class F>
+decltype(auto) dispatch_real(DType t, const char* op, F&& f) {
+  switch (t) {
+    case DType::F32: return f(type_tag<float>{});
+    case DType::F64: return f(type_tag<double>{});
+    case DType::BF16: return f(type_tag<BFloat16>{});
+    default: break;
+  }
+  throw Error(std::string(op) + ": expected dtype f32, f64 or bf16, got " + dtype_name(t));
+}
+
 }  // namespace sono

@@ -10,7 +10,9 @@ threads="${2:-2}" size="${3:-64}" batch="${4:-8}" steps="${5:-8}"
 sono="$build/sono"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/sono-dist-scaling.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
-"$sono" phantom --out "$tmp/ph" --train-images 40 --val-images 2 --min-size 64 --max-size 96 >/dev/null
+# Enough images of each kind for STEPS steps in the one epoch (a quarter of them are that kind).
+images=$((4 * batch * steps > 40 ? 4 * batch * steps : 40))
+"$sono" phantom --out "$tmp/ph" --train-images "$images" --val-images 2 --min-size 64 --max-size 96 >/dev/null
 # Seconds per step from the cumulative images/s of log.jsonl, after the first
 # two steps (warm-up): (t_last - t_2) / (steps - 2).
 rate() {

@@ -36,6 +36,7 @@
 #include "ops/drop_connect_add.h"
 #include "ops/ops.h"
 #include "ops/se_gate.h"
+#include "ops/sync_batch_norm.h"
 #include "tests/support/check.h"
 
 using namespace sono;
@@ -265,6 +266,13 @@ std::vector<OpCase> model_ops() {
          return v[0].permute({0, 2, 3, 1}).contiguous().slice(1, 1, 5).reshape({2, -1}).clone();
        }},
       {"upsample_nearest2x", {{x4}}, [](V v) { return upsample_nearest2x(v[0]); }},
+      {"sync_batch_norm (one rank)",
+       {{x4}, {{8}, P}, {{8}, P}, {{8}, Kind::Buffer32}, {{8}, Kind::Buffer32}},
+       [](V v) {
+         auto one_rank = std::make_shared<BatchNormReducer>();
+         one_rank->allreduce_sum = [](const Tensor&) {};
+         return sync_batch_norm(v[0], v[1], v[2], v[3], v[4], 0.1, 1e-3, one_rank);
+       }},
       {"dropout2d p=0.2",
        {{x4}},
        [](V v) {

@@ -3,9 +3,10 @@
 // Math (ops/math.h's masked_add; the CPU kernel rounds the product first):
 //   forward   out = x * mask[n] + residual
 //   backward  gx = gy * mask[n]            (residual's gradient is gy itself)
-// Layout: x, residual, out, gy, gx contiguous [N, ...]; mask N contiguous values.
+// Layout: x, residual, out, gy, gx contiguous [N, ...]; mask N contiguous
+// values; f32, f64 or bf16 (loaded as float, stored rounded to nearest even).
 // Launch: one grid-stride loop; element i belongs to sample i / S, computed in
-// 32 bits when the tensor is small enough (64-bit divisions would dominate).
+// 32 bits when the tensor is small enough (with_narrow_index).
 // Outputs: out and gx are overwritten.
 #include "core/cuda/launch.h"
 #include "ops/drop_connect_add.h"
@@ -22,7 +23,10 @@ struct Forward {
   const T* residual;
   I per_sample;
   T* out;
-  __device__ void operator()(int64_t i) const { out[i] = math::masked_add(x[i], mask[I(i) / per_sample], residual[i]); }
+  __device__ void operator()(int64_t i) const {
+    using C = compute_t<T>;
+    out[i] = scalar_cast<T>(math::masked_add(C(x[i]), C(mask[I(i) / per_sample]), C(residual[i])));
+  }
 };
 
 template <class T, class I>
@@ -31,22 +35,18 @@ struct Backward {
   const T* gy;
   I per_sample;
   T* gx;
-  __device__ void operator()(int64_t i) const { gx[i] = gy[i] * mask[I(i) / per_sample]; }
+  __device__ void operator()(int64_t i) const {
+    using C = compute_t<T>;
+    gx[i] = scalar_cast<T>(C(gy[i]) * C(mask[I(i) / per_sample]));
+  }
 };
-
-// Calls f(I{}) with the narrowest index type for n elements.
-template <class F>
-void with_index(int64_t n, F&& f) {
-  if (n <= int64_t(UINT32_MAX)) f(uint32_t{});
-  else f(uint64_t{});
-}
 
 }  // namespace
 
 void drop_connect_add_forward(const Tensor& x, const Tensor& mask, const Tensor& residual, const Tensor& out) {
-  dispatch_float(x.dtype(), "drop_connect_add", [&](auto tag) {
+  dispatch_real(x.dtype(), "drop_connect_add", [&](auto tag) {
     using T = SONO_TYPE(tag);
-    with_index(x.numel(), [&](auto index) {
+    with_narrow_index(x.numel(), [&](auto index) {
       using I = decltype(index);
       parallel_for(
           x.device().index, x.numel(),
@@ -56,9 +56,9 @@ void drop_connect_add_forward(const Tensor& x, const Tensor& mask, const Tensor&
 }
 
 void drop_connect_add_backward(const Tensor& mask, const Tensor& gy, const Tensor& gx) {
-  dispatch_float(gy.dtype(), "drop_connect_add_backward", [&](auto tag) {
+  dispatch_real(gy.dtype(), "drop_connect_add_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
-    with_index(gy.numel(), [&](auto index) {
+    with_narrow_index(gy.numel(), [&](auto index) {
       using I = decltype(index);
       parallel_for(gy.device().index, gy.numel(),
                    Backward<T, I>{mask.data<T>(), gy.data<T>(), I(gy.numel() / gy.size(0)), gx.data<T>()});

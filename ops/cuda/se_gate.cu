@@ -7,11 +7,12 @@
 // f32, f64 or bf16 (loaded as float, the gate in float, stored rounded to
 // nearest even).
 // Launch: forward one grid-stride loop (plane index in 32 bits when the tensor
-// is small enough, with_narrow_index); backward one block per plane, the sum in double through
-// the fixed-order block_reduce (deterministic, no atomics).
+// is small enough, parallel_for_grouped); backward one block per plane, the
+// sum in double through the fixed-order block_reduce (deterministic, no
+// atomics).
 // Outputs: out, gx and gs are overwritten.
-#include "core/cuda/launch.h"
 #include "ops/cuda/block_reduce.cuh"
+#include "ops/cuda/grouped_elements.cuh"
 #include "ops/math.h"
 #include "ops/se_gate.h"
 
@@ -19,15 +20,14 @@ namespace sono::cuda {
 
 namespace {
 
-template <class T, class I>
-struct Forward {
+template <class T>
+struct Forward {  // element i of plane p
   const T* x;
   const T* s;
-  I plane_size;
   T* out;
-  __device__ void operator()(int64_t i) const {
+  __device__ void operator()(int64_t i, int64_t p) const {
     using C = compute_t<T>;
-    out[i] = scalar_cast<T>(C(x[i]) * math::sigmoid(C(s[I(i) / plane_size])));
+    out[i] = scalar_cast<T>(C(x[i]) * math::sigmoid(C(s[p])));
   }
 };
 
@@ -53,11 +53,8 @@ __global__ void backward_kernel(const T* x, const T* s, const T* gy, int64_t pla
 void se_gate_forward(const Tensor& x, const Tensor& s, const Tensor& out) {
   dispatch_real(x.dtype(), "se_gate", [&](auto tag) {
     using T = SONO_TYPE(tag);
-    const int64_t S = x.numel() / s.numel();
-    with_narrow_index(x.numel(), [&](auto index) {
-      using I = decltype(index);
-      parallel_for(x.device().index, x.numel(), Forward<T, I>{x.data<T>(), s.data<T>(), I(S), out.data<T>()});
-    });
+    parallel_for_grouped(x.device().index, x.numel(), x.numel() / s.numel(),
+                         Forward<T>{x.data<T>(), s.data<T>(), out.data<T>()});
   });
 }
 

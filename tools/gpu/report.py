@@ -161,36 +161,39 @@ def throughput(args):
             return f"n/a [{n}]"
         return fmt(v, digits)
 
-    lines = ["## Throughput: B4 training step, batch 20, 256x256 (images/s; ratio > 1: Sono faster)", "",
-             "| task | Sono fp32 | Sono tf32 | Sono bf16 | PyTorch fp32 (TF32 off) | PyTorch TF32 | PyTorch bf16+CL | "
-             "Sono/PyTorch fp32 | Sono/PyTorch tf32 | Sono bf16/PyTorch bf16+CL | Sono tf32/PyTorch fp32 | "
-             "Sono best/PyTorch best | Sono fp32 peak MiB | Sono bf16 peak MiB | PyTorch fp32 peak MiB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in train:
-        lines.append("| " + " | ".join([
-            r["task"], cell(r["sono_fp32"]), cell(r["sono_tf32"]), cell(r["sono_bf16"]), cell(r["torch_fp32"]),
-            cell(r["torch_tf32"]), cell(r["torch_bf16_cl"]), fmt(r["sono_fp32_over_torch_fp32"], 2),
-            fmt(r["sono_tf32_over_torch_tf32"], 2), fmt(r["sono_bf16_over_torch_bf16_cl"], 2),
-            fmt(r["sono_tf32_over_torch_fp32"], 2), fmt(r["sono_best_over_torch_best"], 2),
-            fmt(r["sono_fp32_peak_mib"], 0), fmt(r["sono_bf16_peak_mib"], 0), fmt(r["torch_fp32_peak_mib"], 0)]) + " |")
-    lines.append("")
+    # (title, row key, digits): images/s cells may hold a reason instead (None digits).
+    def render(title, table, columns):
+        out = [title, "", "| task | " + " | ".join(c[0] for c in columns) + " |", "|---|" + "---:|" * len(columns)]
+        for r in table:
+            out.append("| " + " | ".join([r["task"]] + [cell(r[k]) if d is None else fmt(r[k], d)
+                                                         for _, k, d in columns]) + " |")
+        return out + [""]
+
+    torch_cols = [("PyTorch fp32 (TF32 off)", "torch_fp32", None), ("PyTorch TF32", "torch_tf32", None),
+                  ("PyTorch bf16+CL", "torch_bf16_cl", None)]
+    lines = render("## Throughput: B4 training step, batch 20, 256x256 (images/s; ratio > 1: Sono faster)", train,
+                   [("Sono fp32", "sono_fp32", None), ("Sono tf32", "sono_tf32", None), ("Sono bf16", "sono_bf16", None)]
+                   + torch_cols +
+                   [("Sono/PyTorch fp32", "sono_fp32_over_torch_fp32", 2),
+                    ("Sono/PyTorch tf32", "sono_tf32_over_torch_tf32", 2),
+                    ("Sono bf16/PyTorch bf16+CL", "sono_bf16_over_torch_bf16_cl", 2),
+                    ("Sono tf32/PyTorch fp32", "sono_tf32_over_torch_fp32", 2),
+                    ("Sono best/PyTorch best", "sono_best_over_torch_best", 2),
+                    ("Sono fp32 peak MiB", "sono_fp32_peak_mib", 0), ("Sono bf16 peak MiB", "sono_bf16_peak_mib", 0),
+                    ("PyTorch fp32 peak MiB", "torch_fp32_peak_mib", 0)])
     tasks = ", ".join(f"{r['task']} {r['sono_fp32_task'] or r['sono_tf32_task'] or r['sono_bf16_task'] or '-'}"
                       for r in train)
     lines.append(f"Sono: `sono bench --per-task --precision fp32|tf32|bf16` on a phantom dataset (tasks {tasks}); "
                  "PyTorch: the official model (tools/reference/mhmtl.py) on cardiac_multi, organ_cls, "
                  "thyroid_nodule_det, IUGC. Both: the whole step (zero_grad, forward, loss, backward, AdamW), "
                  "median of the timed steps.")
-    lines += ["", "## Throughput: B4 eval forward, batch 20, 256x256 (images/s; ratio > 1: Sono faster)", "",
-              "| task | Sono tf32 | Sono bf16 | PyTorch fp32 (TF32 off) | PyTorch TF32 | PyTorch bf16+CL | "
-              "Sono tf32/PyTorch fp32 | Sono tf32/PyTorch tf32 | Sono bf16/PyTorch bf16+CL | "
-              "Sono best/PyTorch best |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in fwd:
-        lines.append("| " + " | ".join([
-            r["task"], cell(r["sono_tf32"]), cell(r["sono_bf16"]), cell(r["torch_fp32"]), cell(r["torch_tf32"]),
-            cell(r["torch_bf16_cl"]), fmt(r["sono_tf32_over_torch_fp32"], 2), fmt(r["sono_tf32_over_torch_tf32"], 2),
-            fmt(r["sono_bf16_over_torch_bf16_cl"], 2), fmt(r["sono_best_over_torch_best"], 2)]) + " |")
     lines.append("")
+    lines += render("## Throughput: B4 eval forward, batch 20, 256x256 (images/s; ratio > 1: Sono faster)", fwd,
+                    [("Sono tf32", "sono_tf32", None), ("Sono bf16", "sono_bf16", None)] + torch_cols +
+                    [("Sono tf32/PyTorch fp32", "sono_tf32_over_torch_fp32", 2),
+                     ("Sono tf32/PyTorch tf32", "sono_tf32_over_torch_tf32", 2),
+                     ("Sono bf16/PyTorch bf16+CL", "sono_bf16_over_torch_bf16_cl", 2),
+                     ("Sono best/PyTorch best", "sono_best_over_torch_best", 2)])
     lines.append("Sono: sono_bench `model/cuda/fwd/<task>/batch:20` (SONO_BENCH_PRECISION=tf32|bf16, the tasks "
                  "above by type), 5 timed iterations after 3 untimed; PyTorch: the official model in eval mode "
                  "under no_grad, median of the timed forwards. "

@@ -2,9 +2,11 @@
 //
 // copy:   dst[i] = scalar_cast<D>(src[i]) for all 6x6 dtype pairs; dst overwritten.
 // fill:   dst[i] = value; dst overwritten.
-// axpy:   dst[i] += alpha * src[i] (f32/f64); dst accumulated.
+// axpy:   dst[i] += alpha * src[i] (f32/f64/bf16; bf16 in float, rounded to
+//         nearest even once); dst accumulated.
 // sum_to_shape: dst[j] = sum of src[i] over the broadcast dims that map i to j,
-//         accumulated in double in a fixed order (deterministic); dst overwritten.
+//         accumulated in double in a fixed order (deterministic), f32/f64/bf16;
+//         dst overwritten.
 //
 // Layout: any strides (views), geometry passed by value in a StridedIndexer;
 // when every operand is contiguous, copy, fill and axpy take an index-only
@@ -69,24 +71,30 @@ struct Fill {
   }
 };
 
+// d + alpha * s in the compute type of T, rounded back to T.
+template <class T>
+__device__ __forceinline__ T axpy_value(T d, T s, compute_t<T> alpha) {
+  return scalar_cast<T>(compute_t<T>(d) + alpha * compute_t<T>(s));
+}
+
 template <class T>
 struct AxpyContiguous {
   T* dst;
   const T* src;
-  T alpha;
-  __device__ void operator()(int64_t i) const { dst[i] += alpha * src[i]; }
+  compute_t<T> alpha;
+  __device__ void operator()(int64_t i) const { dst[i] = axpy_value(dst[i], src[i], alpha); }
 };
 
 template <class T>
 struct Axpy {
   T* dst;
   const T* src;
-  T alpha;
+  compute_t<T> alpha;
   StridedIndexer<2> ix;
   __device__ void operator()(int64_t i) const {
     int64_t o[2];
     ix.offsets(i, o);
-    dst[o[0]] += alpha * src[o[1]];
+    dst[o[0]] = axpy_value(dst[o[0]], src[o[1]], alpha);
   }
 };
 
@@ -111,7 +119,7 @@ struct SumSequential {
       r.inner.offsets(k, s);
       acc += double(src[o[1] + s[0]]);
     }
-    dst[o[0]] = T(acc);
+    dst[o[0]] = scalar_cast<T>(acc);
   }
 };
 
@@ -132,7 +140,7 @@ __global__ void sum_block_per_output(T* dst, const T* src, Reduction r) {
       if (int(threadIdx.x) < w) partial[threadIdx.x] += partial[threadIdx.x + w];
       __syncthreads();
     }
-    if (threadIdx.x == 0) dst[o[0]] = T(partial[0]);
+    if (threadIdx.x == 0) dst[o[0]] = scalar_cast<T>(partial[0]);
     __syncthreads();  // partial[] is reused for the next output
   }
 }
@@ -171,12 +179,13 @@ void fill(const Tensor& dst, double value) {
 void axpy(const Tensor& dst, const Tensor& src, double alpha) {
   const bool contiguous = dst.is_contiguous() && src.is_contiguous();
   const auto ix = make_indexer<2>(dst.shape(), {&dst.strides(), &src.strides()}, "add_");
-  dispatch_float(dst.dtype(), "add_", [&](auto tag) {
+  dispatch_real(dst.dtype(), "add_", [&](auto tag) {
     using T = SONO_TYPE(tag);
+    using C = compute_t<T>;
     T* d = static_cast<T*>(dst.raw_data());
     const T* s = static_cast<const T*>(src.raw_data());
-    if (contiguous) parallel_for(device_of(dst), dst.numel(), AxpyContiguous<T>{d, s, T(alpha)});
-    else parallel_for(device_of(dst), dst.numel(), Axpy<T>{d, s, T(alpha), ix});
+    if (contiguous) parallel_for(device_of(dst), dst.numel(), AxpyContiguous<T>{d, s, C(alpha)});
+    else parallel_for(device_of(dst), dst.numel(), Axpy<T>{d, s, C(alpha), ix});
   });
 }
 
@@ -198,7 +207,7 @@ void sum_to_shape(const Tensor& dst, const Tensor& src) {
   r.n_inner = shape_numel(reduced);
   if (r.n_out == 0) return;
   const int device = device_of(dst);
-  dispatch_float(src.dtype(), "sum_to_shape", [&](auto tag) {
+  dispatch_real(src.dtype(), "sum_to_shape", [&](auto tag) {
     using T = SONO_TYPE(tag);
     T* d = static_cast<T*>(dst.raw_data());
     const T* s = static_cast<const T*>(src.raw_data());

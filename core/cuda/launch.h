@@ -41,6 +41,15 @@ void parallel_for(int device, int64_t n, const F& f) {
   SONO_CUDA_CHECK_LAUNCH();
 }
 
+// Calls f(I{}) with the narrowest index type for n elements: uint32_t when n
+// fits, else uint64_t. Element kernels that divide the index (its plane, its
+// sample) are dominated by 64-bit divisions otherwise.
+template <class F>
+void with_narrow_index(int64_t n, F&& f) {
+  if (n <= int64_t(UINT32_MAX)) f(uint32_t{});
+  else f(uint64_t{});
+}
+
 // N operands sharing one shape, each with its own strides (in elements).
 // Element `linear` (row-major over the shape) sits at offsets out[k].
 template <int N>

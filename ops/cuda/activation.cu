@@ -4,7 +4,8 @@
 //   forward   y = f(x)                f = silu | relu | sigmoid
 //   backward  gx = gy * f'(x)         silu, relu (relu'(0) = 0)
 //             gx = gy * y * (1 - y)   sigmoid, from its output
-// Layout: x, y, gy, gx contiguous, equal shape, f32 or f64.
+// Layout: x, y, gy, gx contiguous, equal shape, f32, f64 or bf16 (loaded as
+// float, the math in float, stored rounded to nearest even).
 // Launch: one grid-stride loop over the elements (parallel_for).
 // Outputs: y (forward) and gx (backward) are overwritten, never accumulated.
 #include "core/cuda/launch.h"
@@ -57,7 +58,7 @@ struct Map {  // out = f(in)
   const T* in;
   T* out;
   F f;
-  __device__ void operator()(int64_t i) const { out[i] = f(in[i]); }
+  __device__ void operator()(int64_t i) const { out[i] = scalar_cast<T>(f(compute_t<T>(in[i]))); }
 };
 
 template <class T, class F>
@@ -66,7 +67,10 @@ struct MapGrad {  // gx = gy * f'(in)
   const T* gy;
   T* gx;
   F f;
-  __device__ void operator()(int64_t i) const { gx[i] = gy[i] * f(in[i]); }
+  __device__ void operator()(int64_t i) const {
+    using C = compute_t<T>;
+    gx[i] = scalar_cast<T>(C(gy[i]) * f(C(in[i])));
+  }
 };
 
 template <class T, class F>
@@ -82,7 +86,7 @@ void map_grad(const Tensor& in, const Tensor& gy, const Tensor& gx, F f) {
 }  // namespace
 
 void activation_forward(Activation a, const Tensor& x, const Tensor& y) {
-  dispatch_float(x.dtype(), "activation", [&](auto tag) {
+  dispatch_real(x.dtype(), "activation", [&](auto tag) {
     using T = SONO_TYPE(tag);
     switch (a) {
       case Activation::SiLU: return map<T>(x, y, SiLU{});
@@ -93,7 +97,7 @@ void activation_forward(Activation a, const Tensor& x, const Tensor& y) {
 }
 
 void activation_backward(Activation a, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx) {
-  dispatch_float(gy.dtype(), "activation_backward", [&](auto tag) {
+  dispatch_real(gy.dtype(), "activation_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     switch (a) {
       case Activation::SiLU: return map_grad<T>(x, gy, gx, SiLUGrad{});

@@ -12,6 +12,8 @@
 //           drop-connect masks [N, 1, 1, 1]: one division per element,
 //           32-bit when the sizes allow
 //   more    the general StridedIndexer.
+// dtypes: f32, f64 or bf16 (operands loaded as float, f in float, out stored
+// rounded to nearest even).
 // Outputs: out is overwritten.
 #include <array>
 
@@ -23,6 +25,12 @@ namespace sono::cuda {
 
 namespace {
 
+// f on the operands widened to their compute type, rounded back to T.
+template <class T, class F>
+__device__ __forceinline__ T apply(F f, T a, T b) {
+  return scalar_cast<T>(f(compute_t<T>(a), compute_t<T>(b)));
+}
+
 // Operand k's element for output i of a 1-d geometry: i * stride (0 or 1).
 template <class T, class F>
 struct Binary1d {
@@ -31,7 +39,7 @@ struct Binary1d {
   T* out;
   int64_t sa, sb;
   F f;
-  __device__ void operator()(int64_t i) const { out[i] = f(a[i * sa], b[i * sb]); }
+  __device__ void operator()(int64_t i) const { out[i] = apply<T>(f, a[i * sa], b[i * sb]); }
 };
 
 // 2-d geometry [rows, cols]; Index is uint32_t when rows * cols fits.
@@ -45,7 +53,7 @@ struct Binary2d {
   F f;
   __device__ void operator()(int64_t i) const {
     const Index row = Index(i) / cols, col = Index(i) - row * cols;
-    out[i] = f(a[int64_t(row) * sa0 + int64_t(col) * sa1], b[int64_t(row) * sb0 + int64_t(col) * sb1]);
+    out[i] = apply<T>(f, a[int64_t(row) * sa0 + int64_t(col) * sa1], b[int64_t(row) * sb0 + int64_t(col) * sb1]);
   }
 };
 
@@ -59,7 +67,7 @@ struct BinaryNd {
   __device__ void operator()(int64_t i) const {
     int64_t o[2];
     ix.offsets(i, o);
-    out[i] = f(a[o[0]], b[o[1]]);
+    out[i] = apply<T>(f, a[o[0]], b[o[1]]);
   }
 };
 
@@ -67,22 +75,22 @@ template <class T>
 struct Scale {
   const T* x;
   T* out;
-  T alpha;
-  __device__ void operator()(int64_t i) const { out[i] = alpha * x[i]; }
+  compute_t<T> alpha;
+  __device__ void operator()(int64_t i) const { out[i] = scalar_cast<T>(alpha * compute_t<T>(x[i])); }
 };
 template <class T>
 struct Shift {
   const T* x;
   T* out;
-  T beta;
-  __device__ void operator()(int64_t i) const { out[i] = x[i] + beta; }
+  compute_t<T> beta;
+  __device__ void operator()(int64_t i) const { out[i] = scalar_cast<T>(compute_t<T>(x[i]) + beta); }
 };
 template <class T>
 struct ScaleShift {
   const T* x;
   T* out;
-  T alpha, beta;
-  __device__ void operator()(int64_t i) const { out[i] = alpha * x[i] + beta; }
+  compute_t<T> alpha, beta;
+  __device__ void operator()(int64_t i) const { out[i] = scalar_cast<T>(alpha * compute_t<T>(x[i]) + beta); }
 };
 
 }  // namespace
@@ -95,7 +103,7 @@ void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor&
   const StridedIndexer<2> ix = make_indexer<2>(shape, {&sa, &sb}, "binary");
   const int device = out.device().index;
   const int64_t n = out.numel();
-  dispatch_float(out.dtype(), "binary", [&](auto tag) {
+  dispatch_real(out.dtype(), "binary", [&](auto tag) {
     using T = SONO_TYPE(tag);
     const T *pa = a.data<T>(), *pb = b.data<T>();
     T* po = out.data<T>();
@@ -122,13 +130,14 @@ void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor&
 void affine_forward(const Tensor& x, double alpha, double beta, const Tensor& out) {
   const int device = out.device().index;
   const int64_t n = x.numel();
-  dispatch_float(x.dtype(), "affine", [&](auto tag) {
+  dispatch_real(x.dtype(), "affine", [&](auto tag) {
     using T = SONO_TYPE(tag);
     const T* in = x.data<T>();
     T* o = out.data<T>();
-    if (beta == 0.0) parallel_for(device, n, Scale<T>{in, o, T(alpha)});
-    else if (alpha == 1.0) parallel_for(device, n, Shift<T>{in, o, T(beta)});
-    else parallel_for(device, n, ScaleShift<T>{in, o, T(alpha), T(beta)});
+    using C = compute_t<T>;
+    if (beta == 0.0) parallel_for(device, n, Scale<T>{in, o, C(alpha)});
+    else if (alpha == 1.0) parallel_for(device, n, Shift<T>{in, o, C(beta)});
+    else parallel_for(device, n, ScaleShift<T>{in, o, C(alpha), C(beta)});
   });
 }
 

@@ -95,7 +95,7 @@ template <class T>
 struct StoreQuotient {
   T* out;
   double divisor;
-  __device__ void operator()(double total) const { out[0] = T(total / divisor); }
+  __device__ void operator()(double total) const { out[0] = scalar_cast<T>(total / divisor); }
 };
 
 // Partial blocks for n items: enough to fill an H100, few enough that the

@@ -5,7 +5,8 @@
 // read any stride, dilation and asymmetric padding directly; everything else
 // (dense, grouped, 1x1) -> cuDNN (conv2d_cudnn.cu). The bias gradient is the
 // shared deterministic reduction of ops/cuda/gemm.cu on both paths.
-// Layout: every tensor contiguous NCHW / [Cout, Cin/groups, kH, kW].
+// Layout: every tensor contiguous NCHW / [Cout, Cin/groups, kH, kW], one
+// dtype: f32, f64 or bf16 (both paths: bf16 storage, float accumulation).
 // Outputs: y, gx, gw, gb overwritten; undefined gradients are skipped.
 #include "core/cuda/launch.h"
 #include "ops/conv2d.h"
@@ -31,7 +32,7 @@ void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, co
     conv::cudnn_backward(g, x, weight, gy, gx, gw);
   }
   if (gb.defined()) {
-    dispatch_float(gy.dtype(), "conv2d_backward", [&](auto tag) {
+    dispatch_real(gy.dtype(), "conv2d_backward", [&](auto tag) {
       using T = SONO_TYPE(tag);
       bias_grad<T>(gy.device().index, gy.data<T>(), g.n, g.cout, g.ho * g.wo, gb.data<T>());
     });

@@ -26,7 +26,10 @@
 // tensor-op algorithms (strict FP32, comparable with the CPU backend and
 // PyTorch's FP32 reference); Precision::TF32 allows CUDNN_DEFAULT_MATH and the
 // tensor-op (TF32) algorithms for f32 data, as PyTorch's allow_tf32. f64
-// always runs as FP32.
+// always runs as FP32. bf16 (whatever the precision): CUDNN_DATA_BFLOAT16
+// tensors and filters, a CUDNN_DATA_FLOAT convolution (float accumulation),
+// tensor-op algorithms allowed; the bias is seeded into y and the convolution
+// adds onto it (beta = 1), so y = conv + bias is rounded to bf16 once.
 // Launch: cuDNN calls on the device's handle (bound to its stream), scratch
 // from the per-device grow-only workspace; pad and crop are grid-stride loops.
 // Outputs: y, gx, gw overwritten (beta = 0); the bias is added onto y.
@@ -42,6 +45,7 @@
 #include "core/cuda/launch.h"
 #include "core/precision.h"
 #include "ops/cuda/conv2d_paths.h"
+#include "ops/cuda/gemm.h"
 
 namespace sono::cuda::conv {
 
@@ -58,7 +62,12 @@ int cudnn_int(int64_t v) {
   return int(v);
 }
 
-cudnnDataType_t data_type(DType t) { return t == DType::F64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT; }
+cudnnDataType_t data_type(DType t) {
+  if (t == DType::F64) return CUDNN_DATA_DOUBLE;
+  return t == DType::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+}
+// The convolution's accumulation type: float for f32 and bf16 data.
+cudnnDataType_t compute_type(DType t) { return t == DType::F64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT; }
 
 // RAII descriptors; destruction never throws (it runs during unwinding too).
 struct TensorDesc {
@@ -91,7 +100,7 @@ struct ConvDesc {
     SONO_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d));
     SONO_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d, cudnn_int(pad_h), cudnn_int(pad_w), cudnn_int(g.sh),
                                                      cudnn_int(g.sw), cudnn_int(g.dh), cudnn_int(g.dw),
-                                                     CUDNN_CROSS_CORRELATION, data_type(t)));
+                                                     CUDNN_CROSS_CORRELATION, compute_type(t)));
     SONO_CUDNN_CHECK(cudnnSetConvolutionGroupCount(d, cudnn_int(g.groups)));
     SONO_CUDNN_CHECK(cudnnSetConvolutionMathType(d, math));
   }
@@ -107,6 +116,8 @@ struct Problem {
   Geometry g;
   DType dtype;
   bool tf32;
+  // Tensor-op algorithms may be chosen: TF32 for f32 data, always for bf16.
+  bool tensor_ops() const { return tf32 || dtype == DType::BF16; }
   ConvAlgoSearch search;
   bool explicit_pad;
   int64_t hp, wp, pad_h, pad_w;
@@ -157,7 +168,7 @@ struct Choice {
 };
 
 // First usable entry of cuDNN's ranked list: succeeded, workspace within the
-// limit, no tensor-op math unless tf32; deterministic ones first.
+// limit, no tensor-op math unless tensor_ops(); deterministic ones first.
 template <class Perf>
 Choice pick(const Perf* perf, int count, const char* what, const Problem& p) {
   for (bool need_deterministic : {true, false}) {
@@ -165,11 +176,11 @@ Choice pick(const Perf* perf, int count, const char* what, const Problem& p) {
       const Perf& e = perf[i];
       if (e.status != CUDNN_STATUS_SUCCESS || e.memory > kWorkspaceLimit) continue;
       const bool tensor_op = e.mathType == CUDNN_TENSOR_OP_MATH || e.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-      if (tensor_op && !p.tf32) continue;
+      if (tensor_op && !p.tensor_ops()) continue;
       if (need_deterministic && e.determinism != CUDNN_DETERMINISTIC) continue;
       // Strict FP32 executes with FMA math whatever the entry reports, so a
       // CUDNN_DEFAULT_MATH entry can never let TF32 in.
-      return {int(e.algo), e.memory, p.tf32 ? e.mathType : CUDNN_FMA_MATH};
+      return {int(e.algo), e.memory, p.tensor_ops() ? e.mathType : CUDNN_FMA_MATH};
     }
   }
   throw Error(str_cat("conv2d: cuDNN has no usable ", what, " algorithm for input [", p.g.n, ", ", p.g.cin, ", ", p.hp,
@@ -206,8 +217,8 @@ class Plan {
     std::lock_guard<std::mutex> lock(mutex_);
     Route& r = routes_[int(dir)];
     if (!r.conv) {
-      auto conv =
-          std::make_unique<ConvDesc>(p_.g, p_.pad_h, p_.pad_w, p_.dtype, p_.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
+      auto conv = std::make_unique<ConvDesc>(p_.g, p_.pad_h, p_.pad_w, p_.dtype,
+                                             p_.tensor_ops() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
       r.choice = p_.search == ConvAlgoSearch::Benchmark ? find(device, h, conv->d, dir, b) : query(h, conv->d, dir);
       SONO_CUDNN_CHECK(cudnnSetConvolutionMathType(conv->d, r.choice.math));
       r.conv = std::move(conv);
@@ -306,10 +317,10 @@ class PlanCache final : public ContextCache {
 
 std::shared_ptr<Plan> plan_for(int device, const Problem& p) { return context_cache<PlanCache>(device).get(p); }
 
-// cuDNN's alpha/beta: float for float data, double for double data.
+// cuDNN's alpha/beta: float for float and bf16 data, double for double data.
 template <class T>
 struct Scale {
-  T one = T(1), zero = T(0);
+  compute_t<T> one = 1, zero = 0;
 };
 
 template <class T>
@@ -321,7 +332,7 @@ struct PadCopy {  // xp = x surrounded by (pt, pb, pl, pr) zeros
     int64_t t = i / wp;
     const int64_t j = i - t * wp - pl, r = t % hp - pt;
     const int64_t plane = t / hp;
-    xp[i] = r >= 0 && r < h && j >= 0 && j < w ? x[(plane * h + r) * w + j] : T(0);
+    xp[i] = r >= 0 && r < h && j >= 0 && j < w ? x[(plane * h + r) * w + j] : scalar_cast<T>(0);
   }
 };
 
@@ -352,7 +363,7 @@ void* workspace_for(int device, const Choice& c) { return c.workspace ? workspac
 void cudnn_forward(const Geometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
   const int device = x.device().index;
   const Problem p(g, x.dtype());
-  dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
+  dispatch_real(x.dtype(), "conv2d", [&](auto tag) {
     using T = SONO_TYPE(tag);
     DeviceGuard guard(device);
     cudnnHandle_t h = cudnn_handle(device);
@@ -361,10 +372,14 @@ void cudnn_forward(const Geometry& g, const Tensor& x, const Tensor& w, const Te
     const auto [conv, c] =
         plan->route(device, h, Direction::Forward, Buffers{xin.data<T>(), w.data<T>(), y.data<T>(), y.data<T>()});
     const Scale<T> s;
+    // bf16: the bias seeds y (after route(), whose search may write y) and
+    // the convolution adds onto it in float: one rounding.
+    const bool seed = bias.defined() && p.dtype == DType::BF16;
+    if (seed) broadcast_bias<T>(device, bias.data<T>(), g.n, g.cout, g.ho * g.wo, y.data<T>());
     SONO_CUDNN_CHECK(cudnnConvolutionForward(h, &s.one, plan->x.d, xin.data<T>(), plan->w.d, w.data<T>(), conv,
                                              cudnnConvolutionFwdAlgo_t(c.algo), workspace_for(device, c), c.workspace,
-                                             &s.zero, plan->y.d, y.data<T>()));
-    if (bias.defined())
+                                             seed ? &s.one : &s.zero, plan->y.d, y.data<T>()));
+    if (bias.defined() && !seed)
       SONO_CUDNN_CHECK(cudnnAddTensor(h, &s.one, plan->bias.d, bias.data<T>(), &s.one, plan->y.d, y.data<T>()));
   });
 }
@@ -373,7 +388,7 @@ void cudnn_backward(const Geometry& g, const Tensor& x, const Tensor& w, const T
                     const Tensor& gw) {
   const int device = gy.device().index;
   const Problem p(g, gy.dtype());
-  dispatch_float(gy.dtype(), "conv2d_backward", [&](auto tag) {
+  dispatch_real(gy.dtype(), "conv2d_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     DeviceGuard guard(device);
     cudnnHandle_t h = cudnn_handle(device);

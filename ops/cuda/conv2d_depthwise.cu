@@ -8,7 +8,9 @@
 //   gx        gx[n,c,ih,iw] = sum of gy[n,c,oh,ow] w[c,ki,kj] over the
 //             (oh, ow, ki, kj) that read (ih, iw)
 //   gw        gw[c,ki,kj] = sum_{n,oh,ow} gy[n,c,oh,ow] x[n,c,ih,iw]
-// Layout: x, y, gy, gx contiguous NCHW; w contiguous [C, 1, kh, kw].
+// Layout: x, y, gy, gx contiguous NCHW; w contiguous [C, 1, kh, kw]; one
+// dtype T: f32, f64 or bf16 (bf16 loaded as float, forward and gx summed in
+// float, gw in double as for f32, each output rounded to nearest even once).
 // Launch: forward one thread per output element; gx one thread per INPUT
 // element gathering its taps (a gather, so no atomics); gw in two passes: a
 // grid of (position chunks, channels) where each block accumulates all taps
@@ -48,7 +50,7 @@ void with_index_type(const Geometry& g, F&& f) {
   else f(dw_of<int64_t>(g));
 }
 
-template <class T, class I>
+template <class T, class I, class C = compute_t<T>>
 struct Forward {
   const T* x;
   const T* w;
@@ -64,20 +66,20 @@ struct Forward {
     const T* plane = x + t * g.h * g.w;  // t = n * C + c
     const T* wc = w + c * g.kh * g.kw;
     const I ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
-    T acc = bias ? bias[c] : T(0);
+    C acc = bias ? C(bias[c]) : C(0);
     for (I ki = 0; ki < g.kh; ++ki) {
       const I ih = ih0 + ki * g.dh;
       if (ih < 0 || ih >= g.h) continue;
       for (I kj = 0; kj < g.kw; ++kj) {
         const I iw = iw0 + kj * g.dw;
-        if (iw >= 0 && iw < g.w) acc += plane[ih * g.w + iw] * wc[ki * g.kw + kj];
+        if (iw >= 0 && iw < g.w) acc += C(plane[ih * g.w + iw]) * C(wc[ki * g.kw + kj]);
       }
     }
-    y[index] = acc;
+    y[index] = scalar_cast<T>(acc);
   }
 };
 
-template <class T, class I>
+template <class T, class I, class C = compute_t<T>>
 struct BackwardInput {
   const T* gy;
   const T* w;
@@ -91,7 +93,7 @@ struct BackwardInput {
     const I c = t % g.c;
     const T* plane = gy + t * g.ho * g.wo;
     const T* wc = w + c * g.kh * g.kw;
-    T acc = T(0);
+    C acc = C(0);
     for (I ki = 0; ki < g.kh; ++ki) {
       const I th = ih + g.pt - ki * g.dh;  // = oh * sh for the output reading (ih, iw) through tap ki
       if (th < 0) break;                   // decreases with ki
@@ -103,10 +105,10 @@ struct BackwardInput {
         if (tw < 0) break;
         if (tw % g.sw) continue;
         const I ow = tw / g.sw;
-        if (ow < g.wo) acc += plane[oh * g.wo + ow] * wc[ki * g.kw + kj];
+        if (ow < g.wo) acc += C(plane[oh * g.wo + ow]) * C(wc[ki * g.kw + kj]);
       }
     }
-    gx[index] = acc;
+    gx[index] = scalar_cast<T>(acc);
   }
 };
 
@@ -161,7 +163,7 @@ struct WeightFinal {
     const int64_t c = j / taps, tap = j - c * taps;
     double s = 0;
     for (int64_t k = 0; k < chunks; ++k) s += partial[(c * chunks + k) * taps + tap];
-    gw[j] = T(s);
+    gw[j] = scalar_cast<T>(s);
   }
 };
 
@@ -177,7 +179,7 @@ const T* data_or_null(const Tensor& t) {
 }  // namespace
 
 void depthwise_forward(const Geometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
-  dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
+  dispatch_real(x.dtype(), "conv2d", [&](auto tag) {
     using T = SONO_TYPE(tag);
     with_index_type(g, [&](auto d) {
       using I = decltype(d.n);
@@ -188,7 +190,7 @@ void depthwise_forward(const Geometry& g, const Tensor& x, const Tensor& w, cons
 }
 
 void depthwise_backward_input(const Geometry& g, const Tensor& gy, const Tensor& w, const Tensor& gx) {
-  dispatch_float(gy.dtype(), "conv2d_backward", [&](auto tag) {
+  dispatch_real(gy.dtype(), "conv2d_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     with_index_type(g, [&](auto d) {
       using I = decltype(d.n);
@@ -201,7 +203,7 @@ void depthwise_backward_weight(const Geometry& g, const Tensor& x, const Tensor&
   const int device = gy.device().index;
   const int64_t taps = g.kh * g.kw, positions = g.n * g.ho * g.wo;
   const int64_t chunk_len = weight_chunk_len(positions), chunks = (positions + chunk_len - 1) / chunk_len;
-  dispatch_float(gy.dtype(), "conv2d_backward", [&](auto tag) {
+  dispatch_real(gy.dtype(), "conv2d_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     Tensor partial = Tensor::empty({g.cin, chunks, taps}, DType::F64, gy.device());
     const dim3 grid(unsigned(chunks), unsigned(g.cin));

@@ -3,7 +3,8 @@
 // Math: forward  out[b, c] = x[b, c, rows[b], cols[b]]
 //       backward gx[b, c, rows[b], cols[b]] = gy[b, c] (gx arrives zeroed)
 // Layout: x and gy any strides (passed in elements); rows/cols contiguous i64
-// [B], already checked to lie inside x; out and gx contiguous.
+// [B], already checked to lie inside x; out and gx contiguous; f32, f64 or
+// bf16 (values copied, never rounded).
 // Launch: one thread per (b, c). Each sample writes only its own planes, so no
 // two threads write the same element: no atomics.
 // Outputs: out is overwritten; gx gets B*C elements written, the rest is left
@@ -45,7 +46,7 @@ struct Scatter {
 
 void gather_cells_forward(const Tensor& x, const Tensor& rows, const Tensor& cols, const Tensor& out) {
   const Shape& st = x.strides();
-  dispatch_float(x.dtype(), "gather_cells", [&](auto tag) {
+  dispatch_real(x.dtype(), "gather_cells", [&](auto tag) {
     using T = SONO_TYPE(tag);
     parallel_for(x.device().index, out.numel(),
                  Gather<T>{x.data<T>(), rows.data<int64_t>(), cols.data<int64_t>(), out.data<T>(), x.size(1), st[0],
@@ -55,7 +56,7 @@ void gather_cells_forward(const Tensor& x, const Tensor& rows, const Tensor& col
 
 void gather_cells_backward(const Tensor& gy, const Tensor& rows, const Tensor& cols, const Tensor& gx) {
   const Shape& gs = gy.strides();
-  dispatch_float(gx.dtype(), "gather_cells_backward", [&](auto tag) {
+  dispatch_real(gx.dtype(), "gather_cells_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     parallel_for(gx.device().index, gx.size(0) * gx.size(1),
                  Scatter<T>{gy.data<T>(), rows.data<int64_t>(), cols.data<int64_t>(), gx.data<T>(), gx.size(1),

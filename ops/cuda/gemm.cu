@@ -11,7 +11,9 @@
 // type CUBLAS_COMPUTE_32F (strict FP32, Precision::FP32, the default: parity
 // with the CPU and PyTorch's default matmul) or CUBLAS_COMPUTE_32F_FAST_TF32
 // (Precision::TF32); read per call, so the handle keeps no math state. f64
-// through cublasDgemm.
+// through cublasDgemm. bf16 through cublasGemmEx with CUDA_R_16BF A, B, C and
+// CUBLAS_COMPUTE_32F (tensor cores, float accumulation and float alpha/beta;
+// C is rounded to nearest even once), whatever the precision setting.
 // Launch: cublas{S,D}gemm on the device's stream; bias_grad one block per
 // channel with a fixed-order block_reduce; broadcast_bias a grid-stride loop.
 // Outputs: C overwritten (beta 0) or accumulated (beta 1); gb and y overwritten.
@@ -45,6 +47,12 @@ cublasStatus_t gemm_call(cublasHandle_t h, cublasOperation_t ta, cublasOperation
                       compute, CUBLAS_GEMM_DEFAULT);
 }
 cublasStatus_t gemm_call(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                         const float* alpha, const BFloat16* a, int lda, const BFloat16* b, int ldb, const float* beta,
+                         BFloat16* c, int ldc) {
+  return cublasGemmEx(h, ta, tb, m, n, k, alpha, a, CUDA_R_16BF, lda, b, CUDA_R_16BF, ldb, beta, c, CUDA_R_16BF, ldc,
+                      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+cublasStatus_t gemm_call(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                          const double* alpha, const double* a, int lda, const double* b, int ldb, const double* beta,
                          double* c, int ldc) {
   return cublasDgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -60,7 +68,7 @@ __global__ void bias_grad_kernel(const T* g, int64_t n, int64_t c, int64_t inner
       acc += double(g[(i * c + j) * inner + e]);
     }
     acc = block_sum(acc);
-    if (threadIdx.x == 0) gb[j] = T(acc);
+    if (threadIdx.x == 0) gb[j] = scalar_cast<T>(acc);
   }
 }
 
@@ -75,8 +83,8 @@ struct BroadcastBias {
 }  // namespace
 
 template <class T>
-void gemm(int device, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+void gemm(int device, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, compute_t<T> alpha, const T* a,
+          int64_t lda, const T* b, int64_t ldb, compute_t<T> beta, T* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   DeviceGuard guard(device);
   SONO_CUBLAS_CHECK(gemm_call(cublas_handle(device), op(trans_b), op(trans_a), blas_int(n), blas_int(m), blas_int(k),
@@ -101,9 +109,13 @@ template void gemm<float>(int, bool, bool, int64_t, int64_t, int64_t, float, con
                           int64_t, float, float*, int64_t);
 template void gemm<double>(int, bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
                            int64_t, double, double*, int64_t);
+template void gemm<BFloat16>(int, bool, bool, int64_t, int64_t, int64_t, float, const BFloat16*, int64_t,
+                             const BFloat16*, int64_t, float, BFloat16*, int64_t);
 template void bias_grad<float>(int, const float*, int64_t, int64_t, int64_t, float*);
 template void bias_grad<double>(int, const double*, int64_t, int64_t, int64_t, double*);
+template void bias_grad<BFloat16>(int, const BFloat16*, int64_t, int64_t, int64_t, BFloat16*);
 template void broadcast_bias<float>(int, const float*, int64_t, int64_t, int64_t, float*);
 template void broadcast_bias<double>(int, const double*, int64_t, int64_t, int64_t, double*);
+template void broadcast_bias<BFloat16>(int, const BFloat16*, int64_t, int64_t, int64_t, BFloat16*);
 
 }  // namespace sono::cuda

@@ -5,7 +5,9 @@
 // exponentials in the tensor dtype and summed in double;
 //   forward   loss = (1/B) sum_b (lse_b - z_b,y_b), rows summed in double
 //   backward  g_bc = T(s * (exp(z_bc - T(lse_b)) - [c == y_b])), s = grad_loss / B
-// Layout: logits, grad_logits contiguous [B, C]; target contiguous i64 [B].
+// Layout: logits, grad_logits contiguous [B, C]; target contiguous i64 [B];
+// logits, loss, grads f32, f64 or bf16 (bf16: "the tensor dtype" above is
+// float, the outputs are rounded to nearest even).
 // Launch: one thread per row for lse_b (the heads have a handful of classes,
 // so a row is a short serial loop in the CPU's order); the forward then sums
 // the rows with the deterministic two-pass reduce_items, the backward runs one
@@ -21,10 +23,11 @@ namespace {
 
 template <class T>
 __device__ double row_log_sum_exp(const T* row, int64_t classes) {
-  T m = row[0];
-  for (int64_t c = 1; c < classes; ++c) m = row[c] > m ? row[c] : m;
+  using C = compute_t<T>;
+  C m = C(row[0]);
+  for (int64_t c = 1; c < classes; ++c) m = C(row[c]) > m ? C(row[c]) : m;
   double s = 0;
-  for (int64_t c = 0; c < classes; ++c) s += double(exp(row[c] - m));
+  for (int64_t c = 0; c < classes; ++c) s += double(exp(C(row[c]) - m));
   return double(m) + log(s);
 }
 
@@ -57,8 +60,9 @@ struct Grad {
   __device__ void operator()(int64_t i) const {
     const int64_t b = i / classes, c = i - b * classes;
     const double s = double(grad_loss[0]) / batch;
-    const T p = exp(z[i] - T(lse[b]));
-    g[i] = T(s * (double(p) - (c == y[b] ? 1.0 : 0.0)));
+    using C = compute_t<T>;
+    const C p = exp(C(z[i]) - C(lse[b]));
+    g[i] = scalar_cast<T>(s * (double(p) - (c == y[b] ? 1.0 : 0.0)));
   }
 };
 
@@ -75,7 +79,7 @@ Tensor log_sum_exp_rows(const Tensor& logits) {
 
 void cross_entropy_forward(const Tensor& logits, const Tensor& target, const Tensor& loss) {
   const int64_t B = logits.size(0), C = logits.size(1);
-  dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
+  dispatch_real(logits.dtype(), "cross_entropy", [&](auto tag) {
     using T = SONO_TYPE(tag);
     Tensor lse = log_sum_exp_rows<T>(logits);
     reduce_items(logits.device().index, B, RowLoss<T>{logits.data<T>(), target.data<int64_t>(), lse.data<double>(), C},
@@ -86,7 +90,7 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& target, const Ten
 void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& grad_loss,
                             const Tensor& grad_logits) {
   const int64_t B = logits.size(0), C = logits.size(1);
-  dispatch_float(logits.dtype(), "cross_entropy_backward", [&](auto tag) {
+  dispatch_real(logits.dtype(), "cross_entropy_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     Tensor lse = log_sum_exp_rows<T>(logits);
     parallel_for(logits.device().index, B * C,

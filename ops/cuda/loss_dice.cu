@@ -9,7 +9,9 @@
 //             G_ck = a_c t_ck + b_c, w_k = sum_c p_ck G_ck,
 //             g_ck = T(p_ck (G_ck - w_k))
 // Layout: logits, grad_logits contiguous [B, C, HW]; target contiguous i64
-// [B, HW]; stats contiguous f64 [C, 3].
+// [B, HW]; stats contiguous f64 [C, 3]. Logits, loss and grads f32, f64 or
+// bf16 (bf16: "the tensor dtype" above is float, lse kept in float, the
+// outputs rounded to nearest even).
 // Launch: forward = per-pixel lse (grid-stride), then a grid of (blocks, C):
 // block (x, c) sums class c over a fixed pixel range into a partial, then one
 // block combines the partials per class in order and writes stats and loss
@@ -35,33 +37,34 @@ struct Geometry {
   }
 };
 
-template <class T>
-__device__ T pixel_log_sum_exp(const T* z, int64_t classes, int64_t stride) {
-  T m = z[0];
-  for (int64_t c = 1; c < classes; ++c) m = z[c * stride] > m ? z[c * stride] : m;
+template <class T, class C = compute_t<T>>
+__device__ C pixel_log_sum_exp(const T* z, int64_t classes, int64_t stride) {
+  C m = C(z[0]);
+  for (int64_t c = 1; c < classes; ++c) m = C(z[c * stride]) > m ? C(z[c * stride]) : m;
   double s = 0;
-  for (int64_t c = 0; c < classes; ++c) s += double(exp(z[c * stride] - m));
-  return T(double(m) + log(s));
+  for (int64_t c = 0; c < classes; ++c) s += double(exp(C(z[c * stride]) - m));
+  return C(double(m) + log(s));
 }
 
 template <class T>
 struct PixelLogSumExp {
   const T* z;
   Geometry geo;
-  T* lse;
+  compute_t<T>* lse;
   __device__ void operator()(int64_t p) const { lse[p] = pixel_log_sum_exp(z + geo.base(p), geo.classes, geo.pixels); }
 };
 
 // Block (x, c): partial[(c * gridDim.x + x) * 3 + {0,1,2}] = {sum p t, sum p, sum t}
 // over the pixels p = x * kBlockSize + t, stepping by the grid.
 template <class T>
-__global__ void class_sums_partial(const T* z, const int64_t* y, const T* lse, Geometry geo, int64_t n_pixels,
-                                   double* partial) {
+__global__ void class_sums_partial(const T* z, const int64_t* y, const compute_t<T>* lse, Geometry geo,
+                                   int64_t n_pixels, double* partial) {
+  using C = compute_t<T>;
   const int64_t c = blockIdx.y;
   double spt = 0, sp = 0, st = 0;
   const int64_t step = int64_t(blockDim.x) * gridDim.x;
   for (int64_t p = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; p < n_pixels; p += step) {
-    const double prob = double(T(exp(z[geo.base(p) + c * geo.pixels] - lse[p])));
+    const double prob = double(C(exp(C(z[geo.base(p) + c * geo.pixels]) - lse[p])));
     const bool hit = y[p] == c;
     sp += prob;
     spt += hit ? prob : 0.0;
@@ -94,7 +97,7 @@ __global__ void class_sums_final(const double* partial, int64_t blocks, int64_t 
     double total = 0;
     for (int64_t c = 0; c < classes; ++c)
       total += math::dice_class_loss(stats[3 * c], stats[3 * c + 1], stats[3 * c + 2], smooth, eps);
-    loss[0] = T(total / double(classes));
+    loss[0] = scalar_cast<T>(total / double(classes));
   }
 }
 
@@ -123,16 +126,18 @@ struct PixelGrad {
   Geometry geo;
   T* g;
   __device__ void operator()(int64_t p) const {
+    using C = compute_t<T>;
     const int64_t base = geo.base(p), stride = geo.pixels, yk = y[p];
-    const T lse = pixel_log_sum_exp(z + base, geo.classes, stride);
+    const C lse = pixel_log_sum_exp(z + base, geo.classes, stride);
     double weighted = 0;  // sum_c p_c G_c
     for (int64_t c = 0; c < geo.classes; ++c) {
-      const T prob = exp(z[base + c * stride] - lse);
+      const C prob = exp(C(z[base + c * stride]) - lse);
       weighted += double(prob) * (coef[2 * c + 1] + (yk == c ? coef[2 * c] : 0.0));
     }
     for (int64_t c = 0; c < geo.classes; ++c) {
-      const T prob = exp(z[base + c * stride] - lse);
-      g[base + c * stride] = T(double(prob) * (coef[2 * c + 1] + (yk == c ? coef[2 * c] : 0.0) - weighted));
+      const C prob = exp(C(z[base + c * stride]) - lse);
+      g[base + c * stride] =
+          scalar_cast<T>(double(prob) * (coef[2 * c + 1] + (yk == c ? coef[2 * c] : 0.0) - weighted));
     }
   }
 };
@@ -152,16 +157,17 @@ void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth
   const int64_t blocks = reduce_blocks(n_pixels);
   SONO_CHECK(geo.classes <= 65535, "dice_loss", "the CUDA kernel handles up to 65535 classes, got logits ",
              logits.describe());
-  dispatch_float(logits.dtype(), "dice_loss", [&](auto tag) {
+  dispatch_real(logits.dtype(), "dice_loss", [&](auto tag) {
     using T = SONO_TYPE(tag);
+    using C = compute_t<T>;
     const T* z = logits.data<T>();
-    Tensor lse = Tensor::empty({n_pixels}, logits.dtype(), logits.device());
+    Tensor lse = Tensor::empty({n_pixels}, dtype_of<C>::value, logits.device());
     Tensor partial = Tensor::empty({geo.classes, blocks, 3}, DType::F64, logits.device());
-    parallel_for(device, n_pixels, PixelLogSumExp<T>{z, geo, lse.data<T>()});
+    parallel_for(device, n_pixels, PixelLogSumExp<T>{z, geo, lse.data<C>()});
     DeviceGuard guard(device);
     cudaStream_t stream = current_stream(device);
     class_sums_partial<T><<<dim3(unsigned(blocks), unsigned(geo.classes)), kBlockSize, 0, stream>>>(
-        z, target.data<int64_t>(), lse.data<T>(), geo, n_pixels, partial.data<double>());
+        z, target.data<int64_t>(), lse.data<C>(), geo, n_pixels, partial.data<double>());
     SONO_CUDA_CHECK_LAUNCH();
     class_sums_final<T><<<1, kBlockSize, 0, stream>>>(partial.data<double>(), blocks, geo.classes, smooth, eps,
                                                       stats.data<double>(), loss.data<T>());
@@ -173,7 +179,7 @@ void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor
                         const Tensor& grad_loss, const Tensor& grad_logits) {
   const Geometry geo = geometry(logits);
   const int device = logits.device().index;
-  dispatch_float(logits.dtype(), "dice_loss_backward", [&](auto tag) {
+  dispatch_real(logits.dtype(), "dice_loss_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     Tensor coef = Tensor::empty({geo.classes, 2}, DType::F64, logits.device());
     parallel_for(

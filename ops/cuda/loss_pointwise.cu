@@ -6,7 +6,8 @@
 //   backward  gx_i = s * df/dx(x_i, t_i),  gt_i = s * df/dt(x_i, t_i),
 //             s = T(grad_loss / n) read on the device (no host sync)
 // Layout: input, target, grad_input, grad_target contiguous, equal shapes;
-// loss and grad_loss are one-element device tensors.
+// loss and grad_loss are one-element device tensors; all f32, f64 or bf16
+// (bf16: terms in float, outputs rounded to nearest even).
 // Launch: forward is the deterministic two-pass reduce_items (partials per
 // block, then one block); backward one grid-stride loop per wanted gradient.
 // Outputs: loss, grad_input, grad_target are overwritten.
@@ -81,7 +82,10 @@ template <class T, class K>
 struct Term {
   const T* x;
   const T* t;
-  __device__ double operator()(int64_t i) const { return double(K::f(x[i], t[i])); }
+  __device__ double operator()(int64_t i) const {
+    using C = compute_t<T>;
+    return double(K::f(C(x[i]), C(t[i])));
+  }
 };
 
 // wrt_input: out = s * df/dx, else out = s * df/dt.
@@ -93,8 +97,9 @@ struct Grad {
   T* out;
   double n;
   __device__ void operator()(int64_t i) const {
-    const T s = T(double(grad_loss[0]) / n);
-    out[i] = s * (wrt_input ? K::dx(x[i], t[i]) : K::dt(x[i], t[i]));
+    using C = compute_t<T>;
+    const C s = C(double(grad_loss[0]) / n), xi = C(x[i]), ti = C(t[i]);
+    out[i] = scalar_cast<T>(s * (wrt_input ? K::dx(xi, ti) : K::dt(xi, ti)));
   }
 };
 
@@ -102,7 +107,7 @@ struct Grad {
 
 void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& loss) {
   const int64_t n = input.numel();
-  dispatch_float(input.dtype(), "pointwise_loss", [&](auto tag) {
+  dispatch_real(input.dtype(), "pointwise_loss", [&](auto tag) {
     using T = SONO_TYPE(tag);
     with_kind(kind, [&](auto terms) {
       using K = decltype(terms);
@@ -116,7 +121,7 @@ void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tens
                              const Tensor& grad_input, const Tensor& grad_target) {
   const int64_t n = input.numel();
   const int device = input.device().index;
-  dispatch_float(input.dtype(), "pointwise_loss_backward", [&](auto tag) {
+  dispatch_real(input.dtype(), "pointwise_loss_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     const T *x = input.data<T>(), *t = target.data<T>(), *gl = grad_loss.data<T>();
     with_kind(kind, [&](auto terms) {

@@ -3,7 +3,8 @@
 // Math: forward  y[p] = T(sum_i x[p, i] / HW), summed in double
 //       backward gx[p, i] = T(gy[p] / HW)
 // for every plane p = (n, c) of HW = H*W elements.
-// Layout: x, gx contiguous [N, C, H, W]; y, gy contiguous [N, C, 1, 1].
+// Layout: x, gx contiguous [N, C, H, W]; y, gy contiguous [N, C, 1, 1]; f32,
+// f64 or bf16 (T(.) then rounds to nearest even).
 // Launch: forward one block per plane (grid-stride over planes), each thread
 // striding over the plane and a fixed-order block_reduce (deterministic);
 // backward one grid-stride loop over the elements of gx.
@@ -23,7 +24,7 @@ __global__ void plane_mean_kernel(const T* x, int64_t planes, int64_t hw, T* y) 
     double s = 0;
     for (int64_t i = threadIdx.x; i < hw; i += blockDim.x) s += double(src[i]);
     s = block_sum(s);
-    if (threadIdx.x == 0) y[p] = T(s / double(hw));
+    if (threadIdx.x == 0) y[p] = scalar_cast<T>(s / double(hw));
   }
 }
 
@@ -32,7 +33,7 @@ struct SpreadMean {
   const T* gy;
   T* gx;
   int64_t hw;
-  __device__ void operator()(int64_t i) const { gx[i] = T(double(gy[i / hw]) / double(hw)); }
+  __device__ void operator()(int64_t i) const { gx[i] = scalar_cast<T>(double(gy[i / hw]) / double(hw)); }
 };
 
 }  // namespace
@@ -40,7 +41,7 @@ struct SpreadMean {
 void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
   const int device = x.device().index;
   const int64_t planes = x.size(0) * x.size(1), hw = x.size(2) * x.size(3);
-  dispatch_float(x.dtype(), "global_avg_pool2d", [&](auto tag) {
+  dispatch_real(x.dtype(), "global_avg_pool2d", [&](auto tag) {
     using T = SONO_TYPE(tag);
     DeviceGuard guard(device);
     const unsigned blocks = unsigned(std::min<int64_t>(planes, kMaxBlocks));
@@ -51,7 +52,7 @@ void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
 
 void global_avg_pool2d_backward(const Tensor& gy, const Tensor& gx) {
   const int64_t hw = gx.size(2) * gx.size(3);
-  dispatch_float(gy.dtype(), "global_avg_pool2d_backward", [&](auto tag) {
+  dispatch_real(gy.dtype(), "global_avg_pool2d_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     parallel_for(gx.device().index, gx.numel(), SpreadMean<T>{gy.data<T>(), gx.data<T>(), hw});
   });

@@ -4,7 +4,9 @@
 // Math: sum     out[o, i] = T(scale * sum_k x[o, k, i]), summed in double
 //       argmax  out[o, i] = first k of the maximum of x[o, :, i]; the first
 //               NaN counts as the maximum (the CPU's comparison, PyTorch's rule)
-// Layout: x contiguous [outer, r, inner]; out contiguous [outer, inner].
+// Layout: x contiguous [outer, r, inner]; out contiguous [outer, inner]; f32,
+// f64 or bf16 (sums in double, T(.) rounds to nearest even; argmax compares
+// the stored values).
 // Launch (sum), all deterministic (fixed grids, fixed-order trees, no atomics):
 //   inner == 1, few long rows: each row through the two-pass reduce_items;
 //   inner == 1 otherwise:      one block per row, block_reduce;
@@ -30,7 +32,7 @@ template <class T>
 struct WriteScaled {
   T* out;
   double scale;
-  __device__ void operator()(double total) const { out[0] = T(total * scale); }
+  __device__ void operator()(double total) const { out[0] = scalar_cast<T>(total * scale); }
 };
 
 template <class T>
@@ -40,7 +42,7 @@ __global__ void row_sum_kernel(const T* x, int64_t rows, int64_t r, double scale
     double s = 0;
     for (int64_t k = threadIdx.x; k < r; k += blockDim.x) s += double(row[k]);
     s = block_sum(s);
-    if (threadIdx.x == 0) out[o] = T(s * scale);
+    if (threadIdx.x == 0) out[o] = scalar_cast<T>(s * scale);
   }
 }
 
@@ -55,7 +57,7 @@ struct ColumnSum {
     const T* p = x + o * r * inner + i;
     double s = 0;
     for (int64_t k = 0; k < r; ++k) s += double(p[k * inner]);
-    out[j] = T(s * scale);
+    out[j] = scalar_cast<T>(s * scale);
   }
 };
 
@@ -67,10 +69,11 @@ struct ColumnArgmax {
   __device__ void operator()(int64_t j) const {
     const int64_t o = j / inner, i = j - o * inner;
     const T* p = x + o * r * inner + i;
-    T best = p[0];
+    using C = compute_t<T>;
+    C best = C(p[0]);
     int64_t idx = 0;
     for (int64_t k = 1; k < r; ++k) {
-      const T v = p[k * inner];
+      const C v = C(p[k * inner]);
       if (v > best || (v != v && best == best)) {  // strictly greater keeps the first; the first NaN stays
         best = v;
         idx = k;
@@ -88,7 +91,7 @@ constexpr int64_t kFewRows = 8;
 
 void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double scale, const Tensor& out) {
   const int device = x.device().index;
-  dispatch_float(x.dtype(), "sum", [&](auto tag) {
+  dispatch_real(x.dtype(), "sum", [&](auto tag) {
     using T = SONO_TYPE(tag);
     const T* px = x.data<T>();
     T* po = out.data<T>();
@@ -106,7 +109,7 @@ void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double
 }
 
 void argmax_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, const Tensor& out) {
-  dispatch_float(x.dtype(), "argmax", [&](auto tag) {
+  dispatch_real(x.dtype(), "argmax", [&](auto tag) {
     using T = SONO_TYPE(tag);
     parallel_for(x.device().index, outer * inner, ColumnArgmax<T>{x.data<T>(), out.data<int64_t>(), r, inner});
   });

@@ -3,13 +3,16 @@
 // Math (ops/math.h's sigmoid, shared with the CPU kernel):
 //   forward   out = x * sigmoid(s[p])                   p = i / S, the plane
 //   backward  gx = gy * sigmoid(s[p]);  gs[p] = sigmoid'(s[p]) * sum_plane(gy * x)
-// Layout: x, out, gy, gx contiguous [N, C, S...]; s, gs N*C contiguous values.
+// Layout: x, out, gy, gx contiguous [N, C, S...]; s, gs N*C contiguous values;
+// f32, f64 or bf16 (loaded as float, the gate in float, stored rounded to
+// nearest even).
 // Launch: forward one grid-stride loop (plane index in 32 bits when the tensor
-// is small enough); backward one block per plane, the sum in double through
-// the fixed-order block_reduce (deterministic, no atomics).
+// is small enough, parallel_for_grouped); backward one block per plane, the
+// sum in double through the fixed-order block_reduce (deterministic, no
+// atomics).
 // Outputs: out, gx and gs are overwritten.
-#include "core/cuda/launch.h"
 #include "ops/cuda/block_reduce.cuh"
+#include "ops/cuda/grouped_elements.cuh"
 #include "ops/math.h"
 #include "ops/se_gate.h"
 
@@ -17,50 +20,48 @@ namespace sono::cuda {
 
 namespace {
 
-template <class T, class I>
-struct Forward {
+template <class T>
+struct Forward {  // element i of plane p
   const T* x;
   const T* s;
-  I plane_size;
   T* out;
-  __device__ void operator()(int64_t i) const { out[i] = x[i] * math::sigmoid(s[I(i) / plane_size]); }
+  __device__ void operator()(int64_t i, int64_t p) const {
+    using C = compute_t<T>;
+    out[i] = scalar_cast<T>(C(x[i]) * math::sigmoid(C(s[p])));
+  }
 };
 
 template <class T>
 __global__ void backward_kernel(const T* x, const T* s, const T* gy, int64_t planes, int64_t S, T* gx, T* gs) {
   for (int64_t p = blockIdx.x; p < planes; p += gridDim.x) {  // uniform per block: block_reduce is safe
-    const T gate = math::sigmoid(s[p]);
+    using C = compute_t<T>;
+    const C gate = math::sigmoid(C(s[p]));
     const T* xs = x + p * S;
     const T* gp = gy + p * S;
     double sum = 0;
     for (int64_t i = threadIdx.x; i < S; i += blockDim.x) {
-      if (gx) gx[p * S + i] = gp[i] * gate;
+      if (gx) gx[p * S + i] = scalar_cast<T>(C(gp[i]) * gate);
       sum += double(gp[i]) * double(xs[i]);
     }
     sum = block_sum(sum);
-    if (gs && threadIdx.x == 0) gs[p] = T(sum) * math::sigmoid_grad_from_output(gate);
+    if (gs && threadIdx.x == 0) gs[p] = scalar_cast<T>(C(sum) * math::sigmoid_grad_from_output(gate));
   }
 }
 
 }  // namespace
 
 void se_gate_forward(const Tensor& x, const Tensor& s, const Tensor& out) {
-  dispatch_float(x.dtype(), "se_gate", [&](auto tag) {
+  dispatch_real(x.dtype(), "se_gate", [&](auto tag) {
     using T = SONO_TYPE(tag);
-    const int64_t S = x.numel() / s.numel();
-    if (x.numel() <= int64_t(UINT32_MAX))
-      parallel_for(x.device().index, x.numel(),
-                   Forward<T, uint32_t>{x.data<T>(), s.data<T>(), uint32_t(S), out.data<T>()});
-    else
-      parallel_for(x.device().index, x.numel(),
-                   Forward<T, uint64_t>{x.data<T>(), s.data<T>(), uint64_t(S), out.data<T>()});
+    parallel_for_grouped(x.device().index, x.numel(), x.numel() / s.numel(),
+                         Forward<T>{x.data<T>(), s.data<T>(), out.data<T>()});
   });
 }
 
 void se_gate_backward(const Tensor& x, const Tensor& s, const Tensor& gy, const Tensor& gx, const Tensor& gs) {
   const int device = x.device().index;
   const int64_t planes = s.numel(), S = x.numel() / planes;
-  dispatch_float(x.dtype(), "se_gate_backward", [&](auto tag) {
+  dispatch_real(x.dtype(), "se_gate_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     DeviceGuard guard(device);
     const unsigned blocks = unsigned(std::min<int64_t>(planes, kMaxBlocks));

@@ -6,7 +6,9 @@
 //   log_softmax  y_k = (x_k - m) - T(log S)
 //   backward     softmax      gx_k = y_k * (gy_k - T(sum_j gy_j * y_j))
 //                log_softmax  gx_k = gy_k - exp(y_k) * T(sum_j gy_j)
-// Layout: x, y, gy, gx contiguous [outer, n, inner].
+// Layout: x, y, gy, gx contiguous [outer, n, inner]; f32, f64 or bf16 (bf16
+// loaded as float, "tensor dtype" above then means float, outputs rounded to
+// nearest even).
 // Launch: one thread per (o, i) looping over k in order; neighbouring threads
 // take neighbouring i, so reads are coalesced whenever inner > 1 (softmax
 // over the channels of NCHW maps). inner == 1 rows are short in this model
@@ -26,17 +28,18 @@ struct Forward {
   int64_t n, inner;
   bool log;
   __device__ void operator()(int64_t j) const {
+    using C = compute_t<T>;
     const int64_t o = j / inner, base = o * n * inner + (j - o * inner);
-    T m = x[base];
-    for (int64_t k = 1; k < n; ++k) m = x[base + k * inner] > m ? x[base + k * inner] : m;
+    C m = C(x[base]);
+    for (int64_t k = 1; k < n; ++k) m = C(x[base + k * inner]) > m ? C(x[base + k * inner]) : m;
     double s = 0;
-    for (int64_t k = 0; k < n; ++k) s += double(T(exp(x[base + k * inner] - m)));
+    for (int64_t k = 0; k < n; ++k) s += double(C(exp(C(x[base + k * inner]) - m)));
     if (log) {
-      const T lse = T(::log(s));
-      for (int64_t k = 0; k < n; ++k) y[base + k * inner] = (x[base + k * inner] - m) - lse;
+      const C lse = C(::log(s));
+      for (int64_t k = 0; k < n; ++k) y[base + k * inner] = scalar_cast<T>((C(x[base + k * inner]) - m) - lse);
     } else {
-      const T inv = T(1.0 / s);
-      for (int64_t k = 0; k < n; ++k) y[base + k * inner] = T(exp(x[base + k * inner] - m)) * inv;
+      const C inv = C(1.0 / s);
+      for (int64_t k = 0; k < n; ++k) y[base + k * inner] = scalar_cast<T>(C(exp(C(x[base + k * inner]) - m)) * inv);
     }
   }
 };
@@ -49,16 +52,18 @@ struct Backward {
   int64_t n, inner;
   bool log;
   __device__ void operator()(int64_t j) const {
+    using C = compute_t<T>;
     const int64_t o = j / inner, base = o * n * inner + (j - o * inner);
     double acc = 0;
     for (int64_t k = 0; k < n; ++k) {
       const int64_t at = base + k * inner;
-      acc += log ? double(gy[at]) : double(gy[at] * y[at]);
+      acc += log ? double(gy[at]) : double(C(gy[at]) * C(y[at]));
     }
-    const T s = T(acc);
+    const C s = C(acc);
     for (int64_t k = 0; k < n; ++k) {
       const int64_t at = base + k * inner;
-      gx[at] = log ? gy[at] - T(exp(y[at])) * s : y[at] * (gy[at] - s);
+      const C g = C(gy[at]), v = C(y[at]);
+      gx[at] = scalar_cast<T>(log ? g - C(exp(v)) * s : v * (g - s));
     }
   }
 };
@@ -66,7 +71,7 @@ struct Backward {
 }  // namespace
 
 void softmax_forward(bool log, const Tensor& x, int64_t outer, int64_t n, int64_t inner, const Tensor& y) {
-  dispatch_float(x.dtype(), "softmax", [&](auto tag) {
+  dispatch_real(x.dtype(), "softmax", [&](auto tag) {
     using T = SONO_TYPE(tag);
     parallel_for(x.device().index, outer * inner, Forward<T>{x.data<T>(), y.data<T>(), n, inner, log});
   });
@@ -74,7 +79,7 @@ void softmax_forward(bool log, const Tensor& x, int64_t outer, int64_t n, int64_
 
 void softmax_backward(bool log, const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner,
                       const Tensor& gx) {
-  dispatch_float(y.dtype(), "softmax_backward", [&](auto tag) {
+  dispatch_real(y.dtype(), "softmax_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     parallel_for(y.device().index, outer * inner, Backward<T>{y.data<T>(), gy.data<T>(), gx.data<T>(), n, inner, log});
   });

@@ -8,7 +8,9 @@
 //                      + rl1 * (cl0 * x[i1, j0] + cl1 * x[i1, j1])
 //              gx[i, j] = sum_r sum_c wr(r, i) * wc(c, j) * gy[r, c], where
 //              w(d, i) = [i0(d) == i] l0(d) + [i1(d) == i] l1(d)
-// Layout: all tensors contiguous NCHW, planes p = (n, c).
+// Layout: all tensors contiguous NCHW, planes p = (n, c); f32, f64 or bf16
+// (bf16 loaded as float, weights and sums in float / double as for f32,
+// outputs rounded to nearest even).
 // Launch: one thread per OUTPUT element of each kernel (grid-stride loops).
 // The bilinear backward is a gather, not a scatter: the outputs reading input
 // row i form the contiguous range {r : i0(r) <= i <= i1(r)} (i0 and i1 never
@@ -45,7 +47,8 @@ struct Nearest2xBackward {
     const int64_t c = i % w, rest = i / w, r = rest % h, p = rest / h;
     const T* top = gy + (p * 2 * h + 2 * r) * 2 * w + 2 * c;
     const T* bottom = top + 2 * w;
-    gx[i] = top[0] + top[1] + bottom[0] + bottom[1];
+    using C = compute_t<T>;
+    gx[i] = scalar_cast<T>(C(top[0]) + C(top[1]) + C(bottom[0]) + C(bottom[1]));
   }
 };
 
@@ -86,29 +89,30 @@ Axis<T> make_axis(int64_t in, int64_t out, bool align_corners) {
   return {in, out, linear_scale<T>(in, out, align_corners), align_corners};
 }
 
-template <class T>
+// The bilinear weights are in the compute type C of the storage type T.
+template <class T, class C = compute_t<T>>
 struct BilinearForward {
   const T* x;
   T* y;
-  Axis<T> rows, cols;
+  Axis<C> rows, cols;
   __device__ void operator()(int64_t i) const {
     const int64_t c = i % cols.out, rest = i / cols.out, r = rest % rows.out, p = rest / rows.out;
     int64_t r0, r1, c0, c1;
-    T rl0, rl1, cl0, cl1;
+    C rl0, rl1, cl0, cl1;
     rows.taps(r, r0, r1, rl0, rl1);
     cols.taps(c, c0, c1, cl0, cl1);
     const T* plane = x + p * rows.in * cols.in;
-    const T top = cl0 * plane[r0 * cols.in + c0] + cl1 * plane[r0 * cols.in + c1];
-    const T bottom = cl0 * plane[r1 * cols.in + c0] + cl1 * plane[r1 * cols.in + c1];
-    y[i] = rl0 * top + rl1 * bottom;
+    const C top = cl0 * C(plane[r0 * cols.in + c0]) + cl1 * C(plane[r0 * cols.in + c1]);
+    const C bottom = cl0 * C(plane[r1 * cols.in + c0]) + cl1 * C(plane[r1 * cols.in + c1]);
+    y[i] = scalar_cast<T>(rl0 * top + rl1 * bottom);
   }
 };
 
-template <class T>
+template <class T, class C = compute_t<T>>
 struct BilinearBackward {
   const T* gy;
   T* gx;
-  Axis<T> rows, cols;  // in = gx size, out = gy size
+  Axis<C> rows, cols;  // in = gx size, out = gy size
   __device__ void operator()(int64_t i) const {
     const int64_t j = i % cols.in, rest = i / cols.in, ii = rest % rows.in, p = rest / rows.in;
     const int64_t r_end = rows.search(ii, true), c_begin = cols.search(j, false), c_end = cols.search(j, true);
@@ -119,21 +123,21 @@ struct BilinearBackward {
       for (int64_t c = c_begin; c < c_end; ++c) row_acc += double(cols.weight(c, j)) * double(plane[r * cols.out + c]);
       acc += double(rows.weight(r, ii)) * row_acc;
     }
-    gx[i] = T(acc);
+    gx[i] = scalar_cast<T>(acc);
   }
 };
 
 }  // namespace
 
 void upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
-  dispatch_float(x.dtype(), "upsample_nearest2x", [&](auto tag) {
+  dispatch_real(x.dtype(), "upsample_nearest2x", [&](auto tag) {
     using T = SONO_TYPE(tag);
     parallel_for(y.device().index, y.numel(), Nearest2xForward<T>{x.data<T>(), y.data<T>(), x.size(2), x.size(3)});
   });
 }
 
 void upsample_nearest2x_backward(const Tensor& gy, const Tensor& gx) {
-  dispatch_float(gy.dtype(), "upsample_nearest2x_backward", [&](auto tag) {
+  dispatch_real(gy.dtype(), "upsample_nearest2x_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     parallel_for(gx.device().index, gx.numel(),
                  Nearest2xBackward<T>{gy.data<T>(), gx.data<T>(), gx.size(2), gx.size(3)});
@@ -141,20 +145,22 @@ void upsample_nearest2x_backward(const Tensor& gy, const Tensor& gx) {
 }
 
 void upsample_bilinear2d_forward(const Tensor& x, const Tensor& y, bool align_corners) {
-  dispatch_float(x.dtype(), "upsample_bilinear2d", [&](auto tag) {
+  dispatch_real(x.dtype(), "upsample_bilinear2d", [&](auto tag) {
     using T = SONO_TYPE(tag);
-    parallel_for(y.device().index, y.numel(),
-                 BilinearForward<T>{x.data<T>(), y.data<T>(), make_axis<T>(x.size(2), y.size(2), align_corners),
-                                    make_axis<T>(x.size(3), y.size(3), align_corners)});
+    parallel_for(
+        y.device().index, y.numel(),
+        BilinearForward<T>{x.data<T>(), y.data<T>(), make_axis<compute_t<T>>(x.size(2), y.size(2), align_corners),
+                           make_axis<compute_t<T>>(x.size(3), y.size(3), align_corners)});
   });
 }
 
 void upsample_bilinear2d_backward(const Tensor& gy, const Tensor& gx, bool align_corners) {
-  dispatch_float(gy.dtype(), "upsample_bilinear2d_backward", [&](auto tag) {
+  dispatch_real(gy.dtype(), "upsample_bilinear2d_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
-    parallel_for(gx.device().index, gx.numel(),
-                 BilinearBackward<T>{gy.data<T>(), gx.data<T>(), make_axis<T>(gx.size(2), gy.size(2), align_corners),
-                                     make_axis<T>(gx.size(3), gy.size(3), align_corners)});
+    parallel_for(
+        gx.device().index, gx.numel(),
+        BilinearBackward<T>{gy.data<T>(), gx.data<T>(), make_axis<compute_t<T>>(gx.size(2), gy.size(2), align_corners),
+                            make_axis<compute_t<T>>(gx.size(3), gy.size(3), align_corners)});
   });
 }
 

@@ -2,10 +2,12 @@
 results of its steps; any of them may be missing or partial (a step skipped,
 failed or was cut by the deadline), and the cells then say why.
 
-    report.py throughput --sono-fp32 J --sono-tf32 J --torch ROWS --md OUT --json OUT
-        Sono's training step per task type (`sono bench --per-task --json`)
-        beside PyTorch's official model (tools/gpu/torch_bench.py model rows),
-        images/s, peak memory and the ratios.
+    report.py throughput --sono-fp32 J --sono-tf32 J --sono-bf16 J --sono-fwd-tf32 J --sono-fwd-bf16 J
+                         --torch ROWS --md OUT --json OUT
+        Sono's training step per task type (`sono bench --per-task --json`,
+        fp32, tf32, bf16) and eval forward (sono_bench's model/cuda/fwd JSON,
+        tf32, bf16) beside PyTorch's official model (tools/gpu/torch_bench.py
+        model rows, train and fwd), images/s, peak memory and the ratios.
     report.py floors --sono-bench J --torch ROWS --md OUT --json OUT
         The GPU's ceilings measured in the run (copy bandwidth; fp32, tf32 and
         bf16 GEMM, by sono_bench's peak/cuda/* and torch_bench.py floors) and
@@ -74,52 +76,83 @@ def sono_by_type(path):
     return out, None
 
 
+def sono_bench_by_type(path, mode):
+    """{task key: {images_per_s, peak_mib, id}} of sono_bench's model/cuda/<mode>/<key>/batch:B runs, or (None, why)."""
+    data, why = load_json(path)
+    if data is None:
+        return {}, why
+    out = {}
+    for b in data.get("benchmarks", []):
+        parts = b.get("name", "").split("/")
+        if b.get("run_type", "iteration") != "iteration" or parts[:3] != ["model", "cuda", mode] or len(parts) < 5:
+            continue
+        batch = int(parts[4].split(":")[-1]) if parts[4].split(":")[-1].isdigit() else 0
+        if parts[3] in out and out[parts[3]]["batch"] > batch:
+            continue  # the largest batch of each task (the latency runs at batch 1 are not compared)
+        if b.get("error_occurred"):
+            out[parts[3]] = {"error": b.get("error_message", "error"), "batch": batch}
+        else:
+            out[parts[3]] = {"images_per_s": b.get("images_per_s"), "peak_mib": b.get("peak_MiB"), "id": parts[3],
+                             "batch": batch}
+    return out, None
+
+
 def throughput(args):
-    sono = {}
-    reasons = {}
-    for prec, path in (("fp32", args.sono_fp32), ("tf32", args.sono_tf32)):
-        sono[prec], reasons[prec] = sono_by_type(path)
+    # Sono: (mode, precision) -> per-type results; `sono bench --per-task` for
+    # the training step, sono_bench's model workloads for the forward.
+    sono, reasons = {}, {}
+    for prec, path in (("fp32", args.sono_fp32), ("tf32", args.sono_tf32), ("bf16", args.sono_bf16)):
+        sono[("train", prec)], reasons[("train", prec)] = sono_by_type(path)
+    for prec, path in (("tf32", args.sono_fwd_tf32), ("bf16", args.sono_fwd_bf16)):
+        sono[("fwd", prec)], reasons[("fwd", prec)] = sono_bench_by_type(path, "fwd")
     rows, torch_why = load_rows(args.torch)
     torch = {}
     for r in rows:
         if r.get("kind") == "model":
-            torch[(r["variant"], r["task"])] = r
+            torch[(r.get("mode", "train"), r["variant"], r["task"])] = r
     env = next((r for r in rows if r.get("kind") == "env"), {})
 
-    def torch_cell(variant, task):
-        r = torch.get((variant, task))
+    def torch_cell(mode, variant, task):
+        r = torch.get((mode, variant, task))
         if r is None:
             return None, torch_why or env.get("reason") or "not measured"
         if r.get("status") != "ok":
             return None, f"{r.get('status')}: {r.get('reason')}"
         return r, None
 
-    def sono_cell(prec, task):
-        s = sono[prec].get(task)
+    def sono_cell(mode, prec, task):
+        s = sono[(mode, prec)].get(task)
         if s is None:
-            return None, reasons[prec] or "not measured"
+            return None, reasons[(mode, prec)] or "not measured"
+        if "error" in s:
+            return None, s["error"]
         return s, None
 
-    table = []
-    for task in TASK_KEYS:
-        row = {"task": task}
-        for prec in ("fp32", "tf32"):
-            s, why = sono_cell(prec, task)
-            row[f"sono_{prec}"] = s["images_per_s"] if s else why
-            row[f"sono_{prec}_peak_mib"] = s["peak_mib"] if s else None
-            row[f"sono_{prec}_task"] = s["id"] if s else None
-        for variant in ("fp32", "tf32", "bf16_cl"):
-            t, why = torch_cell(variant, task)
-            row[f"torch_{variant}"] = t["images_per_s"] if t else why
-            row[f"torch_{variant}_peak_mib"] = t.get("peak_mib") if t else None
-        row["sono_over_torch_fp32"] = ratio(row["sono_fp32"], row["torch_fp32"])
-        row["sono_over_torch_tf32"] = ratio(row["sono_tf32"], row["torch_tf32"])
-        best_sono = max((v for v in (row["sono_fp32"], row["sono_tf32"]) if isnum(v)), default=None)
-        best_torch = max((v for v in (row["torch_fp32"], row["torch_tf32"], row["torch_bf16_cl"]) if isnum(v)),
-                         default=None)
-        row["sono_best_over_torch_best"] = ratio(best_sono, best_torch)
-        table.append(row)
+    def table_rows(mode, sono_precs):
+        table = []
+        for task in TASK_KEYS:
+            row = {"task": task}
+            for prec in sono_precs:
+                s, why = sono_cell(mode, prec, task)
+                row[f"sono_{prec}"] = s["images_per_s"] if s else why
+                row[f"sono_{prec}_peak_mib"] = s["peak_mib"] if s else None
+                row[f"sono_{prec}_task"] = s["id"] if s else None
+            for variant in ("fp32", "tf32", "bf16_cl"):
+                t, why = torch_cell(mode, variant, task)
+                row[f"torch_{variant}"] = t["images_per_s"] if t else why
+                row[f"torch_{variant}_peak_mib"] = t.get("peak_mib") if t else None
+            for prec in sono_precs:
+                for variant in ("fp32", "tf32", "bf16_cl"):
+                    row[f"sono_{prec}_over_torch_{variant}"] = ratio(row[f"sono_{prec}"], row[f"torch_{variant}"])
+            best_sono = max((v for v in (row[f"sono_{p}"] for p in sono_precs) if isnum(v)), default=None)
+            best_torch = max((v for v in (row["torch_fp32"], row["torch_tf32"], row["torch_bf16_cl"]) if isnum(v)),
+                             default=None)
+            row["sono_best_over_torch_best"] = ratio(best_sono, best_torch)
+            table.append(row)
+        return table
 
+    train = table_rows("train", ("fp32", "tf32", "bf16"))
+    fwd = table_rows("fwd", ("tf32", "bf16"))
     notes = {}
 
     def cell(v, digits=1):
@@ -128,28 +161,48 @@ def throughput(args):
             return f"n/a [{n}]"
         return fmt(v, digits)
 
-    lines = ["## Throughput: B4 training step, batch 20, 256x256 (images/s; ratio > 1: Sono faster)", "",
-             "| task | Sono fp32 | Sono tf32 | PyTorch fp32 (TF32 off) | PyTorch TF32 | PyTorch bf16+CL | "
-             "Sono/PyTorch fp32 | Sono/PyTorch tf32 | Sono best/PyTorch best | Sono fp32 peak MiB | "
-             "PyTorch fp32 peak MiB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in table:
-        lines.append("| " + " | ".join([
-            r["task"], cell(r["sono_fp32"]), cell(r["sono_tf32"]), cell(r["torch_fp32"]), cell(r["torch_tf32"]),
-            cell(r["torch_bf16_cl"]), fmt(r["sono_over_torch_fp32"], 2), fmt(r["sono_over_torch_tf32"], 2),
-            fmt(r["sono_best_over_torch_best"], 2), fmt(r["sono_fp32_peak_mib"], 0),
-            fmt(r["torch_fp32_peak_mib"], 0)]) + " |")
+    # (title, row key, digits): images/s cells may hold a reason instead (None digits).
+    def render(title, table, columns):
+        out = [title, "", "| task | " + " | ".join(c[0] for c in columns) + " |", "|---|" + "---:|" * len(columns)]
+        for r in table:
+            out.append("| " + " | ".join([r["task"]] + [cell(r[k]) if d is None else fmt(r[k], d)
+                                                         for _, k, d in columns]) + " |")
+        return out + [""]
+
+    torch_cols = [("PyTorch fp32 (TF32 off)", "torch_fp32", None), ("PyTorch TF32", "torch_tf32", None),
+                  ("PyTorch bf16+CL", "torch_bf16_cl", None)]
+    lines = render("## Throughput: B4 training step, batch 20, 256x256 (images/s; ratio > 1: Sono faster)", train,
+                   [("Sono fp32", "sono_fp32", None), ("Sono tf32", "sono_tf32", None), ("Sono bf16", "sono_bf16", None)]
+                   + torch_cols +
+                   [("Sono/PyTorch fp32", "sono_fp32_over_torch_fp32", 2),
+                    ("Sono/PyTorch tf32", "sono_tf32_over_torch_tf32", 2),
+                    ("Sono bf16/PyTorch bf16+CL", "sono_bf16_over_torch_bf16_cl", 2),
+                    ("Sono tf32/PyTorch fp32", "sono_tf32_over_torch_fp32", 2),
+                    ("Sono best/PyTorch best", "sono_best_over_torch_best", 2),
+                    ("Sono fp32 peak MiB", "sono_fp32_peak_mib", 0), ("Sono bf16 peak MiB", "sono_bf16_peak_mib", 0),
+                    ("PyTorch fp32 peak MiB", "torch_fp32_peak_mib", 0)])
+    tasks = ", ".join(f"{r['task']} {r['sono_fp32_task'] or r['sono_tf32_task'] or r['sono_bf16_task'] or '-'}"
+                      for r in train)
+    lines.append(f"Sono: `sono bench --per-task --precision fp32|tf32|bf16` on a phantom dataset (tasks {tasks}); "
+                 "PyTorch: the official model (tools/reference/mhmtl.py) on cardiac_multi, organ_cls, "
+                 "thyroid_nodule_det, IUGC. Both: the whole step (zero_grad, forward, loss, backward, AdamW), "
+                 "median of the timed steps.")
     lines.append("")
-    tasks = ", ".join(f"{r['task']} {r['sono_fp32_task'] or r['sono_tf32_task'] or '-'}" for r in table)
-    lines.append(f"Sono: `sono bench --per-task` on a phantom dataset (tasks {tasks}); PyTorch: the official model "
-                 "(tools/reference/mhmtl.py) on cardiac_multi, organ_cls, thyroid_nodule_det, IUGC. Both: the "
-                 "whole step (zero_grad, forward, loss, backward, AdamW), median of the timed steps. "
+    lines += render("## Throughput: B4 eval forward, batch 20, 256x256 (images/s; ratio > 1: Sono faster)", fwd,
+                    [("Sono tf32", "sono_tf32", None), ("Sono bf16", "sono_bf16", None)] + torch_cols +
+                    [("Sono tf32/PyTorch fp32", "sono_tf32_over_torch_fp32", 2),
+                     ("Sono tf32/PyTorch tf32", "sono_tf32_over_torch_tf32", 2),
+                     ("Sono bf16/PyTorch bf16+CL", "sono_bf16_over_torch_bf16_cl", 2),
+                     ("Sono best/PyTorch best", "sono_best_over_torch_best", 2)])
+    lines.append("Sono: sono_bench `model/cuda/fwd/<task>/batch:20` (SONO_BENCH_PRECISION=tf32|bf16, the tasks "
+                 "above by type), 5 timed iterations after 3 untimed; PyTorch: the official model in eval mode "
+                 "under no_grad, median of the timed forwards. "
                  f"PyTorch {env.get('torch', '?')}, cuDNN {env.get('cudnn', '?')}, "
                  f"SMP {env.get('segmentation_models_pytorch', '?')}.")
     if notes:
         lines.append("")
         lines.extend(f"[{n}] {why}  " for why, n in notes.items())
-    write(args, "\n".join(lines) + "\n", {"rows": table, "torch_env": env})
+    write(args, "\n".join(lines) + "\n", {"rows": train, "forward_rows": fwd, "torch_env": env})
 
 
 def floors(args):
@@ -245,6 +298,9 @@ def main():
     ap.add_argument("what", choices=["throughput", "floors"])
     ap.add_argument("--sono-fp32", default="")
     ap.add_argument("--sono-tf32", default="")
+    ap.add_argument("--sono-bf16", default="")
+    ap.add_argument("--sono-fwd-tf32", default="")
+    ap.add_argument("--sono-fwd-bf16", default="")
     ap.add_argument("--sono-bench", default="")
     ap.add_argument("--torch", default="")
     ap.add_argument("--md", required=True)

@@ -7,10 +7,11 @@
 #   tools/gpu/run.sh PART DEADLINE_S [--kit FILE] [--out DIR]
 #   tools/gpu/run.sh --dry-run [PART] [DEADLINE_S]      here, with no GPU
 #
-# PART A: every CUDA test case; Sono's B4 training step per task type (batch
-#   20, 256x256) in fp32 and tf32; PyTorch's official model per task type
-#   (eager fp32 with TF32 off and on, bf16 autocast + channels_last); the
-#   ratio table.
+# PART A: every CUDA test case (the bf16 CUDA-vs-CPU ones included); Sono's
+#   B4 training step per task type (batch 20, 256x256) in fp32, tf32 and bf16,
+#   its eval forward in tf32 and bf16; PyTorch's official model per task type,
+#   training step and forward (eager fp32 with TF32 off and on, bf16 autocast
+#   + channels_last); the ratio tables.
 # PART B: compute-sanitizer memcheck over the CUDA op tests and over a 5-step
 #   training run; the per-op CUDA benchmarks against the floors measured in
 #   the same run (device-to-device copy, cuBLAS fp32/tf32/bf16 GEMM).
@@ -169,8 +170,13 @@ done
 [[ -z "$differ" ]] || env_set "warning" "the kit's scripts differ from the tree's ($differ): restage (tools/gpu/stage.sh)"
 env_set deadline "${DEADLINE}s for the whole run (unpacking took ${SONO_UNPACK_S:-?}s); reserve ${RUN_RESERVE_S}s for the summary"
 sono_help="$("${SONO_ENV[@]}" "$BIN/sono" bench --help 2>&1)"
-HAS_PRECISION=0
+HAS_PRECISION=0 HAS_BF16=0
 grep -q -- '--precision' <<<"$sono_help" && HAS_PRECISION=1
+grep -q 'bf16' <<<"$sono_help" && HAS_BF16=1
+# sono_bench's model workloads read their precision from SONO_BENCH_PRECISION
+# (bench/bench_model.cpp); a build without it would time fp32 under any label.
+BENCH_PRECISION=0
+grep -aq SONO_BENCH_PRECISION "$BIN/sono_bench" 2>/dev/null && BENCH_PRECISION=1
 write_header
 write_json false
 pack_logs
@@ -249,16 +255,33 @@ dry_skip() {  # a step that cannot even start without a GPU; dry run only
   add_row "$1" SKIP 0 - - - - "skipped: no CUDA device; $2"
 }
 
-sono_bench_step() {  # sono_bench_step fp32|tf32
+sono_bench_step() {  # sono_bench_step fp32|tf32|bf16
   local precision=$1 name="sono B4 train step $1"
   local args=(bench --per-task --data "$WORK/phantom_a/train" --encoder efficientnet-b4 --size 256 --batch 20
     --warmup 1 --steps 3 --device cuda --json "$LOGS/sono_bench_$precision.json")
+  if [[ "$precision" == bf16 ]] && ((!HAS_BF16)); then
+    add_row "$name" SKIP 0 - - - - "skipped: this build's --precision has no bf16"
+    return
+  fi
   if ((HAS_PRECISION)); then args+=(--precision "$precision")
-  elif [[ "$precision" == tf32 ]]; then
+  elif [[ "$precision" != fp32 ]]; then
     add_row "$name" SKIP 0 - - - - "skipped: this build has no --precision option"
     return
   fi
   run_step "$name" classify_sono_bench "${SONO_ENV[@]}" "$BIN/sono" "${args[@]}"
+}
+
+sono_forward_step() {  # sono_forward_step tf32|bf16: sono_bench's model/cuda/fwd/<task>/batch:20
+  local precision=$1 name="sono B4 forward $1"
+  if ((!BENCH_PRECISION)); then
+    add_row "$name" SKIP 0 - - - - "skipped: this build's sono_bench has no SONO_BENCH_PRECISION"
+    return
+  fi
+  # 5 timed iterations per workload (after bench_model.cpp's 3 untimed ones).
+  run_step "$name" classify_result_line "${SONO_ENV[@]}" SONO_BENCH_PRECISION="$precision" SONO_BENCH_ITERS=5 \
+    SONO_BENCH_CUDA_BATCH=20 SONO_BENCH_SIZE=256 SONO_BENCH_ENCODER=efficientnet-b4 \
+    bash "$KIT/tools/gpu/sono_bench_ops.sh" "$BIN/sono_bench" "$LOGS/sono_fwd_$precision.json" "$DRY" \
+    '^model/cuda/fwd/[a-z]+/batch:20(/|$)'
 }
 
 part_a() {
@@ -270,12 +293,17 @@ part_a() {
     --train-images 20 --val-images 2 --min-size 256 --max-size 320
   sono_bench_step fp32
   sono_bench_step tf32
-  run_step "pytorch B4 train step" classify_result_line "${TORCH_BENCH[@]}" model --device cuda \
-    --encoder efficientnet-b4 --size 256 --batch 20 --warmup 2 --repeats 5 --rows "$LOGS/torch_model.jsonl" \
-    --deadline-s "$(step_cap "pytorch B4 train step")"
+  sono_bench_step bf16
+  sono_forward_step tf32
+  sono_forward_step bf16
+  run_step "pytorch B4 train step and forward" classify_result_line "${TORCH_BENCH[@]}" model --device cuda \
+    --encoder efficientnet-b4 --size 256 --batch 20 --warmup 2 --repeats 5 --modes train,fwd \
+    --rows "$LOGS/torch_model.jsonl" --deadline-s "$(step_cap "pytorch B4 train step and forward")"
   timeout 30 "${py:-python3}" "$KIT/tools/gpu/report.py" throughput --sono-fp32 "$LOGS/sono_bench_fp32.json" \
-    --sono-tf32 "$LOGS/sono_bench_tf32.json" --torch "$LOGS/torch_model.jsonl" \
-    --md "$WORK/throughput.md" --json "$WORK/throughput.json" >"$LOGS/report_throughput.log" 2>&1
+    --sono-tf32 "$LOGS/sono_bench_tf32.json" --sono-bf16 "$LOGS/sono_bench_bf16.json" \
+    --sono-fwd-tf32 "$LOGS/sono_fwd_tf32.json" --sono-fwd-bf16 "$LOGS/sono_fwd_bf16.json" \
+    --torch "$LOGS/torch_model.jsonl" --md "$WORK/throughput.md" --json "$WORK/throughput.json" \
+    >"$LOGS/report_throughput.log" 2>&1
   add_report throughput
 }
 
@@ -331,7 +359,10 @@ if [[ "$PART" == *A* ]]; then
   plan_add "phantom data (A)" 20 4
   plan_add "sono B4 train step fp32" 60 15
   plan_add "sono B4 train step tf32" 60 15
-  plan_add "pytorch B4 train step" 100 25
+  plan_add "sono B4 train step bf16" 60 15
+  plan_add "sono B4 forward tf32" 40 10
+  plan_add "sono B4 forward bf16" 40 10
+  plan_add "pytorch B4 train step and forward" 140 35
 fi
 if [[ "$PART" == *B* ]]; then
   plan_add "phantom data (B)" 15 3

@@ -2,10 +2,11 @@
 measurement, written (and flushed) as soon as it is taken, so a kill keeps
 every finished row.
 
-    torch_bench.py model  --device cuda --rows FILE [--deadline-s N] ...
+    torch_bench.py model  --device cuda --rows FILE [--modes train,fwd] [--deadline-s N] ...
         The official model (tools/reference/mhmtl.py, rebuilt with the carried
-        segmentation-models-pytorch wheel): one B4 training step per task type
-        (seg, cls, det, reg; the tasks of tools/bench_compare.py) in
+        segmentation-models-pytorch wheel): one B4 training step (mode train)
+        and one eval forward under no_grad (mode fwd) per task type (seg, cls,
+        det, reg; the tasks of tools/bench_compare.py) in
           fp32     eager, NCHW, TF32 off for convolutions and matmuls
           tf32     eager, NCHW, TF32 on for both
           bf16_cl  bf16 autocast + channels_last, PyTorch's default precision
@@ -147,9 +148,12 @@ def run_model(args, rows, torch):
     precision = Precision(torch)
     cuda = torch.cuda.is_available() and args.device == "cuda"
     deadline = Deadline(args.deadline_s)
-    for variant, (impl, mode) in MODEL_VARIANTS.items():
-        for task in TASK_KEYS:
-            base = {"kind": "model", "mode": "train", "task": task, "variant": variant, "batch": args.batch,
+    modes = [m for m in args.modes.split(",") if m]
+    if not modes or set(modes) - {"train", "fwd"}:
+        raise ValueError(f"--modes: expected a comma-separated list of train and fwd, got '{args.modes}'")
+    for variant, (impl, precision_mode) in MODEL_VARIANTS.items():
+        for mode, task in ((m, t) for m in modes for t in TASK_KEYS):
+            base = {"kind": "model", "mode": mode, "task": task, "variant": variant, "batch": args.batch,
                     "size": args.size, "encoder": args.encoder}
             if not cuda:
                 rows.write(**base, status="skipped", reason="no CUDA device")
@@ -159,8 +163,8 @@ def run_model(args, rows, torch):
                 continue
             t0 = time.monotonic()
             try:
-                settings = precision.set(mode)
-                step = side.model_step("cuda", impl, "train", task, args.batch)
+                settings = precision.set(precision_mode)
+                step = side.model_step("cuda", impl, mode, task, args.batch)
                 samples, peak = side.time("cuda", step, args.warmup, args.repeats)
                 ms = statistics.median(samples) * 1e3
                 rows.write(**base, status="ok", median_ms=ms, images_per_s=args.batch / (ms / 1e3),
@@ -253,6 +257,7 @@ def main():
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--modes", default="train", help="model: comma-separated train (training step), fwd (eval forward)")
     args = ap.parse_args()
     rows = Rows(args.rows)
     wheels = unpack_wheels(args.wheels, args.site)

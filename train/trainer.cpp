@@ -23,6 +23,7 @@
 #include "io/safetensors.h"
 #include "optim/schedule.h"
 #include "tasks/dataset.h"
+#include "train/batch_prefetch.h"
 #include "train/bn_calibration.h"
 #include "train/curves.h"
 #include "train/data_parallel.h"
@@ -220,7 +221,8 @@ class TrainingRun {
     epoch_start_ = std::chrono::steady_clock::now();
     epoch_images_ = 0;
     data::Batch batch;
-    while (loader_->next(batch)) {
+    BatchPrefetcher batches(*loader_, o_.device);  // a GPU copies batch n+1 while step n runs
+    while (batches.next(batch)) {
       step(batch, bar);
       if (o_.max_steps >= 0 && st_.global_step >= o_.max_steps) {
         bar.finish("stopped at max_steps");

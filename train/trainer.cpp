@@ -315,8 +315,8 @@ class TrainingRun {
   // before anything is saved, naming the batch's rows.
   void step(const data::Batch& batch, ProgressBar& bar) {
     const std::string& task = ds_.tasks[size_t(batch.task)].id;
-    // The images go to the model's device in the step and the loss moves the
-    // target next to the output; the loader's tensors stay on the CPU.
+    // The batch's images and targets are on the model's device already
+    // (BatchPrefetcher; detection boxes stay on the host for the loss).
     // The step's one read-back from the device (the logged and printed loss)
     // comes after the whole step is queued so that a GPU runs forward,
     // backward and update without waiting for the host.

@@ -9,7 +9,12 @@
 // per image (saved_MiB_per_image). One iteration per workload; the time is
 // the forward + backward. Batch SONO_BENCH_MEMORY_BATCH (default 20), image
 // side SONO_BENCH_SIZE (256), encoder SONO_BENCH_ENCODER (efficientnet-b4),
-// f32. docs/memory.md has the figures and the command that makes them.
+// precision SONO_BENCH_PRECISION (fp32, the default; tf32 is the same f32
+// storage on the CPU), shown as each run's label. docs/memory.md has the
+// figures and the command that makes them.
+// TODO(bf16): SONO_BENCH_PRECISION=bf16 is refused with a message until the
+// autocast branch's `--precision bf16` is merged; then run the forward under
+// its autocast policy here and add the bf16 column to docs/memory.md.
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +22,8 @@
 #include "bench/bench_support.h"
 #include "core/allocator.h"
 #include "core/autograd.h"
+#include "core/error.h"
+#include "core/precision.h"
 #include "layers/fusion.h"
 #include "model/multitask_model.h"
 #include "ops/ops.h"
@@ -43,7 +50,25 @@ model::MultiTaskModel& cpu_model() {
   return *m;
 }
 
+// SONO_BENCH_PRECISION, checked before any model is built.
+std::string bench_precision() {
+  const std::string p = bench::env_string("SONO_BENCH_PRECISION", "fp32");
+  if (p == "bf16")
+    throw Error(
+        "SONO_BENCH_PRECISION=bf16: not on this branch yet (TODO: the autocast branch's --precision bf16); "
+        "use fp32");
+  return precision_name(parse_precision(p, "SONO_BENCH_PRECISION"));
+}
+
 void memory_bench(benchmark::State& state, TaskCase c, bool fused) {
+  std::string precision;
+  try {
+    precision = bench_precision();
+  } catch (const Error& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  state.SetLabel(precision);
   nn::FusedOpsScope scope(fused);
   model::MultiTaskModel& m = cpu_model();
   m.train();

@@ -8,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include "core/device_check.h"
 #include "core/error.h"
 
 namespace sono {
@@ -49,7 +50,7 @@ class CpuAllocator final : public Allocator {
 };
 
 Allocator& (*g_cuda_factory)(int) = nullptr;
-void (*g_cuda_copy)(void*, Device, const void*, Device, size_t) = nullptr;
+CudaCopyFn g_cuda_copy = nullptr;
 
 }  // namespace
 
@@ -67,7 +68,7 @@ CpuMemoryStats cpu_memory_stats() {
 }
 
 void reset_cpu_peak_memory() { g_cpu_peak.store(g_cpu_allocated.load(std::memory_order_relaxed)); }
-void register_cuda_copy(void (*copy)(void*, Device, const void*, Device, size_t)) { g_cuda_copy = copy; }
+void register_cuda_copy(CudaCopyFn copy) { g_cuda_copy = copy; }
 
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   if (bytes == 0) return;
@@ -76,7 +77,14 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size
     return;
   }
   if (!g_cuda_copy) throw_no_cuda_backend(str_cat("copy ", src_dev.str(), " -> ", dst_dev.str()));
-  g_cuda_copy(dst, dst_dev, src, src_dev, bytes);
+  if (dst_dev.is_cpu()) {
+    int64_t flag[3] = {0, 0, 0};
+    const int64_t* pending = pending_check_flag(src_dev);
+    g_cuda_copy(dst, dst_dev, src, src_dev, bytes, pending, pending ? flag : nullptr);
+    if (pending) resolve_device_checks(src_dev, flag);
+    return;
+  }
+  g_cuda_copy(dst, dst_dev, src, src_dev, bytes, nullptr, nullptr);
 }
 
 Storage::Storage(size_t bytes, Device d) : bytes_(bytes), device_(d) {

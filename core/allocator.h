@@ -1,5 +1,6 @@
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "core/device.h"
@@ -34,8 +35,16 @@ CpuMemoryStats cpu_memory_stats();
 void reset_cpu_peak_memory();
 
 // Copies bytes between any two devices (host<->device, device<->device).
+// A copy to the host is a read-back: it waits for the device and returns with
+// the data there, and it also reads the device's pending validity checks
+// (core/device_check.h), throwing the first failure's message. Copies to a
+// device do not make the host wait (core/cuda/host_staging.h).
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
-void register_cuda_copy(void (*copy)(void*, Device, const void*, Device, size_t));
+// The CUDA backend's copy; with `flag_src` (a device's check flag) it also
+// copies those three int64 to `flag_dst` before its one wait.
+using CudaCopyFn = void (*)(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes,
+                            const int64_t* flag_src, int64_t* flag_dst);
+void register_cuda_copy(CudaCopyFn copy);
 
 // Reference-counted block of memory; tensors and views share one Storage.
 class Storage {

@@ -14,6 +14,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/host_sync.h"
 #include "core/tensor.h"
 
 // The static_assert only makes the macro take a closing semicolon like a declaration.
@@ -39,17 +40,26 @@
 // cuda::activation_forward(a, x, y) otherwise (names looked up
 // from the calling namespace, so sono::kernels reaches sono::kernels::cpu).
 // Without the CUDA backend a cuda tensor gets the one "no CUDA backend" error,
-// naming the op and the tensor.
+// naming the op and the tensor. A CPU kernel runs in a KernelScope: its reads
+// of its own tensors are not host waits (core/host_sync.h).
 #if SONO_WITH_CUDA
-#define SONO_DISPATCH_DEVICE(t, op, fn, ...)         \
-  do {                                               \
-    if ((t).device().is_cpu()) cpu::fn(__VA_ARGS__); \
-    else cuda::fn(__VA_ARGS__);                      \
+#define SONO_DISPATCH_DEVICE(t, op, fn, ...)  \
+  do {                                        \
+    if ((t).device().is_cpu()) {              \
+      ::sono::KernelScope sono_kernel_scope_; \
+      cpu::fn(__VA_ARGS__);                   \
+    } else {                                  \
+      cuda::fn(__VA_ARGS__);                  \
+    }                                         \
   } while (0)
 #else
-#define SONO_DISPATCH_DEVICE(t, op, fn, ...)                                       \
-  do {                                                                             \
-    if ((t).device().is_cpu()) cpu::fn(__VA_ARGS__);                               \
-    else ::sono::throw_no_cuda_backend(::sono::str_cat(op, ": ", (t).describe())); \
+#define SONO_DISPATCH_DEVICE(t, op, fn, ...)                                    \
+  do {                                                                          \
+    if ((t).device().is_cpu()) {                                                \
+      ::sono::KernelScope sono_kernel_scope_;                                   \
+      cpu::fn(__VA_ARGS__);                                                     \
+    } else {                                                                    \
+      ::sono::throw_no_cuda_backend(::sono::str_cat(op, ": ", (t).describe())); \
+    }                                                                           \
   } while (0)
 #endif

@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 
 #include "core/autograd.h"
+#include "core/host_sync.h"
 #include "core/kernels.h"
 
 namespace sono {
@@ -57,6 +58,8 @@ void* Tensor::raw_data() const {
 
 double Tensor::item() const {
   SONO_CHECK(numel() == 1, "item", "expected a one-element tensor, got ", describe());
+  // A cuda tensor's copy to the host counts its own wait (BlockingCopy).
+  if (device().is_cpu() && !in_cpu_kernel()) count_host_sync(HostSync::ReadBack);
   return to(Device::cpu()).to(DType::F64).contiguous().to_vector<double>()[0];
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/autograd.h"
 #include "core/backend.h"
+#include "core/device_check.h"
 
 namespace sono {
 
@@ -21,17 +22,20 @@ struct GatherCellsBackward final : Node {
 };
 
 // idx must be i64 [B] on x's device with every value in [0, limit). The
-// values are read on the host (B is small) so that any backend gets checked indices.
-void check_cell_index(const Tensor& idx, const Tensor& x, const char* what, int64_t limit) {
+// values are judged on their device (core/device_check.h): on a GPU the
+// verdict comes with the step's read-back instead of a wait here.
+void check_cell_index(const Tensor& idx, const Tensor& contiguous_idx, const Tensor& x, const char* what,
+                      int64_t limit) {
   const char* op = "gather_cells";
   SONO_CHECK(idx.defined(), op, what, " is an undefined tensor");
   SONO_CHECK(idx.dtype() == DType::I64 && idx.dim() == 1 && idx.size(0) == x.size(0), op, what, " ", idx.describe(),
              " must be i64 [", x.size(0), "] for input ", x.describe());
   check_same_device(x, idx, op);
-  std::vector<int64_t> v = idx.to_vector<int64_t>();
-  for (size_t b = 0; b < v.size(); ++b)
-    SONO_CHECK(v[b] >= 0 && v[b] < limit, op, "sample ", b, " has ", what, " index ", v[b], " outside [0, ", limit,
-               ") for input ", x.describe());
+  DeviceCheck check = begin_device_check(idx.device(), [op, what, limit, xd = x.describe()](int64_t v, int64_t b) {
+    return str_cat(op, ": sample ", b, " has ", what, " index ", v, " outside [0, ", limit, ") for input ", xd);
+  });
+  SONO_DISPATCH_DEVICE(idx, op, cell_index_check, contiguous_idx, limit, check.id, check.flag);
+  end_device_check(idx.device());
 }
 
 struct ConcatBackward final : Node {
@@ -57,9 +61,9 @@ Tensor gather_cells(const Tensor& x, const Tensor& rows, const Tensor& cols) {
   check_defined_nonempty(x, op, "input");
   check_real(x, op, "input");
   SONO_CHECK(x.dim() == 4, op, "expected an input [B, C, H, W], got ", x.describe());
-  check_cell_index(rows, x, "row", x.size(2));
-  check_cell_index(cols, x, "col", x.size(3));
-  Tensor r = rows.contiguous(), c = cols.contiguous();
+  Tensor r = rows.defined() ? rows.contiguous() : rows, c = cols.defined() ? cols.contiguous() : cols;
+  check_cell_index(rows, r, x, "row", x.size(2));
+  check_cell_index(cols, c, x, "col", x.size(3));
   Tensor out = Tensor::empty({x.size(0), x.size(1)}, x.dtype(), x.device());
   SONO_DISPATCH_DEVICE(x, op, gather_cells_forward, x, r, c, out);
   if (autograd::needs_grad({&x}))

@@ -2,6 +2,7 @@
 
 #include "core/autograd.h"
 #include "core/backend.h"
+#include "core/device_check.h"
 
 namespace sono {
 
@@ -24,12 +25,15 @@ void check_class_target(const char* op, const Tensor& logits, const Tensor& targ
   expected.erase(expected.begin() + 1);
   SONO_CHECK(target.shape() == expected, op, "target ", target.describe(), " does not match logits ", logits.describe(),
              ": expected target shape ", shape_str(expected));
+  // Judged on the target's device (core/device_check.h): on a GPU the verdict
+  // comes with the step's read-back instead of a wait here.
   const int64_t classes = logits.size(1);
-  int64_t lo = 0, hi = 0;
-  SONO_DISPATCH_DEVICE(target, op, class_index_range, contiguous_target, &lo, &hi);
-  const int64_t bad = lo < 0 ? lo : hi;
-  SONO_CHECK(lo >= 0 && hi < classes, op, "target ", target.describe(), " holds class ", bad, ", outside [0, ", classes,
-             ") for logits ", logits.describe());
+  DeviceCheck check = begin_device_check(
+      target.device(), [op, classes, t = target.describe(), z = logits.describe()](int64_t bad, int64_t) {
+        return str_cat(op, ": target ", t, " holds class ", bad, ", outside [0, ", classes, ") for logits ", z);
+      });
+  SONO_DISPATCH_DEVICE(target, op, class_index_check, contiguous_target, classes, check.id, check.flag);
+  end_device_check(target.device());
 }
 
 struct DiceLossBackward final : Node {

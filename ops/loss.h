@@ -28,11 +28,16 @@ enum class PointwiseLoss { MSE, BCEWithLogits, L1 };
 
 // ---- backends: tensors contiguous and on one device, shapes and dtypes
 // checked by the caller; `loss` and `grad_loss` are shape-[] tensors of the
-// input's dtype; class targets are i64 and already checked to lie in [0, C).
+// input's dtype; class targets are i64 and checked to lie in [0, C) (on CUDA
+// the verdict comes later, so the CUDA kernels stay in bounds for bad ones).
 // The kernels: ops/cpu/loss_*.cpp and ops/cuda/loss_*.cu (same arithmetic,
 // deterministic reductions).
 // Smallest and largest value of an i64 class-index tensor (to name a bad class).
 SONO_BACKEND_FN(void, class_index_range, (const Tensor& target, int64_t* min, int64_t* max));
+// The check of a class-index target (core/device_check.h): unless every value
+// lies in [0, classes), reports check `id` into `flag` (device memory) with the
+// bad value (the minimum when it is negative, else the maximum). No host wait.
+SONO_BACKEND_FN(void, class_index_check, (const Tensor& target, int64_t classes, int64_t id, int64_t* flag));
 // stats: f64 [C, 3] receiving per class {sum p*t, sum p, sum t} over batch and
 // pixels, which is all the backward needs besides logits and target.
 SONO_BACKEND_FN(void, dice_loss_forward,

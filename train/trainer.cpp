@@ -23,6 +23,7 @@
 #include "io/safetensors.h"
 #include "optim/schedule.h"
 #include "tasks/dataset.h"
+#include "train/batch_prefetch.h"
 #include "train/bn_calibration.h"
 #include "train/curves.h"
 #include "train/data_parallel.h"
@@ -220,7 +221,8 @@ class TrainingRun {
     epoch_start_ = std::chrono::steady_clock::now();
     epoch_images_ = 0;
     data::Batch batch;
-    while (loader_->next(batch)) {
+    BatchPrefetcher batches(*loader_, o_.device);  // a GPU copies batch n+1 while step n runs
+    while (batches.next(batch)) {
       step(batch, bar);
       if (o_.max_steps >= 0 && st_.global_step >= o_.max_steps) {
         bar.finish("stopped at max_steps");
@@ -313,8 +315,8 @@ class TrainingRun {
   // before anything is saved, naming the batch's rows.
   void step(const data::Batch& batch, ProgressBar& bar) {
     const std::string& task = ds_.tasks[size_t(batch.task)].id;
-    // The images go to the model's device in the step and the loss moves the
-    // target next to the output; the loader's tensors stay on the CPU.
+    // The batch's images and targets are on the model's device already
+    // (BatchPrefetcher; detection boxes stay on the host for the loss).
     // The step's one read-back from the device (the logged and printed loss)
     // comes after the whole step is queued so that a GPU runs forward,
     // backward and update without waiting for the host.

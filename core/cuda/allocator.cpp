@@ -11,8 +11,10 @@
 #include "core/allocator.h"
 #include "core/cuda/check.h"
 #include "core/cuda/context.h"
+#include "core/cuda/host_staging.h"
 #include "core/cuda/runtime.h"
 #include "core/error.h"
+#include "core/host_sync.h"
 
 namespace sono::cuda {
 
@@ -123,6 +125,7 @@ class CachingAllocator final : public Allocator {
     DeviceGuard guard(device_);
     // Cached blocks may still be read by queued kernels; wait for them.
     SONO_CUDA_CHECK(cudaDeviceSynchronize());
+    count_host_sync(HostSync::DeviceSync);
     for (auto& [key, ptrs] : free_) {
       for (void* p : ptrs) {
         SONO_CUDA_CHECK(cudaFree(p));
@@ -167,24 +170,35 @@ CachingAllocator& caching_allocator(int device) {
 
 Allocator& allocator_factory(int device) { return caching_allocator(device); }
 
-// Synchronous on return: the stream is synchronized, so host buffers may be
-// reused or freed and device results read immediately.
-void copy_between(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
+// To a device: returns at once (host_staging.h), the copy queued on the
+// destination's stream. To the host: a read-back, waiting once for the stream
+// (with `flag_src`, the device's check flag comes along in the same wait).
+// Between two devices: waits for both streams.
+void copy_between(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes, const int64_t* flag_src,
+                  int64_t* flag_dst) {
   if (dst_dev.is_cuda()) check_device(dst_dev.index);
   if (src_dev.is_cuda()) check_device(src_dev.index);
   const int device = dst_dev.is_cuda() ? dst_dev.index : src_dev.index;
   DeviceGuard guard(device);
   cudaStream_t stream = current_stream(device);
-  if (dst_dev.is_cuda() && src_dev.is_cuda() && dst_dev.index != src_dev.index) {
+  if (src_dev.is_cpu()) {
+    upload_async(dst, src, bytes, device, stream);
+    return;
+  }
+  if (dst_dev.is_cuda() && dst_dev.index == src_dev.index) {
+    SONO_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
+    return;
+  }
+  if (dst_dev.is_cuda()) {
     synchronize(src_dev.index);  // the source was written on its own device's stream
     SONO_CUDA_CHECK(cudaMemcpyPeerAsync(dst, dst_dev.index, src, src_dev.index, bytes, stream));
   } else {
-    cudaMemcpyKind kind = dst_dev.is_cpu()   ? cudaMemcpyDeviceToHost
-                          : src_dev.is_cpu() ? cudaMemcpyHostToDevice
-                                             : cudaMemcpyDeviceToDevice;
-    SONO_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, stream));
+    SONO_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream));
+    if (flag_src)
+      SONO_CUDA_CHECK(cudaMemcpyAsync(flag_dst, flag_src, 3 * sizeof(int64_t), cudaMemcpyDeviceToHost, stream));
   }
   SONO_CUDA_CHECK(cudaStreamSynchronize(stream));
+  count_host_sync(HostSync::BlockingCopy);
 }
 
 const bool g_registered = [] {

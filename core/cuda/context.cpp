@@ -7,6 +7,7 @@
 #include "core/allocator.h"
 #include "core/cuda/check.h"
 #include "core/cuda/runtime.h"
+#include "core/host_sync.h"
 
 namespace sono::cuda {
 
@@ -82,7 +83,10 @@ void* workspace(int device, size_t bytes) {
   return c.workspace;
 }
 
-void synchronize(int device) { SONO_CUDA_CHECK(cudaStreamSynchronize(current_stream(device))); }
+void synchronize(int device) {
+  SONO_CUDA_CHECK(cudaStreamSynchronize(current_stream(device)));
+  count_host_sync(HostSync::StreamSync);
+}
 
 ContextCache& context_cache(int device, const void* tag, std::unique_ptr<ContextCache> (*make)(int device)) {
   Context& c = context(device);

@@ -2,10 +2,18 @@
 // x[b, c, rows[b], cols[b]] for x [B, C, H, W] of any strides. The backward
 // writes gy [B, C] into those cells of gx [B, C, H, W], which the caller has
 // zeroed: one cell per (sample, channel), so writes never collide.
+// cell_index_check reports the first sample with an index outside [0, limit).
 #include "ops/gather.h"
 #include "core/bf16_cpu.h"
+#include "core/device_check.h"
 
 namespace sono::cpu {
+
+void cell_index_check(const Tensor& idx, int64_t limit, int64_t id, int64_t* flag) {
+  const int64_t* v = idx.data<int64_t>();
+  for (int64_t b = 0; b < idx.numel(); ++b)
+    if (v[b] < 0 || v[b] >= limit) return report_check_failure(flag, id, v[b], b);
+}
 
 void gather_cells_forward(const Tensor& x, const Tensor& rows, const Tensor& cols, const Tensor& out) {
   if (bf16::widened(gather_cells_forward, x, rows, cols, bf16::out(out))) return;

@@ -45,7 +45,11 @@ struct RowLoss {
   const int64_t* y;
   const double* lse;
   int64_t classes;
-  __device__ double operator()(int64_t b) const { return lse[b] - double(z[b * classes + y[b]]); }
+  // A class outside [0, classes) reads nothing: the check's verdict arrives
+  // later (core/device_check.h) and the read-back throws instead of returning this.
+  __device__ double operator()(int64_t b) const {
+    return y[b] >= 0 && y[b] < classes ? lse[b] - double(z[b * classes + y[b]]) : 0.0;
+  }
 };
 
 template <class T>

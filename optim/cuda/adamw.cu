@@ -23,6 +23,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/cuda/host_staging.h"
 #include "core/cuda/launch.h"
 #include "optim/adamw.h"
 #include "optim/adamw_math.h"
@@ -142,10 +143,10 @@ void adamw_step_multi(const std::vector<AdamWItem>& items) {
   if (host != table.host) {
     if (!table.device.defined() || table.device.numel() < int64_t(host.size()))
       table.device = Tensor::empty({int64_t(host.size())}, DType::U8, device);
-    // Ordered after the previous launch that read the table. From pageable
-    // memory the call returns once the bytes are staged, without waiting for
-    // the device, so `host` may change right after.
-    SONO_CUDA_CHECK(cudaMemcpyAsync(table.device.raw_data(), host.data(), host.size(), cudaMemcpyHostToDevice, stream));
+    // Ordered after the previous launch that read the table. Through pinned
+    // staging the call never waits for the device (core/cuda/host_staging.h),
+    // and `host` may change right after.
+    upload_async(table.device.raw_data(), host.data(), host.size(), index, stream);
     table.host = std::move(host);
   }
   const auto* base = static_cast<const unsigned char*>(table.device.raw_data());

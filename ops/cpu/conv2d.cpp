@@ -29,7 +29,7 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     const scalar_t* b = data_or_null<scalar_t>(bias);
     if (g.depthwise()) conv::depthwise_forward(g, x.data<scalar_t>(), weight.data<scalar_t>(), b, y.data<scalar_t>());
     else if constexpr (std::is_same_v<scalar_t, float>) {
-      if (conv::winograd_applies(g))
+      if (conv::winograd_applies(g, false))
         conv::winograd_forward(g, x.data<float>(), weight.data<float>(), b, y.data<float>());
       else conv::gemm_conv_forward(g, x.data<float>(), weight.data<float>(), b, y.data<float>());
     } else conv::gemm_conv_forward(g, x.data<scalar_t>(), weight.data<scalar_t>(), b, y.data<scalar_t>());
@@ -51,7 +51,7 @@ void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, co
       if (gwp) conv::depthwise_backward_weight(g, xp, gyp, gwp);
     } else if (gxp || gwp) {
       bool winograd = false;
-      if constexpr (std::is_same_v<scalar_t, float>) winograd = gxp && conv::winograd_applies(g);
+      if constexpr (std::is_same_v<scalar_t, float>) winograd = gxp && conv::winograd_applies(g, true);
       if (winograd) {
         // The weight gradient stays im2col + GEMM.
         if constexpr (std::is_same_v<scalar_t, float>) conv::winograd_backward_input(g, wp, gyp, gxp);

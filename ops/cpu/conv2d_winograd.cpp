@@ -29,10 +29,10 @@ namespace sono::cpu::conv {
 
 namespace {
 
-constexpr int64_t kTile = 4;    // output tile side
-constexpr int64_t kAlpha = 6;   // input tile side: kTile + 3 - 1
-constexpr int64_t kXi = 36;     // kAlpha^2 transformed positions
-constexpr int64_t kLanes = 8;   // tiles per vector
+constexpr int64_t kTile = 4;   // output tile side
+constexpr int64_t kAlpha = 6;  // input tile side: kTile + 3 - 1
+constexpr int64_t kXi = 36;    // kAlpha^2 transformed positions
+constexpr int64_t kLanes = 8;  // tiles per vector
 // Tiles per chunk (rounded to whole tile rows): V and M of a 256-channel chunk
 // are 36 * 256 * 128 * 4 B = 4.5 MiB each, and the GEMMs' N = 128 keeps
 // OpenBLAS near its full rate.
@@ -246,7 +246,7 @@ void correlate(const Problem& p, const float* x, const float* u, const float* bi
     {
 #pragma omp for schedule(static)
       for (int64_t ch = 0; ch < p.c; ++ch) input_transform(p, x, ch, r0, r1, ld, v + ch * ld);
-      // Each xi's GEMM is one single-threaded BLAS call (cpu::gemm inside a region).
+        // Each xi's GEMM is one single-threaded BLAS call (cpu::gemm inside a region).
 #pragma omp for schedule(static)
       for (int64_t xi = 0; xi < kXi; ++xi)
         gemm<float>(false, false, p.k, ld, p.c, 1.f, u + xi * p.k * p.c, p.c, v + xi * p.c * ld, ld, 0.f,
@@ -259,16 +259,20 @@ void correlate(const Problem& p, const float* x, const float* u, const float* bi
 
 }  // namespace
 
-bool winograd_applies(const Geometry& g) {
+bool winograd_applies(const Geometry& g, bool backward) {
   if (g.groups != 1 || g.kh != 3 || g.kw != 3 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1) return false;
   // The weight transform (36 x cin x cout values) is paid once per call, so a
-  // few tiles do not repay it. Forward, one thread, CPU time, 256->128 and
-  // 128->128 at batch 2 (conv2d_path_fwd/cpu/*/{gemm,winograd}): 8 tiles (8x8)
-  // 2.0 ms vs im2col's 1.1 ms; 32 tiles (16x16) 3.3 vs 3.8 ms and 1.6 vs 1.8;
-  // 128 tiles (32x32) 7.2 vs 15.1; 512 tiles (64x64) 30 vs 69.
+  // few tiles do not repay it. Measured on the 2-core EPYC, one thread, CPU
+  // time, 256->128 and 128->128 at batch 2 (conv2d_path_{fwd,bwd}/cpu/*/
+  // {gemm,winograd}), Winograd vs im2col:
+  //   forward:  8 tiles (8x8) 2.0 vs 1.1 ms; 32 tiles (16x16) 3.3 vs 3.8 and
+  //             1.6 vs 1.8; 128 tiles (32x32) 7.2 vs 15.1; 512 (64x64) 30 vs 69.
+  //   backward (input and weight gradients; the weight gradient stays im2col
+  //             in both): 32 tiles 9.1 vs 8.5 and 4.4 vs 4.1 ms; 128 tiles
+  //             27.9 vs 32.9 and 12.0 vs 15.9; 512 tiles 92 vs 129 and 48 vs 67.
   // Few channels leave the transforms' cost unpaid by the thin GEMMs.
   const int64_t tiles = g.n * ceil_div(g.ho, kTile) * ceil_div(g.wo, kTile);
-  return g.cin >= 32 && g.cout >= 32 && tiles >= 32;
+  return g.cin >= 32 && g.cout >= 32 && tiles >= (backward ? 128 : 32);
 }
 
 // Kernels are transformed 8 at a time, lane l being output/input channel

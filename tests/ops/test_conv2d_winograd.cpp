@@ -130,9 +130,10 @@ TEST_CASE("conv2d winograd: forward and input gradient match f64 at the model's 
 }
 
 TEST_CASE("conv2d winograd: the public conv2d takes it where the rule says, f64 keeps the plain path") {
-  const Shape3 s{"fpn 256->128 @16", 2, 256, 128, 16, 16, 1, 1, 1, 1};
+  const Shape3 s{"seg 128->64 @32", 2, 128, 64, 32, 32, 1, 1, 1, 1};  // 128 tiles
   const Problem p = make(s, 42);
-  REQUIRE(cpu::conv::winograd_applies(geometry_of(p)));
+  REQUIRE(cpu::conv::winograd_applies(geometry_of(p), false));
+  REQUIRE(cpu::conv::winograd_applies(geometry_of(p), true));
   std::vector<double> y, gx;
   reference(p, y, gx);
   const Tensor ye = Tensor::from_vector(y, {s.n, s.cout, p.ho, p.wo}), gxe = Tensor::from_vector(gx, p.x.shape());
@@ -154,12 +155,14 @@ TEST_CASE("conv2d winograd: the public conv2d takes it where the rule says, f64 
   auto applies = [](int64_t cin, int64_t cout, int64_t hw, int64_t stride, int64_t groups) {
     Conv2dOptions o = Conv2dOptions::symmetric(1, stride, groups);
     const int64_t out = (hw + 2 - 3) / stride + 1;
-    return cpu::conv::winograd_applies(conv::geometry(Tensor::zeros({1, cin, hw, hw}),
-                                                      Tensor::zeros({cout, cin / groups, 3, 3}), {1, cout, out, out}, o));
+    return cpu::conv::winograd_applies(
+        conv::geometry(Tensor::zeros({2, cin, hw, hw}), Tensor::zeros({cout, cin / groups, 3, 3}), {2, cout, out, out},
+                       o),
+        false);
   };
   CHECK(applies(128, 128, 32, 1, 1));
   CHECK_FALSE(applies(3, 48, 64, 1, 1));
-  CHECK_FALSE(applies(256, 128, 8, 1, 1));  // 4 tiles: the weight transform is not repaid
+  CHECK_FALSE(applies(256, 128, 8, 1, 1));  // 8 tiles: the weight transform is not repaid
   CHECK_FALSE(applies(128, 128, 32, 2, 1));
   CHECK_FALSE(applies(128, 128, 32, 1, 2));
 }

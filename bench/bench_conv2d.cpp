@@ -10,8 +10,7 @@
 // On the cpu, the alternatives of the dense 3x3 stride-1 shapes are
 // conv2d_path_{fwd,bwd}/cpu/<shape>/{gemm,winograd} (a family of their own,
 // as tools/bench_compare.py takes the one benchmark that starts with
-// conv2d_fwd/cpu/<shape>/): im2col + GEMM, and Winograd F(4x4, 3x3) (its
-// backward: Winograd input gradient + im2col weight gradient).
+// conv2d_fwd/cpu/<shape>/): im2col + GEMM, and Winograd F(4x4, 3x3).
 // GFLOP/s with FLOPs = 2 * multiply-adds (backward: twice the forward's).
 // The forward is checked once against a double-precision loop (sample 0,
 // the first output channels) before timing.
@@ -168,7 +167,7 @@ void run_cpu_alternative(const Problem& p, Path path, bool backward, const Tenso
     else cpu::conv::gemm_conv_forward<float>(g, x, w, nullptr, y.data<float>());
   } else if (backward) {
     cpu::conv::winograd_backward_input(g, w, gy, gx);
-    cpu::conv::gemm_conv_backward<float>(g, x, w, gy, nullptr, gw);
+    cpu::conv::winograd_backward_weight(g, x, gy, gw);
   } else {
     cpu::conv::winograd_forward(g, x, w, nullptr, y.data<float>());
   }

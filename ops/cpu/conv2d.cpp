@@ -1,5 +1,5 @@
 // CPU conv2d: picks the direct depthwise kernel, Winograd (f32 3x3 stride 1,
-// forward and input gradient, where winograd_applies), or the GEMM path
+// forward and both gradients, where winograd_applies), or the GEMM path
 // (im2col, or the input itself for a 1x1 stride-1 unpadded conv).
 // Layout: contiguous NCHW x/y, weight [Cout, Cin/groups, kH, kW]. Outputs: y,
 // gx, gw, gb are overwritten (never accumulated); undefined gradients are skipped.
@@ -51,14 +51,12 @@ void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, co
       if (gwp) conv::depthwise_backward_weight(g, xp, gyp, gwp);
     } else if (gxp || gwp) {
       bool winograd = false;
-      if constexpr (std::is_same_v<scalar_t, float>) winograd = gxp && conv::winograd_applies(g, true);
-      if (winograd) {
-        // The weight gradient stays im2col + GEMM.
-        if constexpr (std::is_same_v<scalar_t, float>) conv::winograd_backward_input(g, wp, gyp, gxp);
-        if (gwp) conv::gemm_conv_backward<scalar_t>(g, xp, wp, gyp, nullptr, gwp);
-      } else {
-        conv::gemm_conv_backward(g, xp, wp, gyp, gxp, gwp);
+      if constexpr (std::is_same_v<scalar_t, float>) {
+        winograd = conv::winograd_applies(g, true);
+        if (winograd && gxp) conv::winograd_backward_input(g, wp, gyp, gxp);
+        if (winograd && gwp) conv::winograd_backward_weight(g, xp, gyp, gwp);
       }
+      if (!winograd) conv::gemm_conv_backward(g, xp, wp, gyp, gxp, gwp);
     }
     if (gb.defined()) bias_grad(gyp, g.n, g.cout, g.ho * g.wo, gb.data<scalar_t>());
   });

@@ -36,5 +36,6 @@ void gemm_conv_backward(const Geometry& g, const T* x, const T* w, const T* gy, 
 bool winograd_applies(const Geometry& g, bool backward);
 void winograd_forward(const Geometry& g, const float* x, const float* w, const float* bias, float* y);
 void winograd_backward_input(const Geometry& g, const float* w, const float* gy, float* gx);
+void winograd_backward_weight(const Geometry& g, const float* x, const float* gy, float* gw);
 
 }  // namespace sono::cpu::conv

@@ -11,10 +11,12 @@
 // value is computed by one thread in a fixed order, so the result is the same
 // at any thread count.
 // The backward of the input is the same correlation of gy with the weights
-// transposed over channels and flipped in space, padded by 2 - pad.
+// transposed over channels and flipped in space, padded by 2 - pad; the
+// weight gradient is the forward's adjoint in the transformed domain (36
+// GEMMs over the tiles, weight_gradient).
 // Accuracy: the transforms multiply by up to 8 and add ~20 terms, so the
 // error is larger than a direct sum's; measured against f64 in
-// tests/ops/test_conv2d_winograd.cpp (tol::kWinogradF32).
+// tests/ops/test_conv2d_winograd.cpp (tol::kWinogradF32, kWinogradGradWeightF32).
 #include <omp.h>
 
 #include <algorithm>
@@ -130,34 +132,49 @@ float* shared_buffer(int64_t elems, int slot) {
   return buf[slot].get();
 }
 
+// Rows [row0, row0 + rows) of a plane [h, w], zero outside it, split by
+// column phase: ph[(i * 4 + k) * plen + jj] = row row0 + i, column
+// jj * 4 + k + col0. Lane j of a vector load at element j0 + e is then tile
+// j0 + j's column 4 * e + k.
+void split_rows(const float* plane, int64_t h, int64_t w, int64_t row0, int64_t rows, int64_t col0, int64_t plen,
+                float* ph) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t ih = row0 + i;
+    float* row = ph + i * kTile * plen;
+    if (ih < 0 || ih >= h) {
+      std::fill(row, row + kTile * plen, 0.f);
+      continue;
+    }
+    const float* src = plane + ih * w;
+    for (int64_t jj = 0; jj < plen; ++jj)
+      for (int64_t k = 0; k < kTile; ++k) {
+        const int64_t iw = jj * kTile + k + col0;
+        row[k * plen + jj] = iw >= 0 && iw < w ? src[iw] : 0.f;
+      }
+  }
+}
+
+// The first `lanes` lanes of v to dst.
+inline void store_lanes(float* dst, const vec& v, int64_t lanes) {
+  if (lanes == kLanes) {
+    store(dst, v);
+  } else {
+    float tmp[kLanes];
+    store(tmp, v);
+    std::copy(tmp, tmp + lanes, dst);
+  }
+}
+
 // V[xi][ch][t] for channel ch of the chunk's tile rows [r0, r1) (global tile
-// row r = sample * tiles_h + tile row). The six input rows of a tile row are
-// first split by column phase (column % 4), so that lane j of a vector is
-// tile j: d[i][k] at tile j is phase k % 4, element j + k / 4.
+// row r = sample * tiles_h + tile row): B^T d B of each tile's 6x6 window.
 void input_transform(const Problem& p, const float* x, int64_t ch, int64_t r0, int64_t r1, int64_t ld, float* v) {
   const int64_t th = p.tiles_h(), tw = p.tiles_w();
   const int64_t groups = ceil_div(tw, kLanes), plen = groups * kLanes + 1;
   std::vector<float>& ph = thread_scratch(0);
   ph.resize(size_t(kAlpha * kTile * plen));
-  std::vector<float>& out = thread_scratch(1);
-  out.resize(size_t(kXi * kLanes));
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t s = r / th, ty = r % th;
-    const float* xc = x + (s * p.c + ch) * p.h * p.w;
-    for (int64_t i = 0; i < kAlpha; ++i) {
-      const int64_t ih = ty * kTile + i - p.pt;
-      float* row = ph.data() + i * kTile * plen;
-      if (ih < 0 || ih >= p.h) {
-        std::fill(row, row + kTile * plen, 0.f);
-        continue;
-      }
-      const float* src = xc + ih * p.w;
-      for (int64_t jj = 0; jj < plen; ++jj)
-        for (int64_t k = 0; k < kTile; ++k) {
-          const int64_t iw = jj * kTile + k - p.pl;
-          row[k * plen + jj] = iw >= 0 && iw < p.w ? src[iw] : 0.f;
-        }
-    }
+    split_rows(x + (s * p.c + ch) * p.h * p.w, p.h, p.w, ty * kTile - p.pt, kAlpha, -p.pl, plen, ph.data());
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t j0 = g * kLanes;
       vec t[kAlpha][kAlpha];  // B^T d, by rows
@@ -172,15 +189,49 @@ void input_transform(const Problem& p, const float* x, int64_t ch, int64_t r0, i
       for (int64_t i = 0; i < kAlpha; ++i) {
         vec res[6];
         input_1d(t[i], res);
-        for (int64_t j = 0; j < kAlpha; ++j) {
-          float* o = dst + (i * kAlpha + j) * p.c * ld;
-          if (lanes == kLanes) {
-            store(o, res[j]);
-          } else {
-            store(out.data(), res[j]);
-            std::copy(out.data(), out.data() + lanes, o);
-          }
-        }
+        for (int64_t j = 0; j < kAlpha; ++j) store_lanes(dst + (i * kAlpha + j) * p.c * ld, res[j], lanes);
+      }
+    }
+  }
+}
+
+// A applied to a column of four (the transpose of output_1d): the weight
+// gradient's transform of a 4x4 tile of gy.
+inline void grad_1d(const vec z[4], vec r[6]) {
+  const vec a = z[0] + z[2], b = z[1] + z[3], c = z[0] + 4.f * z[2], d = 2.f * z[1] + 8.f * z[3];
+  r[0] = z[0];
+  r[1] = a + b;
+  r[2] = a - b;
+  r[3] = c + d;
+  r[4] = c - d;
+  r[5] = z[3];
+}
+
+// Z[xi][co][t] = A gy_t A^T of output channel co's 4x4 tiles of gy (zero
+// beyond [ho, wo)), the chunk's tile rows [r0, r1).
+void grad_transform(const Problem& p, const float* gy, int64_t co, int64_t r0, int64_t r1, int64_t ld, float* z) {
+  const int64_t th = p.tiles_h(), tw = p.tiles_w();
+  const int64_t groups = ceil_div(tw, kLanes), plen = groups * kLanes;
+  std::vector<float>& ph = thread_scratch(0);
+  ph.resize(size_t(kTile * kTile * plen));
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t s = r / th, ty = r % th;
+    split_rows(gy + (s * p.k + co) * p.ho * p.wo, p.ho, p.wo, ty * kTile, kTile, 0, plen, ph.data());
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t j0 = g * kLanes;
+      vec t[kAlpha][kTile];  // A z, by rows
+      for (int64_t k = 0; k < kTile; ++k) {
+        vec col[4], res[6];
+        for (int64_t i = 0; i < kTile; ++i) col[i] = load(ph.data() + (i * kTile + k) * plen + j0);
+        grad_1d(col, res);
+        for (int64_t i = 0; i < kAlpha; ++i) t[i][k] = res[i];
+      }
+      const int64_t lanes = std::min(kLanes, tw - j0);
+      float* dst = z + (r - r0) * tw + j0;
+      for (int64_t i = 0; i < kAlpha; ++i) {
+        vec res[6];
+        grad_1d(t[i], res);
+        for (int64_t j = 0; j < kAlpha; ++j) store_lanes(dst + (i * kAlpha + j) * p.k * ld, res[j], lanes);
       }
     }
   }
@@ -257,6 +308,55 @@ void correlate(const Problem& p, const float* x, const float* u, const float* bi
   }
 }
 
+// gw[k][c] = G^T (sum over tiles of Z[xi][k][t] V[xi][c][t]) G: the exact
+// adjoint of the forward's y = A^T (U . V) A with respect to U, pulled back
+// through U = G g G^T. Per xi one GEMM over the tiles, summed over the chunks
+// in a fixed order.
+void weight_gradient(const Problem& p, const float* x, const float* gy, float* gw) {
+  const int64_t tw = p.tiles_w(), rows_total = p.n * p.tiles_h(), pairs = p.k * p.c;
+  const int64_t rows = std::max<int64_t>(1, kChunkTiles / tw);
+  float* v = shared_buffer(kXi * p.c * rows * tw, 1);
+  float* z = shared_buffer(kXi * p.k * rows * tw, 2);
+  float* m = shared_buffer(kXi * pairs, 0);
+  for (int64_t r0 = 0; r0 < rows_total; r0 += rows) {
+    const int64_t r1 = std::min(r0 + rows, rows_total), ld = (r1 - r0) * tw;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+      for (int64_t ch = 0; ch < p.c; ++ch) input_transform(p, x, ch, r0, r1, ld, v + ch * ld);
+#pragma omp for schedule(static)
+      for (int64_t co = 0; co < p.k; ++co) grad_transform(p, gy, co, r0, r1, ld, z + co * ld);
+#pragma omp for schedule(static)
+      for (int64_t xi = 0; xi < kXi; ++xi)
+        gemm<float>(false, true, p.k, p.c, ld, 1.f, z + xi * p.k * ld, ld, v + xi * p.c * ld, ld, r0 > 0 ? 1.f : 0.f,
+                    m + xi * pairs, p.c);
+    }
+  }
+  // G^T m G, 6x6 -> 3x3, in double: rows of G^T are the columns of G.
+  static const double G[kAlpha][3] = {{1.0 / 4, 0, 0},
+                                      {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                      {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                      {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                      {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                      {0, 0, 1}};
+#pragma omp parallel for schedule(static) if (pairs >= 4096)
+  for (int64_t q = 0; q < pairs; ++q) {
+    double t[3][kAlpha];
+    for (int64_t l = 0; l < 3; ++l)
+      for (int64_t j = 0; j < kAlpha; ++j) {
+        double acc = 0;
+        for (int64_t i = 0; i < kAlpha; ++i) acc += G[i][l] * double(m[(i * kAlpha + j) * pairs + q]);
+        t[l][j] = acc;
+      }
+    for (int64_t l = 0; l < 3; ++l)
+      for (int64_t e = 0; e < 3; ++e) {
+        double acc = 0;
+        for (int64_t j = 0; j < kAlpha; ++j) acc += t[l][j] * G[j][e];
+        gw[q * 9 + l * 3 + e] = float(acc);
+      }
+  }
+}
+
 }  // namespace
 
 bool winograd_applies(const Geometry& g, bool backward) {
@@ -267,9 +367,9 @@ bool winograd_applies(const Geometry& g, bool backward) {
   // {gemm,winograd}), Winograd vs im2col:
   //   forward:  8 tiles (8x8) 2.0 vs 1.1 ms; 32 tiles (16x16) 3.3 vs 3.8 and
   //             1.6 vs 1.8; 128 tiles (32x32) 7.2 vs 15.1; 512 (64x64) 30 vs 69.
-  //   backward (input and weight gradients; the weight gradient stays im2col
-  //             in both): 32 tiles 9.1 vs 8.5 and 4.4 vs 4.1 ms; 128 tiles
-  //             27.9 vs 32.9 and 12.0 vs 15.9; 512 tiles 92 vs 129 and 48 vs 67.
+  //   backward (input and weight gradients): 8 tiles 6.9 vs 2.2 ms; 32 tiles
+  //             10.1 vs 9.3 and 4.5 vs 3.8; 128 tiles 15.7 vs 31.5 and 9.0 vs
+  //             17.2; 512 tiles 55 vs 138 and 32 vs 63.
   // Few channels leave the transforms' cost unpaid by the thin GEMMs.
   const int64_t tiles = g.n * ceil_div(g.ho, kTile) * ceil_div(g.wo, kTile);
   return g.cin >= 32 && g.cout >= 32 && tiles >= (backward ? 128 : 32);
@@ -298,6 +398,10 @@ void winograd_backward_input(const Geometry& g, const float* w, const float* gy,
                       u + c * g.cout + k0, pairs);
   }
   correlate({g.n, g.cout, g.ho, g.wo, g.cin, g.h, g.w, 2 - g.pt, 2 - g.pl}, gy, u, nullptr, gx);
+}
+
+void winograd_backward_weight(const Geometry& g, const float* x, const float* gy, float* gw) {
+  weight_gradient({g.n, g.cin, g.h, g.w, g.cout, g.ho, g.wo, g.pt, g.pl}, x, gy, gw);
 }
 
 }  // namespace sono::cpu::conv

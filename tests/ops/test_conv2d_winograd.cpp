@@ -57,18 +57,22 @@ Problem make(const Shape3& s, uint64_t seed) {
   return p;
 }
 
-// The definition in f64: y = x * w + b and gx = the transposed correlation of gy.
-void reference(const Problem& p, std::vector<double>& y, std::vector<double>& gx) {
+// The definition in f64: y = x * w + b, gx = the transposed correlation of
+// gy, gw = the correlation of x with gy.
+void reference(const Problem& p, std::vector<double>& y, std::vector<double>& gx, std::vector<double>& gw) {
   const Shape3& s = p.s;
   const auto x = values(p.x), w = values(p.w), b = values(p.b), gy = values(p.gy);
   y.assign(size_t(s.n * s.cout * p.ho * p.wo), 0.0);
   gx.assign(x.size(), 0.0);
+  gw.assign(w.size(), 0.0);
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t k = 0; k < s.cout; ++k)
       for (int64_t c = 0; c < s.cin; ++c)
         for (int64_t ki = 0; ki < 3; ++ki)
           for (int64_t kj = 0; kj < 3; ++kj) {
-            const double wv = w[size_t(((k * s.cin + c) * 3 + ki) * 3 + kj)];
+            const size_t wi = size_t(((k * s.cin + c) * 3 + ki) * 3 + kj);
+            const double wv = w[wi];
+            double gwv = 0;
             for (int64_t oh = 0; oh < p.ho; ++oh) {
               const int64_t ih = oh - s.pt + ki;
               if (ih < 0 || ih >= s.h) continue;
@@ -79,8 +83,10 @@ void reference(const Problem& p, std::vector<double>& y, std::vector<double>& gx
                 if (iw < 0 || iw >= s.w) continue;
                 y[yrow + size_t(ow)] += wv * x[xrow + size_t(iw)];
                 gx[xrow + size_t(iw)] += wv * gy[yrow + size_t(ow)];
+                gwv += gy[yrow + size_t(ow)] * x[xrow + size_t(iw)];
               }
             }
+            gw[wi] += gwv;
           }
   for (size_t i = 0; i < y.size(); ++i) y[i] += b[i / size_t(p.ho * p.wo) % size_t(s.cout)];
 }
@@ -91,14 +97,16 @@ conv::Geometry geometry_of(const Problem& p) {
 
 // The Winograd kernels called directly (f32), whatever the dispatch rule says.
 struct Result {
-  Tensor y, gx;
+  Tensor y, gx, gw;
 };
 Result run_winograd(const Problem& p) {
   const conv::Geometry g = geometry_of(p);
   Tensor x = p.x.to(DType::F32), w = p.w.to(DType::F32), b = p.b.to(DType::F32), gy = p.gy.to(DType::F32);
-  Result r{Tensor::empty({p.s.n, p.s.cout, p.ho, p.wo}, DType::F32), Tensor::empty(p.x.shape(), DType::F32)};
+  Result r{Tensor::empty({p.s.n, p.s.cout, p.ho, p.wo}, DType::F32), Tensor::empty(p.x.shape(), DType::F32),
+           Tensor::empty(p.w.shape(), DType::F32)};
   cpu::conv::winograd_forward(g, x.data<float>(), w.data<float>(), b.data<float>(), r.y.data<float>());
   cpu::conv::winograd_backward_input(g, w.data<float>(), gy.data<float>(), r.gx.data<float>());
+  cpu::conv::winograd_backward_weight(g, x.data<float>(), gy.data<float>(), r.gw.data<float>());
   return r;
 }
 
@@ -120,10 +128,12 @@ TEST_CASE("conv2d winograd: forward and input gradient match f64 at the model's 
   for (const Shape3& s : shapes()) {
     INFO(std::string(s.name));
     const Problem p = make(s, seed += 10);
-    std::vector<double> y, gx;
-    reference(p, y, gx);
+    std::vector<double> y, gx, gw;
+    reference(p, y, gx, gw);
     const Result r = run_winograd(p);
-    MESSAGE(std::string(s.name), " y: ", error_report(r.y, y), "; gx: ", error_report(r.gx, gx));
+    MESSAGE(std::string(s.name), " y: ", error_report(r.y, y), "; gx: ", error_report(r.gx, gx),
+            "; gw: ", error_report(r.gw, gw));
+    CHECK_CLOSE(r.gw, Tensor::from_vector(gw, r.gw.shape()), tol::kWinogradGradWeightF32);
     CHECK_CLOSE(r.y, Tensor::from_vector(y, r.y.shape()), tol::kWinogradF32);
     CHECK_CLOSE(r.gx, Tensor::from_vector(gx, r.gx.shape()), tol::kWinogradF32);
   }
@@ -134,8 +144,8 @@ TEST_CASE("conv2d winograd: the public conv2d takes it where the rule says, f64 
   const Problem p = make(s, 42);
   REQUIRE(cpu::conv::winograd_applies(geometry_of(p), false));
   REQUIRE(cpu::conv::winograd_applies(geometry_of(p), true));
-  std::vector<double> y, gx;
-  reference(p, y, gx);
+  std::vector<double> y, gx, gw;
+  reference(p, y, gx, gw);
   const Tensor ye = Tensor::from_vector(y, {s.n, s.cout, p.ho, p.wo}), gxe = Tensor::from_vector(gx, p.x.shape());
   // f32 through autograd: forward and input gradient by Winograd, bit-equal to the direct calls.
   Tensor x = p.x.to(DType::F32).detach().set_requires_grad(true);

@@ -20,8 +20,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "ops/cpu/conv2d_paths.h"
@@ -359,7 +361,20 @@ void weight_gradient(const Problem& p, const float* x, const float* gy, float* g
 
 }  // namespace
 
-bool winograd_applies(const Geometry& g, bool backward) {
+bool winograd_enabled() {
+  // Opt-in for now: with it on, the end-to-end training test
+  // (tests/train/test_end_to_end.cpp, seed 1) ended at validation DSC 0.0
+  // against its bound of 0.25 (0.66 without; seed 2 with it: 0.79, inside
+  // the 0.56-0.79 measured over 8 runs): that tiny run's outcome swings with
+  // the rounding, so the default stays im2col until that test is judged.
+  static const bool on = [] {
+    const char* e = std::getenv("SONO_CPU_WINOGRAD");
+    return e != nullptr && std::string(e) == "1";
+  }();
+  return on;
+}
+
+bool winograd_fits(const Geometry& g, bool backward) {
   if (g.groups != 1 || g.kh != 3 || g.kw != 3 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1) return false;
   // The weight transform (36 x cin x cout values) is paid once per call, so a
   // few tiles do not repay it. Measured on the 2-core EPYC, one thread, CPU
@@ -374,6 +389,8 @@ bool winograd_applies(const Geometry& g, bool backward) {
   const int64_t tiles = g.n * ceil_div(g.ho, kTile) * ceil_div(g.wo, kTile);
   return g.cin >= 32 && g.cout >= 32 && tiles >= (backward ? 128 : 32);
 }
+
+bool winograd_applies(const Geometry& g, bool backward) { return winograd_enabled() && winograd_fits(g, backward); }
 
 // Kernels are transformed 8 at a time, lane l being output/input channel
 // pair (k, c) = the l-th of a run that is contiguous in u.

@@ -32,6 +32,8 @@ const std::vector<Shape3>& shapes() {
       {"seg 128->128 @32", 1, 128, 128, 32, 32, 1, 1, 1, 1},
       {"odd 40->36 @13x19 pads (1,0,2,1)", 2, 40, 36, 13, 19, 1, 0, 2, 1},
       {"odd 33->34 @21x9 no padding", 1, 33, 34, 21, 9, 0, 0, 0, 0},
+      // 18 tiles a row: chunks of 7 tile rows, the last one shorter.
+      {"chunks 32->40 @40x72", 2, 32, 40, 40, 72, 1, 1, 1, 1},
   };
   return s;
 }
@@ -139,42 +141,51 @@ TEST_CASE("conv2d winograd: forward and input gradient match f64 at the model's 
   }
 }
 
-TEST_CASE("conv2d winograd: the public conv2d takes it where the rule says, f64 keeps the plain path") {
+TEST_CASE("conv2d winograd: the public conv2d takes it where enabled and the rule says, f64 keeps the plain path") {
   const Shape3 s{"seg 128->64 @32", 2, 128, 64, 32, 32, 1, 1, 1, 1};  // 128 tiles
   const Problem p = make(s, 42);
-  REQUIRE(cpu::conv::winograd_applies(geometry_of(p), false));
-  REQUIRE(cpu::conv::winograd_applies(geometry_of(p), true));
+  REQUIRE(cpu::conv::winograd_fits(geometry_of(p), false));
+  REQUIRE(cpu::conv::winograd_fits(geometry_of(p), true));
+  const bool on = cpu::conv::winograd_enabled();
+  CHECK(cpu::conv::winograd_applies(geometry_of(p), false) == on);
   std::vector<double> y, gx, gw;
   reference(p, y, gx, gw);
   const Tensor ye = Tensor::from_vector(y, {s.n, s.cout, p.ho, p.wo}), gxe = Tensor::from_vector(gx, p.x.shape());
-  // f32 through autograd: forward and input gradient by Winograd, bit-equal to the direct calls.
+  // f32 through autograd: with SONO_CPU_WINOGRAD=1 forward and gradients by
+  // Winograd, bit-equal to the direct calls; else im2col at the plain bounds.
   Tensor x = p.x.to(DType::F32).detach().set_requires_grad(true);
-  Tensor yf = conv2d(x, p.w.to(DType::F32), p.b.to(DType::F32), options(s));
+  Tensor w = p.w.to(DType::F32).detach().set_requires_grad(true);
+  Tensor yf = conv2d(x, w, p.b.to(DType::F32), options(s));
   yf.backward(p.gy.to(DType::F32));
-  const Result r = run_winograd(p);
-  CHECK(values(yf) == values(r.y));
-  CHECK(values(x.grad()) == values(r.gx));
-  CHECK_CLOSE(yf, ye, tol::kWinogradF32);
+  if (on) {
+    const Result r = run_winograd(p);
+    CHECK(values(yf) == values(r.y));
+    CHECK(values(x.grad()) == values(r.gx));
+    CHECK(values(w.grad()) == values(r.gw));
+    CHECK_CLOSE(yf, ye, tol::kWinogradF32);
+  } else {
+    CHECK_CLOSE(yf, ye, tol::kForwardF32);
+    CHECK_CLOSE(x.grad(), gxe, tol::kForwardF32);
+  }
   // f64 (the gradchecks' dtype): the plain path at the plain tolerance.
   Tensor x64 = p.x.detach().set_requires_grad(true);
   Tensor y64 = conv2d(x64, p.w, p.b, options(s));
   y64.backward(p.gy);
   CHECK_CLOSE(y64, ye, tol::kForwardF64);
   CHECK_CLOSE(x64.grad(), gxe, tol::kForwardF64);
-  // Outside the rule (few channels, small outputs, strides) it does not apply.
-  auto applies = [](int64_t cin, int64_t cout, int64_t hw, int64_t stride, int64_t groups) {
+  // Outside the rule (few channels, small outputs, strides) it does not fit.
+  auto fits = [](int64_t cin, int64_t cout, int64_t hw, int64_t stride, int64_t groups) {
     Conv2dOptions o = Conv2dOptions::symmetric(1, stride, groups);
     const int64_t out = (hw + 2 - 3) / stride + 1;
-    return cpu::conv::winograd_applies(
-        conv::geometry(Tensor::zeros({2, cin, hw, hw}), Tensor::zeros({cout, cin / groups, 3, 3}), {2, cout, out, out},
-                       o),
-        false);
+    return cpu::conv::winograd_fits(conv::geometry(Tensor::zeros({2, cin, hw, hw}),
+                                                   Tensor::zeros({cout, cin / groups, 3, 3}), {2, cout, out, out}, o),
+                                    false);
   };
-  CHECK(applies(128, 128, 32, 1, 1));
-  CHECK_FALSE(applies(3, 48, 64, 1, 1));
-  CHECK_FALSE(applies(256, 128, 8, 1, 1));  // 8 tiles: the weight transform is not repaid
-  CHECK_FALSE(applies(128, 128, 32, 2, 1));
-  CHECK_FALSE(applies(128, 128, 32, 1, 2));
+  CHECK(fits(128, 128, 32, 1, 1));
+  CHECK_FALSE(fits(3, 48, 64, 1, 1));
+  CHECK_FALSE(fits(256, 128, 8, 1, 1));  // 8 tiles: the weight transform is not repaid
+  CHECK_FALSE(fits(128, 128, 32, 2, 1));
+  CHECK_FALSE(fits(128, 128, 32, 1, 2));
 }
 
 TEST_CASE("conv2d winograd: NaN in the input reaches the outputs it touches") {
@@ -194,18 +205,20 @@ TEST_CASE("conv2d winograd: NaN in the input reaches the outputs it touches") {
 }
 
 TEST_CASE("conv2d winograd: bit-identical at 1, 2 and 3 threads") {
-  const Problem p = make({"seg 128->128 @32", 2, 128, 64, 24, 28, 1, 1, 1, 1}, 5);
+  const Problem p = make({"64->48 @40x72 (3 chunks)", 2, 64, 48, 40, 72, 1, 1, 1, 1}, 5);
   const int before = omp_get_max_threads();
-  std::vector<std::vector<double>> ys, gxs;
+  std::vector<std::vector<double>> ys, gxs, gws;
   for (int t : {1, 2, 3}) {
     omp_set_num_threads(t);
     const Result r = run_winograd(p);
     ys.push_back(values(r.y));
     gxs.push_back(values(r.gx));
+    gws.push_back(values(r.gw));
   }
   omp_set_num_threads(before);
-  CHECK(ys[0] == ys[1]);
-  CHECK(ys[0] == ys[2]);
-  CHECK(gxs[0] == gxs[1]);
-  CHECK(gxs[0] == gxs[2]);
+  for (int i : {1, 2}) {
+    CHECK(ys[0] == ys[size_t(i)]);
+    CHECK(gxs[0] == gxs[size_t(i)]);
+    CHECK(gws[0] == gws[size_t(i)]);
+  }
 }

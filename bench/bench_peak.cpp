@@ -2,12 +2,17 @@
 // (tools/bench_compare.py divides achieved rates by them):
 //   peak/cpu/copy      memcpy of 128 MiB, one chunk per OpenMP thread
 //   peak/cpu/triad     a = b + s * c over 3 x 128 MiB (STREAM triad)
+//   peak/cpu/fma       fp32 FMA throughput: every OpenMP thread runs
+//                      independent chains of 256-bit FMAs on registers
+//   peak/cpu/fma_one_thread  the same on one thread (the per-core figure)
 //   peak/cuda/copy     device-to-device cudaMemcpyAsync of 1 GiB
 //   peak/cuda/sgemm    cuBLAS 8192^3 GEMM in strict FP32 (CUBLAS_COMPUTE_32F)
 //   peak/cuda/tf32gemm the same with TF32 tensor cores (for reference)
 // GB/s counts STREAM's bytes: copy reads and writes each byte once, triad
 // reads two arrays and writes one (write-allocate traffic not counted).
-// The CPU FLOP/s peak is sono_bench's OpenBLAS sgemm (bench_gemm.cpp).
+// The CPU FLOP/s peak is peak/cpu/fma: the FMA units' own rate, no memory
+// operand, which no GEMM (OpenBLAS sgemm, bench_gemm.cpp) can exceed.
+#include <immintrin.h>
 #include <omp.h>
 
 #include <cstring>
@@ -63,6 +68,51 @@ void cpu_triad(benchmark::State& state) {
   bench::set_gbytes(state, 3.0 * kCpuFloats * sizeof(float));
 }
 
+// kChains independent accumulators: Zen 3 and recent Intel cores issue two
+// 256-bit FMAs per cycle at a latency of 4 to 5 cycles, so at least 10 chains
+// in flight keep both units busy. The multiplier and addend keep every value
+// finite (x -> x * m + a converges to a / (1 - m)) and nothing can be folded.
+constexpr int kChains = 12;
+constexpr int64_t kFmaSteps = int64_t(1) << 22;  // per chain per thread: ~7 ms at 3.5 GHz
+
+#if defined(__FMA__) && defined(__AVX__)
+float fma_chains() {
+  const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-6f);
+  __m256 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm256_set1_ps(float(i));
+  for (int64_t s = 0; s < kFmaSteps; ++s)
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
+  __m256 sum = acc[0];
+  for (int i = 1; i < kChains; ++i) sum = _mm256_add_ps(sum, acc[i]);
+  return _mm256_cvtss_f32(sum);
+}
+#endif
+
+void cpu_fma(benchmark::State& state, bool all_threads) {
+#if defined(__FMA__) && defined(__AVX__)
+  int threads = 1;
+  float sink = 0;
+  bench::timed_loop(state, Device::cpu(), [&] {
+    if (all_threads) {
+#pragma omp parallel reduction(+ : sink)
+      {
+#pragma omp single
+        threads = omp_get_num_threads();
+        sink += fma_chains();
+      }
+    } else {
+      sink += fma_chains();
+    }
+    benchmark::DoNotOptimize(sink);
+  });
+  // 8 lanes x 2 FLOPs per FMA.
+  bench::set_gflops(state, 16.0 * kChains * double(kFmaSteps) * threads);
+  state.counters["threads"] = threads;
+#else
+  state.SkipWithError("built without AVX2/FMA (-march=x86-64-v3)");
+#endif
+}
+
 #if SONO_WITH_CUDA
 const Device kGpu = Device::cuda(0);
 
@@ -95,6 +145,8 @@ void cuda_gemm(benchmark::State& state, cublasComputeType_t compute) {
 const bool registered = [] {
   bench::configure(benchmark::RegisterBenchmark("peak/cpu/copy", cpu_copy));
   bench::configure(benchmark::RegisterBenchmark("peak/cpu/triad", cpu_triad));
+  bench::configure(benchmark::RegisterBenchmark("peak/cpu/fma", cpu_fma, true));
+  bench::configure(benchmark::RegisterBenchmark("peak/cpu/fma_one_thread", cpu_fma, false));
 #if SONO_WITH_CUDA
   bench::configure(benchmark::RegisterBenchmark("peak/cuda/copy", cuda_copy));
   bench::configure(benchmark::RegisterBenchmark("peak/cuda/sgemm", cuda_gemm, CUBLAS_COMPUTE_32F));

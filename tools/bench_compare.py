@@ -13,7 +13,7 @@ and reports medians of repeated timings after warm-up, with fixed thread counts
 (torch.set_num_threads(N) and OMP_NUM_THREADS=N for Sono), plus PyTorch at its
 default thread count for one workload (docs/reference-model.md 10 does the same).
 
-The floor: the machine's peak FLOP/s (OpenBLAS sgemm on the CPU, cuBLAS FP32 on
+The floor: the machine's peak FLOP/s (an fp32 FMA-throughput loop on the CPU, cuBLAS FP32 on
 a GPU) and copy bandwidth (STREAM copy / triad) are measured by sono_bench in
 the same run; each whole-model workload gets its FLOPs (2 * MACs forward,
 3x that for a training step) and a minimum-bytes estimate (see floor_bytes),
@@ -358,6 +358,19 @@ class Torch:
             def step():
                 self.mhmtl._dice(z, t).backward()
                 z.grad = None
+        elif name in ("conv3x3_fwd", "conv3x3_bwd"):
+            cin, cout, hw = op["conv"]
+            x, wt = randn(batch, cin, hw, hw), randn(cout, cin, 3, 3)
+            gy = randn(batch, cout, hw, hw)
+            if name == "conv3x3_fwd":
+                def step():
+                    with torch.no_grad():
+                        return F.conv2d(x, wt, padding=1)
+            else:
+                # The input and weight gradients alone, as Sono's conv2d_bwd.
+                def step():
+                    return torch.ops.aten.convolution_backward(gy, x, wt, None, [1, 1], [1, 1], [1, 1], False,
+                                                               [0, 0], 1, [True, True, False])
         elif name == "conv_fpn_fwd":
             x, wt = randn(batch, 256, 64, 64), randn(128, 256, 3, 3)
 
@@ -495,6 +508,14 @@ OPS = [
     {"name": "conv2d fwd 3x3 256->128 @64", "family": "conv2d_fwd", "sono": "fpn_3x3_256to128_64",
      "torch": "conv_fpn_fwd", "cpu_only": True,  # compared on the CPU at batch 2 (the default --batch)
      "bytes": 4 * (2 * 256 * 64 * 64 + 128 * 256 * 9 + 2 * 128 * 64 * 64)},  # input + weight + output
+    {"name": "conv2d bwd 3x3 256->128 @64", "family": "conv2d_bwd", "sono": "fpn_3x3_256to128_64",
+     "torch": "conv3x3_bwd", "conv": (256, 128, 64), "cpu_only": True},
+    {"name": "conv2d fwd 3x3 256->128 @32", "family": "conv2d_fwd", "sono": "fpn_3x3_256to128_32",
+     "torch": "conv3x3_fwd", "conv": (256, 128, 32), "cpu_only": True},
+    {"name": "conv2d fwd 3x3 128->128 @64", "family": "conv2d_fwd", "sono": "seg_3x3_128to128_64",
+     "torch": "conv3x3_fwd", "conv": (128, 128, 64), "cpu_only": True},
+    {"name": "conv2d bwd 3x3 128->128 @64", "family": "conv2d_bwd", "sono": "seg_3x3_128to128_64",
+     "torch": "conv3x3_bwd", "conv": (128, 128, 64), "cpu_only": True},
     {"name": "batch_norm train fwd+bwd 144x128x128", "family": "batch_norm", "sono": "train_fwd_bwd/144x128x128",
      "torch": "batch_norm_train", "chw": (144, 128, 128)},
     {"name": "group_norm fwd+bwd 128x64x64", "family": "group_norm", "sono": "fwd_bwd/128x64x64",
@@ -543,11 +564,13 @@ def measure_peaks(sono, devices, reps):
 
     peaks = {}
     if "cpu" in devices:
-        gflops, err = best("sgemm/M:1024/N:1024/K:1024/", "GFLOP/s")
+        gflops, err = best("peak/cpu/fma/", "GFLOP/s")
+        sgemm, _ = best("sgemm/M:1024/N:1024/K:1024/", "GFLOP/s")
         copy_gbs, err2 = best("peak/cpu/copy/", "GB/s")
         triad_gbs, err3 = best("peak/cpu/triad/", "GB/s")
-        peaks["cpu"] = {"gflops": gflops, "gflops_source": "OpenBLAS sgemm 1024^3, sono_bench",
-                        "copy_gbs": copy_gbs, "triad_gbs": triad_gbs, "error": err or err2 or err3}
+        peaks["cpu"] = {"gflops": gflops, "gflops_source": "fp32 FMA throughput, all threads (peak/cpu/fma)",
+                        "sgemm_gflops": sgemm, "copy_gbs": copy_gbs, "triad_gbs": triad_gbs,
+                        "error": err or err2 or err3}
     if "cuda" in devices:
         gflops, err = best("peak/cuda/sgemm/", "GFLOP/s")
         tf32, _ = best("peak/cuda/tf32gemm/", "GFLOP/s")
@@ -711,7 +734,8 @@ def markdown(report):
     for dev, p in report["peaks"].items():
         lines.append(f"* {dev} floor: {fmt(p.get('gflops'))} GFLOP/s ({p.get('gflops_source')}), "
                      f"{fmt(p.get('gbs'))} GB/s (copy {fmt(p.get('copy_gbs'))}, triad {fmt(p.get('triad_gbs'))})"
-                     + (f", TF32 {fmt(p.get('tf32_gflops'))} GFLOP/s" if p.get("tf32_gflops") else ""))
+                     + (f", TF32 {fmt(p.get('tf32_gflops'))} GFLOP/s" if p.get("tf32_gflops") else "")
+                     + (f", OpenBLAS sgemm 1024^3 {fmt(p.get('sgemm_gflops'))} GFLOP/s" if p.get("sgemm_gflops") else ""))
     if report.get("floor_model_source"):
         lines.append(f"* floor model: {report['floor_model_source']}")
     lines.append("")

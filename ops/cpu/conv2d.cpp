@@ -1,7 +1,10 @@
-// CPU conv2d: picks the direct depthwise kernel or the GEMM path (im2col, or
-// the input itself for a 1x1 stride-1 unpadded conv).
+// CPU conv2d: picks the direct depthwise kernel, Winograd (f32 3x3 stride 1,
+// forward and both gradients, where winograd_applies), or the GEMM path
+// (im2col, or the input itself for a 1x1 stride-1 unpadded conv).
 // Layout: contiguous NCHW x/y, weight [Cout, Cin/groups, kH, kW]. Outputs: y,
 // gx, gw, gb are overwritten (never accumulated); undefined gradients are skipped.
+#include <type_traits>
+
 #include "ops/conv2d.h"
 #include "core/bf16_cpu.h"
 #include "ops/cpu/conv2d_paths.h"
@@ -27,7 +30,11 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* b = data_or_null<scalar_t>(bias);
     if (g.depthwise()) conv::depthwise_forward(g, x.data<scalar_t>(), weight.data<scalar_t>(), b, y.data<scalar_t>());
-    else conv::gemm_conv_forward(g, x.data<scalar_t>(), weight.data<scalar_t>(), b, y.data<scalar_t>());
+    else if constexpr (std::is_same_v<scalar_t, float>) {
+      if (conv::winograd_applies(g, false))
+        conv::winograd_forward(g, x.data<float>(), weight.data<float>(), b, y.data<float>());
+      else conv::gemm_conv_forward(g, x.data<float>(), weight.data<float>(), b, y.data<float>());
+    } else conv::gemm_conv_forward(g, x.data<scalar_t>(), weight.data<scalar_t>(), b, y.data<scalar_t>());
   });
 }
 
@@ -46,7 +53,13 @@ void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, co
       if (gxp) conv::depthwise_backward_input(g, gyp, wp, gxp);
       if (gwp) conv::depthwise_backward_weight(g, xp, gyp, gwp);
     } else if (gxp || gwp) {
-      conv::gemm_conv_backward(g, xp, wp, gyp, gxp, gwp);
+      bool winograd = false;
+      if constexpr (std::is_same_v<scalar_t, float>) {
+        winograd = conv::winograd_applies(g, true);
+        if (winograd && gxp) conv::winograd_backward_input(g, wp, gyp, gxp);
+        if (winograd && gwp) conv::winograd_backward_weight(g, xp, gyp, gwp);
+      }
+      if (!winograd) conv::gemm_conv_backward(g, xp, wp, gyp, gxp, gwp);
     }
     if (gb.defined()) bias_grad(gyp, g.n, g.cout, g.ho * g.wo, gb.data<scalar_t>());
   });

@@ -1,6 +1,6 @@
 #pragma once
-// Private to the CPU conv2d: the two code paths (direct depthwise kernel,
-// im2col/1x1 + GEMM) that ops/cpu/conv2d.cpp picks from, over the geometry
+// Private to the CPU conv2d: the code paths (direct depthwise kernel,
+// im2col/1x1 + GEMM, Winograd for f32 3x3) that ops/cpu/conv2d.cpp picks from, over the geometry
 // shared with the CUDA backend (ops/conv2d_geometry.h).
 #include <cstdint>
 
@@ -28,5 +28,17 @@ template <class T>
 void gemm_conv_forward(const Geometry& g, const T* x, const T* w, const T* bias, T* y);
 template <class T>
 void gemm_conv_backward(const Geometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw);
+
+// Winograd F(4x4, 3x3), f32 only (ops/cpu/conv2d_winograd.cpp): forward and
+// input gradient of a dense stride-1 undilated 3x3 conv where
+// winograd_applies(g, backward): SONO_CPU_WINOGRAD=1 (winograd_enabled, read
+// once) and winograd_fits (the shapes where it measured faster than im2col,
+// for the forward or for the backward).
+bool winograd_enabled();
+bool winograd_fits(const Geometry& g, bool backward);
+bool winograd_applies(const Geometry& g, bool backward);
+void winograd_forward(const Geometry& g, const float* x, const float* w, const float* bias, float* y);
+void winograd_backward_input(const Geometry& g, const float* w, const float* gy, float* gx);
+void winograd_backward_weight(const Geometry& g, const float* x, const float* gy, float* gw);
 
 }  // namespace sono::cpu::conv

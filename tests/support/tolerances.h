@@ -130,6 +130,19 @@ inline constexpr Tolerance kBF16FromOutput{1.0 / 256.0, 4.0 / 256.0};
 // of the partial sums, < 1e-4 for K <= ~2e3 terms of order 1 (weights scaled
 // like an init); 1e-3 leaves margin. A wrong kernel is off by O(1).
 inline constexpr Tolerance kCudaVsCpuBF16{1.0 / 128, 1e-3};
+// Winograd F(4x4, 3x3) f32 (ops/cpu/conv2d_winograd.cpp) vs the f64
+// definition, outputs and input gradients of order 1 (inputs N(0, 1), He
+// weights, the model's 256->128 and 128->128): the transforms scale values by
+// up to 8 (and 1/24) and add ~20 of them, so the rounding error is absolute,
+// in the scale of the tile's terms, not of each output. Measured max |error|
+// 6.3e-5 (y) and 5.3e-5 (gx) with max |expected| ~6.5, i.e. 1e-5 of it, vs
+// ~1e-6 for im2col (kForwardF32); a wrong transform is off by O(1).
+inline constexpr Tolerance kWinogradF32{1e-5, 2e-4};
+// Its weight gradient (the same transforms, summed over ~1e3 tiles x pixels)
+// vs f64: entries are sums of ~1e3 order-1 products (max |gw| 40-150 in the
+// test), and the error is ~5e-6 of the largest: measured max 7.3e-4 at
+// max |gw| 147 (128->128 @32), 3.8e-4 at 108 (256->128 @16).
+inline constexpr Tolerance kWinogradGradWeightF32{1e-5, 3e-3};
 }  // namespace tol
 
 }  // namespace sono::test

@@ -17,6 +17,8 @@ thread_local autograd::GradReadyHook g_grad_ready;
 
 Node::Node() : sequence(g_sequence++) {}
 
+uint64_t Node::created() { return g_sequence.load(); }
+
 bool GradMode::enabled() { return g_grad_enabled; }
 void GradMode::set_enabled(bool e) { g_grad_enabled = e; }
 

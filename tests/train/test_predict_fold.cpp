@@ -79,7 +79,8 @@ TEST_CASE("predict folds BatchNorm: the submission files equal the unfolded mode
     if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(mod)) CHECK_FALSE(bn->folded());
 
   int kinds = 0;
-  for (const char* f : {"classification_predictions.json", "detection_predictions.json", "regression_predictions.json"}) {
+  for (const char* f :
+       {"classification_predictions.json", "detection_predictions.json", "regression_predictions.json"}) {
     const json a = read_json(root / "folded" / f), b = read_json(root / "unfolded" / f);
     CHECK(a.size() >= 3);
     check_close(a, b, tol::kFoldedModelF32.rtol, f);

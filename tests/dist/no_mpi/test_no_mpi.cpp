@@ -13,10 +13,17 @@ using namespace sono;
 
 namespace {
 
-const char* const kLauncherVars[] = {"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK",
-                                     "PMI_SIZE",             "PMI_RANK",             "PMIX_SIZE",
-                                     "PMIX_RANK",            "WORLD_SIZE",           "RANK",
-                                     "LOCAL_RANK",           "MPI_LOCALRANKID"};
+const char* const kLauncherVars[] = {"OMPI_COMM_WORLD_SIZE",
+                                     "OMPI_COMM_WORLD_RANK",
+                                     "OMPI_COMM_WORLD_LOCAL_RANK",
+                                     "PMI_SIZE",
+                                     "PMI_RANK",
+                                     "PMIX_SIZE",
+                                     "PMIX_RANK",
+                                     "WORLD_SIZE",
+                                     "RANK",
+                                     "LOCAL_RANK",
+                                     "MPI_LOCALRANKID"};
 
 // make_communicator's error under the current environment ("" when it succeeds).
 std::string refusal() {

@@ -1,6 +1,5 @@
 #include "layers/conv.h"
 
-#include "core/autograd.h"
 #include "layers/init.h"
 
 namespace sono::nn {
@@ -33,19 +32,6 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, c
 
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight_, bias_, options_); }
 
-void Conv2d::load_folded(const Tensor& weight, const Tensor& bias) {
-  SONO_CHECK(weight.shape() == weight_.shape() && bias.shape() == Shape{out_channels_}, "Conv2d", "'", name(),
-             "': folded weight ", describe(weight), " and bias ", describe(bias), " do not fit weight ",
-             describe(weight_));
-  NoGradGuard ng;
-  weight_.copy_(weight);
-  if (bias_.defined()) {
-    bias_.copy_(bias);
-  } else {
-    bias_ = bias.to(weight_.device()).to(weight_.dtype()).contiguous();
-  }
-}
-
 void Conv2d::reset_parameters(Generator& gen) { init::default_conv_linear_(weight_, bias_, gen); }
 
 std::pair<int64_t, int64_t> Conv2d::output_size(int64_t h, int64_t w) const {
@@ -60,6 +46,19 @@ std::pair<int64_t, int64_t> Conv2d::output_size(int64_t h, int64_t w) const {
 int64_t Conv2d::macs(int64_t h, int64_t w) const {
   auto hw = output_size(h, w);
   return out_channels_ * (in_channels_ / options_.groups) * kernel_size_ * kernel_size_ * hw.first * hw.second;
+}
+
+void Conv2d::load_folded(const Tensor& weight, const Tensor& bias) {
+  SONO_CHECK(weight.shape() == weight_.shape() && bias.shape() == Shape{out_channels_}, "Conv2d", "'", name(),
+             "': folded weight ", describe(weight), " and bias ", describe(bias), " do not fit weight ",
+             describe(weight_));
+  // Through detached handles: the same storage, no graph, whatever the grad mode.
+  weight_.detach().copy_(weight);
+  if (bias_.defined()) {
+    bias_.detach().copy_(bias);
+  } else {
+    bias_ = bias.to(weight_.device()).to(weight_.dtype()).contiguous();
+  }
 }
 
 }  // namespace sono::nn

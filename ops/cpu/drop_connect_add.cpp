@@ -12,13 +12,12 @@ namespace sono::cpu {
 namespace {
 
 constexpr int64_t kBlock = 8192;
-constexpr int64_t kParallelElems = 32768;  // below this, starting threads costs more than it saves
 
 // f(n, begin, end) for every piece of sample n's values [begin, end).
 template <class F>
 void for_each_piece(int64_t samples, int64_t per_sample, F&& f) {
   const int64_t blocks = (per_sample + kBlock - 1) / kBlock;
-#pragma omp parallel for collapse(2) if (samples * per_sample > kParallelElems)
+#pragma omp parallel for collapse(2) if (worth_parallel(samples * per_sample))
   for (int64_t n = 0; n < samples; ++n)
     for (int64_t b = 0; b < blocks; ++b)
       f(n, n * per_sample + b * kBlock, n * per_sample + std::min(per_sample, (b + 1) * kBlock));

@@ -97,7 +97,8 @@ void element_loop(benchmark::State& state, bool parallel, int64_t n) {
 }
 
 const bool registered = [] {
-  benchmark::RegisterBenchmark(str_cat("parallel/region/threads:", omp_get_max_threads()).c_str(), region)->UseRealTime();
+  benchmark::RegisterBenchmark(str_cat("parallel/region/threads:", omp_get_max_threads()).c_str(), region)
+      ->UseRealTime();
   benchmark::RegisterBenchmark(str_cat("parallel/region_percentiles/threads:", omp_get_max_threads()).c_str(),
                                region_percentiles)
       ->Iterations(1)

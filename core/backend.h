@@ -14,6 +14,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "core/tensor.h"
 
 // The static_assert only makes the macro take a closing semicolon like a declaration.
@@ -39,16 +40,18 @@
 // cuda::activation_forward(a, x, y) otherwise (names looked up
 // from the calling namespace, so sono::kernels reaches sono::kernels::cpu).
 // Without the CUDA backend a cuda tensor gets the one "no CUDA backend" error,
-// naming the op and the tensor.
+// naming the op and the tensor. Each call is a core/profile.h scope named fn.
 #if SONO_WITH_CUDA
 #define SONO_DISPATCH_DEVICE(t, op, fn, ...)         \
   do {                                               \
+    const ::sono::profile::Scope sono_scope_(#fn);   \
     if ((t).device().is_cpu()) cpu::fn(__VA_ARGS__); \
     else cuda::fn(__VA_ARGS__);                      \
   } while (0)
 #else
 #define SONO_DISPATCH_DEVICE(t, op, fn, ...)                                       \
   do {                                                                             \
+    const ::sono::profile::Scope sono_scope_(#fn);                                 \
     if ((t).device().is_cpu()) cpu::fn(__VA_ARGS__);                               \
     else ::sono::throw_no_cuda_backend(::sono::str_cat(op, ": ", (t).describe())); \
   } while (0)

@@ -80,7 +80,18 @@ std::shared_ptr<MultiTaskModel> folded_inference_copy(const MultiTaskModel& mode
   const Tensor& w = model.encoder().conv_stem().weight();
   copy->to(w.device());
   if (w.dtype() != DType::F32) copy->to(w.dtype());
-  nn::load_state_dict(*copy, model.state_dict());
+  // Copied tensor by tensor, not through load_state_dict: that refuses
+  // non-finite values, and a broken weight must reach predict's own check,
+  // which names the CSV row whose output it spoils.
+  const nn::NamedTensors from = model.state_dict(), to = copy->state_dict();
+  SONO_CHECK(from.size() == to.size(), "fold_batchnorm", "the copy has ", to.size(), " tensors, the model ",
+             from.size());
+  for (size_t i = 0; i < to.size(); ++i) {
+    SONO_CHECK(from[i].first == to[i].first, "fold_batchnorm", "the copy's '", to[i].first, "' is the model's '",
+               from[i].first, "'");
+    to[i].second.detach().copy_(from[i].second);
+  }
+  for (auto& [name, m] : copy->named_modules()) m->on_state_loaded();
   for (auto& [name, m] : copy->named_modules()) fold_pairs_of(*m);
   for (auto& [name, m] : copy->named_modules()) {
     const auto* bn = dynamic_cast<const nn::BatchNorm2d*>(m);

@@ -27,7 +27,7 @@ void busy(double ms) {
 
 }  // namespace
 
-TEST_CASE("profile: off records nothing; on names each kernel call; nested scopes count exclusive time") {
+TEST_CASE("profile: off records nothing, on names each kernel call, nested scopes count exclusive time") {
   REQUIRE_FALSE(profile::enabled());
   profile::reset();
   const Tensor x = Tensor::full({64}, 2.0);

@@ -72,8 +72,11 @@ int run_profile(const ProfileArgs& a) {
   }
   std::printf("profile: %s at %lldx%lld, batch %lld, task %s, %d OpenMP threads\n", a.encoder.c_str(),
               (long long)a.size, (long long)a.size, (long long)a.batch, a.task.c_str(), omp_get_max_threads());
-  json out = {{"encoder", a.encoder}, {"size", a.size},       {"batch", a.batch},
-              {"task", a.task},       {"threads", omp_get_max_threads()}};
+  json out = {{"encoder", a.encoder},
+              {"size", a.size},
+              {"batch", a.batch},
+              {"task", a.task},
+              {"threads", omp_get_max_threads()}};
   out["phases"] = json::array({profiled("forward", forward), profiled("train_step", step)});
   if (!a.json_path.empty()) {
     std::ofstream f(a.json_path);

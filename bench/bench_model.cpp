@@ -1,5 +1,7 @@
 // Whole-model workloads, one task per task type, on each device:
 //   model/<cpu|cuda>/fwd/<seg|cls|det|reg>/batch:B    eval forward under no-grad
+//   model/<cpu|cuda>/fwd_folded/<seg|cls|det|reg>/batch:B  the same with every
+//       BatchNorm folded into its convolution (what `sono predict` runs)
 //   model/<cpu|cuda>/train/<seg|cls|det|reg>/batch:B  one training step: zero_grad,
 //       forward (train mode), task loss, backward, AdamW step (every parameter)
 // seg = cardiac_multi (4 classes, Dice), cls = organ_cls (6 classes, CE),
@@ -25,6 +27,7 @@
 #include "bench/bench_support.h"
 #include "core/autograd.h"
 #include "model/counts.h"
+#include "model/fold_batchnorm.h"
 #include "train/benchmark.h"
 
 #if SONO_WITH_CUDA
@@ -119,17 +122,26 @@ std::string finite_or(const Tensor& t, const char* what) {
   return bench::all_finite(t) ? "" : std::string(what) + " has non-finite values";
 }
 
-void model_forward(benchmark::State& state, bench::Target target, TaskCase c, int64_t batch) {
+// The device's model with its BatchNorms folded (model::folded_inference_copy), made once.
+MultiTaskModel& folded_on(Device device) {
+  static std::map<std::string, std::shared_ptr<MultiTaskModel>> folded;
+  auto& f = folded[device.str()];
+  if (!f) f = model::folded_inference_copy(*model_on(device).model);
+  return *f;
+}
+
+void model_forward(benchmark::State& state, bench::Target target, TaskCase c, int64_t batch, bool fold) {
   if (bench::skip_unavailable(state, target.device)) return;
   DeviceModel& m = model_on(target.device);
   m.model->eval();
+  MultiTaskModel& model = fold ? folded_on(target.device) : *m.model;
   NoGradGuard no_grad;
-  auto run = [&](const data::Batch& b) { return m.model->forward(b.images, c.task_id); };
-  const std::string key = str_cat("fwd/", target.name, "/", c.key, "/", batch);
+  auto run = [&](const data::Batch& b) { return model.forward(b.images, c.task_id); };
+  const std::string key = str_cat(fold ? "fwd_folded/" : "fwd/", target.name, "/", c.key, "/", batch);
   Prepared& p = prepare(key, target.device, c, batch, run, [](const Tensor& y) { return finite_or(y, "output"); });
   if (!bench::report_validation(state, p.error)) return;
   bench::timed_loop(state, target.device, [&] {
-    Tensor y = m.model->forward(p.batch.images, c.task_id);
+    Tensor y = model.forward(p.batch.images, c.task_id);
     benchmark::DoNotOptimize(y.raw_data());
   });
   set_counters(state, p, batch, double(forward_macs(m, c.task_id)), 2.0);
@@ -156,8 +168,10 @@ const bool registered = [] {
     if (t.device.is_cuda() && t.batch != 1) fwd_batches.push_back(1);  // inference latency
     for (const TaskCase& c : kCases) {
       for (int64_t b : fwd_batches)
-        bench::configure(benchmark::RegisterBenchmark(str_cat("model/", t.name, "/fwd/", c.key, "/batch:", b).c_str(),
-                                                      model_forward, t, c, b));
+        for (bool fold : {false, true})
+          bench::configure(benchmark::RegisterBenchmark(
+              str_cat("model/", t.name, fold ? "/fwd_folded/" : "/fwd/", c.key, "/batch:", b).c_str(), model_forward, t,
+              c, b, fold));
       bench::configure(benchmark::RegisterBenchmark(
           str_cat("model/", t.name, "/train/", c.key, "/batch:", t.batch).c_str(), model_train, t, c, t.batch));
     }

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "core/kernels.h"
+#include "core/profile.h"
 
 namespace sono {
 
@@ -16,6 +17,8 @@ thread_local autograd::GradReadyHook g_grad_ready;
 }  // namespace
 
 Node::Node() : sequence(g_sequence++) {}
+
+uint64_t Node::created() { return g_sequence.load(); }
 
 bool GradMode::enabled() { return g_grad_enabled; }
 void GradMode::set_enabled(bool e) { g_grad_enabled = e; }
@@ -112,7 +115,10 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
     // A node that no gradient reached still runs its bookkeeping so that
     // its inputs' dependency counts drop; it just passes nothing on.
     std::vector<Tensor> in_grads;
-    if (g.defined()) in_grads = n->apply(g);
+    if (g.defined()) {
+      const profile::Scope scope(profile::enabled() ? std::string("bwd:") + n->name() : std::string());
+      in_grads = n->apply(g);
+    }
     if (g.defined() && g_grad_ready)
       if (auto* acc = dynamic_cast<AccumulateGrad*>(n))
         if (auto leaf = acc->leaf()) g_grad_ready(Tensor(leaf));

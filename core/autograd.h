@@ -25,6 +25,10 @@ class Node {
   std::vector<std::shared_ptr<Node>> next;
   uint64_t sequence;  // creation order; later nodes run first on ties
   bool released = false;
+
+  // Nodes constructed so far in this process (every op that records, and
+  // every leaf's AccumulateGrad): inference tests check it does not move.
+  static uint64_t created();
 };
 
 // Sink node of a leaf that requires grad: adds the incoming gradient into

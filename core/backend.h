@@ -15,6 +15,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/host_sync.h"
+#include "core/profile.h"
 #include "core/tensor.h"
 
 // The static_assert only makes the macro take a closing semicolon like a declaration.
@@ -40,21 +41,24 @@
 // cuda::activation_forward(a, x, y) otherwise (names looked up
 // from the calling namespace, so sono::kernels reaches sono::kernels::cpu).
 // Without the CUDA backend a cuda tensor gets the one "no CUDA backend" error,
-// naming the op and the tensor. A CPU kernel runs in a KernelScope: its reads
-// of its own tensors are not host waits (core/host_sync.h).
+// naming the op and the tensor. Each call is a core/profile.h scope named fn;
+// a CPU kernel runs in a KernelScope: its reads of its own tensors are not
+// host waits (core/host_sync.h).
 #if SONO_WITH_CUDA
-#define SONO_DISPATCH_DEVICE(t, op, fn, ...)  \
-  do {                                        \
-    if ((t).device().is_cpu()) {              \
-      ::sono::KernelScope sono_kernel_scope_; \
-      cpu::fn(__VA_ARGS__);                   \
-    } else {                                  \
-      cuda::fn(__VA_ARGS__);                  \
-    }                                         \
+#define SONO_DISPATCH_DEVICE(t, op, fn, ...)      \
+  do {                                            \
+    const ::sono::profile::Scope sono_scope_(#fn); \
+    if ((t).device().is_cpu()) {                  \
+      ::sono::KernelScope sono_kernel_scope_;     \
+      cpu::fn(__VA_ARGS__);                       \
+    } else {                                      \
+      cuda::fn(__VA_ARGS__);                      \
+    }                                             \
   } while (0)
 #else
 #define SONO_DISPATCH_DEVICE(t, op, fn, ...)                                    \
   do {                                                                          \
+    const ::sono::profile::Scope sono_scope_(#fn);                              \
     if ((t).device().is_cpu()) {                                                \
       ::sono::KernelScope sono_kernel_scope_;                                   \
       cpu::fn(__VA_ARGS__);                                                     \

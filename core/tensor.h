@@ -8,6 +8,7 @@
 #include "core/device.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/parallel.h"  // worth_parallel, for the CPU kernels
 #include "core/shape.h"
 
 namespace sono {

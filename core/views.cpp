@@ -64,8 +64,10 @@ struct ToDeviceBackward final : Node {
   std::vector<Tensor> apply(const Tensor& g) override { return {g.to(in_device)}; }
 };
 
-Tensor maybe_record(Tensor out, const Tensor& in, std::shared_ptr<Node> node) {
-  if (autograd::needs_grad({&in})) autograd::record(out, std::move(node), {in});
+// The node is made only when recorded: inference (no grad) allocates none.
+template <class MakeNode>
+Tensor maybe_record(Tensor out, const Tensor& in, MakeNode&& make_node) {
+  if (autograd::needs_grad({&in})) autograd::record(out, make_node(), {in});
   return out;
 }
 
@@ -96,7 +98,7 @@ Tensor Tensor::view(const Shape& shape) const {
   Shape s = infer_shape(shape, numel(), *this, "view");
   SONO_CHECK(is_contiguous(), "view", describe(), " is not contiguous; use reshape");
   return maybe_record(make_view(*this, s, contiguous_strides(s), offset()), *this,
-                      std::make_shared<ReshapeBackward>(this->shape()));
+                      [&] { return std::make_shared<ReshapeBackward>(this->shape()); });
 }
 
 Tensor Tensor::reshape(const Shape& shape) const {
@@ -123,7 +125,8 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
     s[i] = shape()[size_t(d)];
     st[i] = strides()[size_t(d)];
   }
-  return maybe_record(make_view(*this, s, st, offset()), *this, std::make_shared<PermuteBackward>(inverse));
+  return maybe_record(make_view(*this, s, st, offset()), *this,
+                      [&] { return std::make_shared<PermuteBackward>(inverse); });
 }
 
 Tensor Tensor::slice(int64_t dim, int64_t start, int64_t end, int64_t step) const {
@@ -138,7 +141,7 @@ Tensor Tensor::slice(int64_t dim, int64_t start, int64_t end, int64_t step) cons
   s[size_t(d)] = (end - start + step - 1) / step;
   st[size_t(d)] *= step;
   Tensor out = make_view(*this, s, st, offset() + start * strides()[size_t(d)]);
-  return maybe_record(out, *this, std::make_shared<SliceBackward>(shape(), d, start, end, step));
+  return maybe_record(out, *this, [&] { return std::make_shared<SliceBackward>(shape(), d, start, end, step); });
 }
 
 Tensor Tensor::select(int64_t dim, int64_t index) const {
@@ -161,7 +164,8 @@ Tensor Tensor::expand(const Shape& shape) const {
   Shape st(target.size(), 0);
   for (size_t i = 0; i < this->shape().size(); ++i)
     st[lead + i] = this->shape()[i] == target[lead + i] ? strides()[i] : 0;
-  return maybe_record(make_view(*this, target, st, offset()), *this, std::make_shared<ExpandBackward>(this->shape()));
+  return maybe_record(make_view(*this, target, st, offset()), *this,
+                      [&] { return std::make_shared<ExpandBackward>(this->shape()); });
 }
 
 Tensor Tensor::unsqueeze(int64_t dim) const {
@@ -170,7 +174,8 @@ Tensor Tensor::unsqueeze(int64_t dim) const {
   int64_t stride = size_t(d) < st.size() ? st[size_t(d)] * s[size_t(d)] : 1;
   s.insert(s.begin() + d, 1);
   st.insert(st.begin() + d, stride);
-  return maybe_record(make_view(*this, s, st, offset()), *this, std::make_shared<ReshapeBackward>(shape()));
+  return maybe_record(make_view(*this, s, st, offset()), *this,
+                      [&] { return std::make_shared<ReshapeBackward>(shape()); });
 }
 
 Tensor Tensor::squeeze(int64_t dim) const {
@@ -179,13 +184,14 @@ Tensor Tensor::squeeze(int64_t dim) const {
   Shape s = shape(), st = strides();
   s.erase(s.begin() + d);
   st.erase(st.begin() + d);
-  return maybe_record(make_view(*this, s, st, offset()), *this, std::make_shared<ReshapeBackward>(shape()));
+  return maybe_record(make_view(*this, s, st, offset()), *this,
+                      [&] { return std::make_shared<ReshapeBackward>(shape()); });
 }
 
 Tensor Tensor::clone() const {
   Tensor out = Tensor::empty(shape(), dtype(), device());
   kernels::copy(out, *this);
-  return maybe_record(out, *this, std::make_shared<CloneBackward>());
+  return maybe_record(out, *this, [&] { return std::make_shared<CloneBackward>(); });
 }
 
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
@@ -195,7 +201,7 @@ Tensor Tensor::to(DType t) const {
   Tensor out = Tensor::empty(shape(), t, device());
   kernels::copy(out, *this);
   if (is_floating(t) && is_floating(dtype()))
-    return maybe_record(out, *this, std::make_shared<ToDTypeBackward>(dtype()));
+    return maybe_record(out, *this, [&] { return std::make_shared<ToDTypeBackward>(dtype()); });
   return out;
 }
 
@@ -203,7 +209,7 @@ Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
   Tensor out = Tensor::empty(shape(), dtype(), d);
   kernels::copy(out, *this);
-  return maybe_record(out, *this, std::make_shared<ToDeviceBackward>(device()));
+  return maybe_record(out, *this, [&] { return std::make_shared<ToDeviceBackward>(device()); });
 }
 
 }  // namespace sono

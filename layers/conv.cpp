@@ -48,4 +48,17 @@ int64_t Conv2d::macs(int64_t h, int64_t w) const {
   return out_channels_ * (in_channels_ / options_.groups) * kernel_size_ * kernel_size_ * hw.first * hw.second;
 }
 
+void Conv2d::load_folded(const Tensor& weight, const Tensor& bias) {
+  SONO_CHECK(weight.shape() == weight_.shape() && bias.shape() == Shape{out_channels_}, "Conv2d", "'", name(),
+             "': folded weight ", describe(weight), " and bias ", describe(bias), " do not fit weight ",
+             describe(weight_));
+  // Through detached handles: the same storage, no graph, whatever the grad mode.
+  weight_.detach().copy_(weight);
+  if (bias_.defined()) {
+    bias_.detach().copy_(bias);
+  } else {
+    bias_ = bias.to(weight_.device()).to(weight_.dtype()).contiguous();
+  }
+}
+
 }  // namespace sono::nn

@@ -38,6 +38,12 @@ class Conv2d : public UnaryModule {
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }  // undefined without bias
 
+  // Replaces the weight's values and sets the bias (a folded BatchNorm,
+  // model/fold_batchnorm.h). A conv built without bias gets one that is not
+  // registered: the state dict keeps its keys, so a folded model is for
+  // inference only and is never saved.
+  void load_folded(const Tensor& weight, const Tensor& bias);
+
  private:
   int64_t in_channels_, out_channels_, kernel_size_;
   Conv2dOptions options_;

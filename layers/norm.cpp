@@ -41,6 +41,8 @@ void BatchNorm2d::begin_cumulative_stats() {
 
 double BatchNorm2d::begin_forward(const Tensor& x) {
   SONO_CHECK(x.defined() && x.dim() == 4, "BatchNorm2d", "expected a 4-d input for '", name(), "', got ", describe(x));
+  SONO_CHECK(!(folded_ && is_training()), "BatchNorm2d", "'", name(),
+             "' is folded into its convolution (an inference copy of the model) and cannot run in training mode");
   double momentum = momentum_;
   if (is_training() && cumulative_) {
     momentum = 1.0 / double(++cumulative_batches_);
@@ -52,6 +54,7 @@ double BatchNorm2d::begin_forward(const Tensor& x) {
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
   const double momentum = begin_forward(x);
+  if (folded_) return x;
   if (is_training() && reducer_)
     return sync_batch_norm(x, weight_, bias_, running_mean_, running_var_, momentum, eps_, reducer_);
   return batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum, eps_);
@@ -59,6 +62,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
 
 Tensor BatchNorm2d::forward_silu(const Tensor& x) {
   const double momentum = begin_forward(x);
+  if (folded_) return silu(x);
   // Statistics over all ranks (--sync-bn) come from their own op; SiLU follows unfused.
   if (is_training() && reducer_)
     return silu(sync_batch_norm(x, weight_, bias_, running_mean_, running_var_, momentum, eps_, reducer_));

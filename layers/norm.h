@@ -40,6 +40,12 @@ class BatchNorm2d : public UnaryModule {
   // `r` (ops/sync_batch_norm.h); null (the default): this process's batch.
   void set_reducer(std::shared_ptr<const BatchNormReducer> r) { reducer_ = std::move(r); }
 
+  // Inference with this BatchNorm folded into the preceding convolution
+  // (model/fold_batchnorm.h): forward is then the identity (forward_silu plain
+  // SiLU) and training mode is refused, since the statistics no longer apply.
+  void mark_folded() { folded_ = true; }
+  bool folded() const { return folded_; }
+
  private:
   // Checks x and counts a training-mode forward; returns the momentum of its
   // running-statistics update.
@@ -48,6 +54,7 @@ class BatchNorm2d : public UnaryModule {
   int64_t num_features_;
   double eps_, momentum_;
   bool cumulative_ = false;
+  bool folded_ = false;
   int64_t cumulative_batches_ = 0;
   std::shared_ptr<const BatchNormReducer> reducer_;
   Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;

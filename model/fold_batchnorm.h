@@ -5,8 +5,11 @@
 //   s = gamma / sqrt(running_var + eps)
 //   W'[o] = W[o] * s[o],   b'[o] = (b[o] - running_mean[o]) * s[o] + beta[o]   (b = 0 without a bias)
 // The ONNX export (export/) emits every Conv2d + BatchNorm2d pair this way.
+#include <memory>
+
 #include "layers/conv.h"
 #include "layers/norm.h"
+#include "model/multitask_model.h"
 
 namespace sono::model {
 
@@ -20,5 +23,17 @@ struct FoldedConv {
 
 // Throws naming both modules when bn's width is not conv's output width.
 FoldedConv fold_batchnorm(const nn::Conv2d& conv, const nn::BatchNorm2d& bn);
+
+// Folds bn into conv in place: conv gets the folded weight and bias, bn
+// becomes the identity (nn::BatchNorm2d::mark_folded).
+void fold_batchnorm_into(nn::Conv2d& conv, nn::BatchNorm2d& bn);
+
+// An inference copy of `model` (same config, device and values; `model` is
+// untouched) in eval mode with every Conv2d + BatchNorm2d pair folded (the
+// encoder's stem, head and MBConv blocks, the detection heads), its
+// parameters not requiring grad so no op records a graph. Not for training
+// and never to be saved (its state dict still holds the BatchNorm statistics
+// it no longer applies).
+std::shared_ptr<MultiTaskModel> folded_inference_copy(const MultiTaskModel& model);
 
 }  // namespace sono::model

@@ -54,6 +54,14 @@ Shape conv2d_output_shape(const Tensor& x, const Tensor& weight, const Tensor& b
   return {x.size(0), cout, (ph - span_h) / o.stride_h + 1, (pw - span_w) / o.stride_w + 1};
 }
 
+// The profile's class of a convolution (core/profile.h): "depthwise kxk"
+// (one input channel per group), "1x1", or "dense kxk".
+std::string conv_kind(const Tensor& weight, const Conv2dOptions& opt) {
+  const std::string k = str_cat(weight.size(2), "x", weight.size(3));
+  if (opt.groups > 1 && weight.size(1) == 1) return "depthwise " + k;
+  return k == "1x1" ? k : "dense " + k;
+}
+
 struct Conv2dBackward final : Node {
   // Contiguous and detached; x is kept only when the weight needs a gradient
   // (a frozen layer then holds no activation).
@@ -69,6 +77,7 @@ struct Conv2dBackward final : Node {
     Tensor gx = next[0] ? Tensor::empty(x_shape, weight.dtype(), weight.device()) : Tensor();
     Tensor gw = next[1] ? Tensor::empty(weight.shape(), weight.dtype(), weight.device()) : Tensor();
     Tensor gb = next[2] ? Tensor::empty({weight.size(0)}, weight.dtype(), weight.device()) : Tensor();
+    if (profile::enabled()) profile::set_detail(conv_kind(weight, opt));
     SONO_DISPATCH_DEVICE(gy, kOp, conv2d_backward, x, weight, gy, gx, gw, gb, opt);
     return {gx, gw, gb};
   }
@@ -85,6 +94,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight_in, const Tensor& bias_i
   Tensor x = input.contiguous(), weight = weight_in.contiguous();
   Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  if (profile::enabled()) profile::set_detail(conv_kind(weight, opt));
   SONO_DISPATCH_DEVICE(x, kOp, conv2d_forward, x, weight, bias, y, opt);
   if (autograd::needs_grad({&input, &weight_in, &bias_in}))
     autograd::record(y,

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
+#include "model/fold_batchnorm.h"
 #include "tasks/task_kind.h"
 
 namespace sono {
@@ -39,7 +40,7 @@ void check_predict_options(int64_t image_size, int64_t batch_size, int num_worke
 }
 
 PredictSummary predict(model::MultiTaskModel& model, const data::Dataset& ds, const std::string& out_dir,
-                       const InferenceOptions& opt) {
+                       const InferenceOptions& opt, bool fold_batchnorm) {
   check_predict_options(opt.image_size, opt.batch_size, opt.num_workers);
   fs::create_directories(out_dir);
   const tasks::SubmissionDirs dirs{out_dir, (fs::path(ds.root) / "csv_files").lexically_normal().string()};
@@ -49,9 +50,11 @@ PredictSummary predict(model::MultiTaskModel& model, const data::Dataset& ds, co
     SONO_CHECK(model.tasks().contains(t.id), "predict", "the model has no head for task '", t.id,
                "' of the dataset in ", ds.root);
 
+  std::shared_ptr<model::MultiTaskModel> folded;
+  if (fold_batchnorm) folded = model::folded_inference_copy(model);
   std::map<std::string, nlohmann::json> files;  // submission file -> its records
   PredictSummary summary;
-  InferenceRun run = run_inference(model, ds, rows, opt, {"predict", false, nullptr},
+  InferenceRun run = run_inference(folded ? *folded : model, ds, rows, opt, {"predict", false, nullptr},
                                    [&](const data::Batch& batch, const Tensor& output) {
                                      const data::TaskInfo& task = ds.tasks[size_t(batch.task)];
                                      const tasks::TaskKind& kind = tasks::task_kind(task.type);

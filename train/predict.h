@@ -37,9 +37,12 @@ void check_predict_options(int64_t image_size, int64_t batch_size, int num_worke
 
 // Every file is written through io/atomic_file.h (complete or absent, a
 // failure throws naming it); a non-finite model output stops with its row
-// (CSV file and line) before anything of it is written.
+// (CSV file and line) before anything of it is written. The model runs as a
+// copy with every BatchNorm folded into its convolution
+// (model::folded_inference_copy; `model` itself is untouched) unless
+// fold_batchnorm is false (`sono predict --no-fold-bn`, for comparing).
 PredictSummary predict(model::MultiTaskModel& model, const data::Dataset& ds, const std::string& out_dir,
-                       const InferenceOptions& opt = {});
+                       const InferenceOptions& opt = {}, bool fold_batchnorm = true);
 
 using tasks::submission_mask_path;
 

@@ -13,7 +13,7 @@ void class_index_range(const Tensor& target, int64_t* min, int64_t* max) {
   const int64_t* y = target.data<int64_t>();
   const int64_t n = target.numel();
   int64_t lo = y[0], hi = y[0];
-#pragma omp parallel for simd reduction(min : lo) reduction(max : hi) if (n > 65536)
+#pragma omp parallel for simd reduction(min : lo) reduction(max : hi) if (worth_parallel(n))
   for (int64_t i = 0; i < n; ++i) {
     lo = std::min(lo, y[i]);
     hi = std::max(hi, y[i]);

@@ -23,7 +23,7 @@ double row_log_sum_exp(const scalar_t* row, int64_t classes) {
   return double(m) + std::log(s);
 }
 
-bool parallel_rows(int64_t batch, int64_t classes) { return batch > 1 && batch * classes > 32768; }
+bool parallel_rows(int64_t batch, int64_t classes) { return batch > 1 && worth_parallel(batch * classes); }
 
 }  // namespace
 

@@ -74,7 +74,7 @@ struct Blocks {
   int64_t image(int64_t blk) const { return blk / per_image; }
   int64_t first_pixel(int64_t blk) const { return (blk % per_image) * kSoftmaxBlock; }
   int64_t size(int64_t blk) const { return std::min(kSoftmaxBlock, pixels - first_pixel(blk)); }
-  bool parallel() const { return count > 1 && batch * classes * pixels > 32768; }
+  bool parallel() const { return count > 1 && worth_parallel(batch * classes * pixels); }
 };
 
 }  // namespace

@@ -13,13 +13,11 @@
 
 namespace sono::cpu::norm {
 
-inline constexpr int64_t kParallelElems = 32768;  // below this, starting threads costs more than it saves
-
 struct Planes {
   int64_t n, c, s;  // plane p = n_idx * c + c_idx holds s contiguous elements
   explicit Planes(const Tensor& x) : n(x.size(0)), c(x.size(1)), s(x.numel() / (x.size(0) * x.size(1))) {}
   int64_t count() const { return n * c; }
-  bool parallel() const { return n * c * s > kParallelElems; }
+  bool parallel() const { return worth_parallel(n * c * s); }
 };
 
 // A per-channel tensor as doubles; `fallback` everywhere when undefined (no affine).

@@ -14,7 +14,6 @@ namespace sono::cpu {
 
 namespace {
 
-constexpr int64_t kParallelMin = 32768;
 constexpr int64_t kBlock = 256;    // inner positions handled together (vectorized)
 constexpr int64_t kChunk = 16384;  // elements of one partial sum of a long row
 
@@ -49,7 +48,7 @@ void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double
     scalar_t* po = out.data<scalar_t>();
     if (inner == 1) {
       if (outer >= 16 || r <= 4 * kChunk) {
-#pragma omp parallel for if (outer * r > kParallelMin)
+#pragma omp parallel for if (worth_parallel(outer * r))
         for (int64_t o = 0; o < outer; ++o) po[o] = scalar_t(row_sum(px + o * r, r) * scale);
       } else {
         for (int64_t o = 0; o < outer; ++o) po[o] = scalar_t(long_row_sum(px + o * r, r) * scale);
@@ -57,7 +56,7 @@ void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double
       return;
     }
     const int64_t blocks = (inner + kBlock - 1) / kBlock;
-#pragma omp parallel for if (outer * r * inner > kParallelMin)
+#pragma omp parallel for if (worth_parallel(outer * r * inner))
     for (int64_t t = 0; t < outer * blocks; ++t) {
       const int64_t o = t / blocks, i0 = (t % blocks) * kBlock, len = std::min(kBlock, inner - i0);
       double acc[kBlock] = {};
@@ -79,7 +78,7 @@ void argmax_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, con
     const scalar_t* px = x.data<scalar_t>();
     int64_t* po = out.data<int64_t>();
     const int64_t blocks = (inner + kBlock - 1) / kBlock;
-#pragma omp parallel for if (outer * r * inner > kParallelMin)
+#pragma omp parallel for if (worth_parallel(outer * r * inner))
     for (int64_t t = 0; t < outer * blocks; ++t) {
       const int64_t o = t / blocks, i0 = (t % blocks) * kBlock, len = std::min(kBlock, inner - i0);
       scalar_t best[kBlock];

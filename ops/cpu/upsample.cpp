@@ -14,8 +14,6 @@ namespace sono::cpu {
 
 namespace {
 
-constexpr int64_t kParallelElems = 32768;  // below this, starting threads costs more than it saves
-
 // Source indices and weights of every output index along one axis, computed
 // once and reused by all planes and rows.
 // 32-bit indices: AVX2 gathers 8 floats with them, but only 4 with 64-bit ones.
@@ -65,7 +63,7 @@ void upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
     const scalar_t* in = x.data<scalar_t>();
     scalar_t* out = y.data<scalar_t>();
     const int64_t planes = x.size(0) * x.size(1), h = x.size(2), w = x.size(3);
-#pragma omp parallel for collapse(2) if (planes * h * w > kParallelElems)
+#pragma omp parallel for collapse(2) if (worth_parallel(planes * h * w))
     for (int64_t p = 0; p < planes; ++p)
       for (int64_t r = 0; r < h; ++r) {
         const scalar_t* src = in + (p * h + r) * w;
@@ -84,7 +82,7 @@ void upsample_nearest2x_backward(const Tensor& gy, const Tensor& gx) {
     const scalar_t* g = gy.data<scalar_t>();
     scalar_t* out = gx.data<scalar_t>();
     const int64_t planes = gx.size(0) * gx.size(1), h = gx.size(2), w = gx.size(3);
-#pragma omp parallel for collapse(2) if (planes * h * w > kParallelElems)
+#pragma omp parallel for collapse(2) if (worth_parallel(planes * h * w))
     for (int64_t p = 0; p < planes; ++p)
       for (int64_t r = 0; r < h; ++r) {
         const scalar_t* top = g + (p * 2 * h + 2 * r) * 2 * w;
@@ -115,7 +113,7 @@ void upsample_bilinear2d_forward(const Tensor& x, const Tensor& y, bool align_co
     // uses every thread; each block re-interpolates at most two rows.
     constexpr int64_t kRowBlock = 16;
     const int64_t blocks = (oh + kRowBlock - 1) / kRowBlock;
-#pragma omp parallel if (planes * oh * ow > kParallelElems)
+#pragma omp parallel if (worth_parallel(planes * oh * ow))
     {
       // Two-slot cache of W-interpolated input rows; source rows never
       // decrease with the output row, so each is computed once per block.
@@ -159,7 +157,7 @@ void upsample_bilinear2d_backward(const Tensor& gy, const Tensor& gx, bool align
     const int64_t oh = gy.size(2), ow = gy.size(3);
     const AxisTaps<scalar_t> rows(ih, oh, align_corners), cols(iw, ow, align_corners);
     // Output rows scatter into overlapping input rows, so only planes run in parallel.
-#pragma omp parallel if (planes * oh * ow > kParallelElems)
+#pragma omp parallel if (worth_parallel(planes * oh * ow))
     {
       std::vector<scalar_t> acc(size_t(ih * ow));  // gradient w.r.t. the W-interpolated input rows
 #pragma omp for schedule(static)

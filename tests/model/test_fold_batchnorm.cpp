@@ -11,7 +11,9 @@
 #include "layers/norm.h"
 #include "model/fold_batchnorm.h"
 #include "ops/conv2d.h"
+#include "tasks/dataset.h"
 #include "tests/support/check.h"
+#include "tests/support/random_batchnorm.h"
 #include "tests/support/tolerances.h"
 
 using namespace sono;
@@ -30,17 +32,6 @@ double relative_max_error(const Tensor& a, const Tensor& b) {
     scale = std::max(scale, std::abs(vb[i]));
   }
   return err / scale;
-}
-
-// BN statistics and affine parameters far from the identity (a fold that
-// ignored any of them would be off by O(1)).
-void randomize(nn::BatchNorm2d& bn, uint64_t seed) {
-  NoGradGuard ng;
-  const int64_t c = bn.num_features();
-  bn.weight().copy_(rand_uniform({c}, 0.5, 2.0, seed, DType::F32));
-  bn.bias().copy_(randn({c}, seed + 1, DType::F32));
-  bn.running_mean().copy_(randn({c}, seed + 2, DType::F32));
-  bn.running_var().copy_(rand_uniform({c}, 0.1, 3.0, seed + 3, DType::F32));
 }
 
 struct Case {
@@ -67,7 +58,7 @@ TEST_CASE("fold_batchnorm: the folded convolution equals conv then eval-mode Bat
     Generator gen(seed);
     conv.reset_parameters(gen);
     nn::BatchNorm2d bn(c.out, 1e-3);
-    randomize(bn, seed);
+    randomize_batchnorm(bn, seed);
     bn.eval();
     NoGradGuard ng;
     const Tensor x = randn({2, c.in, 10, 10}, seed + 7, DType::F32);
@@ -90,7 +81,7 @@ TEST_CASE("fold_batchnorm: f64 modules fold to f64 weights that agree to roundin
   Generator gen(3);
   conv.reset_parameters(gen);
   nn::BatchNorm2d bn(6, 1e-5);
-  randomize(bn, 5);
+  randomize_batchnorm(bn, 5);
   conv.to(DType::F64);
   bn.to(DType::F64);
   bn.eval();
@@ -105,4 +96,98 @@ TEST_CASE("fold_batchnorm: a BatchNorm of another width is an error naming both 
   nn::Conv2d conv(4, 6, 1);
   nn::BatchNorm2d bn(5);
   CHECK_THROWS_WITH_AS(model::fold_batchnorm(conv, bn), doctest::Contains("normalises 5 channels"), Error);
+}
+
+namespace {
+
+// A B0 model whose every BatchNorm has statistics and affine parameters far
+// from the identity (so a pair left unfolded, or folded wrong, shows).
+model::MultiTaskModel& randomized_b0() {
+  static model::MultiTaskModel* m = [] {
+    model::MultiTaskModelConfig c = tasks::model_config();
+    c.encoder = "efficientnet-b0";
+    c.init_seed = 3;
+    auto* model = new model::MultiTaskModel(c);
+    randomize_batchnorms(*model, 1000);
+    model->eval();
+    return model;
+  }();
+  return *m;
+}
+
+// The first task of each kind in the official registry.
+std::vector<model::TaskSpec> one_task_per_kind(const model::MultiTaskModel& m) {
+  std::vector<model::TaskSpec> out;
+  for (const auto& t : m.tasks().tasks()) {
+    bool seen = false;
+    for (const auto& o : out) seen = seen || o.type == t.type;
+    if (!seen) out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("folded_inference_copy: every task kind's output equals the eval-mode model, the model untouched") {
+  model::MultiTaskModel& m = randomized_b0();
+  const nn::NamedTensors before = m.state_dict();
+  std::vector<std::vector<double>> before_values;
+  for (const auto& kv : before) before_values.push_back(values(kv.second));
+
+  const std::shared_ptr<model::MultiTaskModel> folded = model::folded_inference_copy(m);
+  int64_t folded_bns = 0, bns = 0;
+  for (auto& [name, mod] : folded->named_modules())
+    if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(mod)) {
+      ++bns;
+      folded_bns += bn->folded() ? 1 : 0;
+    }
+  CHECK(bns > 49);  // B0's encoder alone has 49 (stem, head, 16 blocks, the first without expansion)
+  CHECK(folded_bns == bns);
+  CHECK_FALSE(folded->is_training());
+
+  const Tensor x = randn({2, 3, 64, 64}, 77, DType::F32);
+  const std::vector<model::TaskSpec> kinds = one_task_per_kind(m);
+  REQUIRE(kinds.size() == 4);
+  for (const model::TaskSpec& t : kinds) {
+    CAPTURE(t.id);
+    NoGradGuard ng;
+    const uint64_t nodes = Node::created();
+    const Tensor expected = m.forward(x, t.id);
+    CHECK(Node::created() == nodes);  // the unfolded model under NoGradGuard records nothing either
+    const Tensor got = folded->forward(x, t.id);
+    REQUIRE(got.shape() == expected.shape());
+    const double err = relative_max_error(got, expected);
+    MESSAGE(t.id, ": folded vs unfolded max-abs error / max-abs ", err);
+    CHECK(err <= tol::kFoldedModelF32.rtol);
+  }
+  // The source model's values are exactly what they were (folding wrote into the copy only).
+  const nn::NamedTensors after = m.state_dict();
+  REQUIRE(after.size() == before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    CAPTURE(after[i].first);
+    CHECK(values(after[i].second) == before_values[i]);
+  }
+  // The copy refuses training, which its folded statistics cannot do.
+  folded->train();
+  CHECK_THROWS_WITH_AS(folded->forward(x, kinds[0].id), doctest::Contains("cannot run in training mode"), Error);
+}
+
+TEST_CASE("folded_inference_copy: its forward records no autograd node, even without NoGradGuard") {
+  model::MultiTaskModel& m = randomized_b0();
+  const std::shared_ptr<model::MultiTaskModel> folded = model::folded_inference_copy(m);
+  for (const Tensor& p : folded->parameters()) CHECK_FALSE(p.requires_grad());
+  const Tensor x = randn({1, 3, 64, 64}, 78, DType::F32);
+  for (const model::TaskSpec& t : one_task_per_kind(m)) {
+    CAPTURE(t.id);
+    const uint64_t nodes = Node::created();
+    const Tensor y = folded->forward(x, t.id);
+    CHECK(Node::created() == nodes);
+    CHECK(y.grad_fn() == nullptr);
+    CHECK_FALSE(y.requires_grad());
+  }
+  // The counter does move when a graph is recorded (the check above can fail).
+  const uint64_t nodes = Node::created();
+  const Tensor y = m.forward(x, one_task_per_kind(m)[0].id);
+  CHECK(Node::created() > nodes);
+  CHECK(y.grad_fn() != nullptr);
 }

@@ -40,7 +40,8 @@ void with_threads(const Workload& work, const std::function<void(const Tensor&, 
 
 // Everything but the GEMMs: depthwise conv, activations, batch and group
 // norm, squeeze-excite, pooling, upsampling, softmax and the losses, forward
-// and backward, each above its parallel threshold.
+// and backward, each above its parallel threshold (core/parallel.h: 65536
+// elements; the 96x1000 rows too).
 std::vector<Tensor> own_kernels() {
   Tensor x = randn({4, 32, 40, 40}, 1, DType::F32).set_requires_grad(true);
   Tensor dw = randn({32, 1, 5, 5}, 2, DType::F32, 0.2).set_requires_grad(true);
@@ -52,11 +53,11 @@ std::vector<Tensor> own_kernels() {
   y = mul(y, sigmoid(mean(y, {2, 3}, true)));
   y = relu(add(y, global_avg_pool2d(y)));
   Tensor logits = upsample_bilinear2d(y.slice(1, 0, 3), 80, 80, false);
-  Tensor rows = randn({64, 1000}, 7, DType::F32).set_requires_grad(true);
+  Tensor rows = randn({96, 1000}, 7, DType::F32).set_requires_grad(true);
   Tensor loss = dice_loss(logits, rand_int({4, 80, 80}, 0, 3, 6)) +
                 sum(group_norm(y, 4, Tensor(), Tensor(), 1e-5)) * 1e-4 +
-                cross_entropy(rows, rand_int({64}, 0, 1000, 8)) +
-                mse_loss(softmax(rows, 1), rand_uniform({64, 1000}, 0, 1e-3, 9, DType::F32)) +
+                cross_entropy(rows, rand_int({96}, 0, 1000, 8)) +
+                mse_loss(softmax(rows, 1), rand_uniform({96, 1000}, 0, 1e-3, 9, DType::F32)) +
                 mean(x.reshape({-1})) * 1e-2;  // one long row: fixed-size partial sums
   loss.backward();
   return {loss.detach(), y.detach(), x.grad(), dw.grad(), gamma.grad(), beta.grad(), rm, rv, rows.grad()};

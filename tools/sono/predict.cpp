@@ -14,7 +14,7 @@ static sono::cli::Register reg([](CLI::App& app) {
     std::string data, weights, out, encoder, device = "cpu", precision = "tf32";
     int64_t size = 0, batch = 8;
     int workers = 2;
-    bool quiet = false;
+    bool quiet = false, no_fold_bn = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--data", a->data, "Dataset folder holding csv_files/")->required();
@@ -32,6 +32,8 @@ static sono::cli::Register reg([](CLI::App& app) {
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
   sono::cli::add_precision_option(cmd, a->precision);
   cmd->add_flag("--quiet", a->quiet, "No progress bar");
+  cmd->add_flag("--no-fold-bn", a->no_fold_bn,
+                "Run the BatchNorms as they are instead of folded into their convolutions (for comparing)");
   return [=] {
     // Options are checked before anything is read: a bad one is named with its value and range.
     const bool size_given = cmd->count("--size") > 0;
@@ -73,7 +75,7 @@ static sono::cli::Register reg([](CLI::App& app) {
     o.batch_size = a->batch;
     o.num_workers = a->workers;
     o.progress = !a->quiet;
-    sono::PredictSummary s = sono::predict(*lm.model, ds, a->out, o);
+    sono::PredictSummary s = sono::predict(*lm.model, ds, a->out, o, !a->no_fold_bn);
     for (auto& [task, n] : s.per_task) std::printf("  %-28s %6lld rows\n", task.c_str(), (long long)n);
     std::printf("predict: %lld images in %.1f s (%.1f img/s) -> %s\n", (long long)s.images, s.seconds,
                 s.seconds > 0 ? double(s.images) / s.seconds : 0.0, a->out.c_str());

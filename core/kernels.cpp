@@ -35,7 +35,7 @@ void axpy(const Tensor& dst, const Tensor& src, double alpha) {
              " differ in shape");
   check_same_device(dst, src, "add_");
   check_same_dtype(dst, src, "add_");
-  check_float(dst, "add_", "destination");
+  check_real(dst, "add_", "destination");
   if (dst.numel() == 0) return;
   SONO_DISPATCH_DEVICE(dst, "add_", axpy, dst, src, alpha);
 }
@@ -43,7 +43,7 @@ void axpy(const Tensor& dst, const Tensor& src, double alpha) {
 Tensor sum_to_shape(const Tensor& src, const Shape& shape) {
   Shape b = broadcast_shapes(src.shape(), shape, "sum_to_shape");
   SONO_CHECK(b == src.shape(), "sum_to_shape", "cannot reduce ", src.describe(), " to ", shape_str(shape));
-  check_float(src, "sum_to_shape", "source");
+  check_real(src, "sum_to_shape", "source");
   Tensor dst = Tensor::empty(shape, src.dtype(), src.device());
   SONO_DISPATCH_DEVICE(src, "sum_to_shape", sum_to_shape, dst, src);
   return dst;

@@ -5,6 +5,7 @@
 // dst, axpy accumulates into it, sum_to_shape overwrites dst (sums in f64).
 #include <array>
 
+#include "core/bf16_cpu.h"
 #include "core/kernels.h"
 #include "core/strided.h"
 
@@ -45,6 +46,7 @@ void fill(const Tensor& dst, double value) {
 }
 
 void axpy(const Tensor& dst, const Tensor& src, double alpha) {
+  if (bf16::widened(axpy, bf16::out(dst), src, alpha)) return;
   dispatch_float(dst.dtype(), "add_", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     scalar_t* d = static_cast<scalar_t*>(dst.raw_data());
@@ -65,6 +67,7 @@ void axpy(const Tensor& dst, const Tensor& src, double alpha) {
 // dims), so outputs are independent: parallel over outputs, a serial f64
 // sum inside, with the innermost reduced dim as the tight loop.
 void sum_to_shape(const Tensor& dst, const Tensor& src) {
+  if (bf16::widened(sum_to_shape, bf16::out(dst), src)) return;
   dispatch_float(src.dtype(), "sum_to_shape", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const Shape& ss = src.shape();

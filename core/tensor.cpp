@@ -129,6 +129,10 @@ void check_float(const Tensor& t, const char* op, const char* what) {
   SONO_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, op, what, " ", t.describe(), " must be f32 or f64");
 }
 
+void check_real(const Tensor& t, const char* op, const char* what) {
+  SONO_CHECK(is_floating(t.dtype()), op, what, " ", t.describe(), " must be f32, f64 or bf16");
+}
+
 Device Device::parse(const std::string& s) {
   if (s == "cpu") return cpu();
   if (s == "cuda") return cuda(0);

@@ -128,6 +128,8 @@ void check_defined_nonempty(const Tensor& t, const char* op, const char* what);
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* op);
 void check_float(const Tensor& t, const char* op, const char* what);
+// f32, f64 or bf16 (the float kernels that take bf16 storage, docs/precision.md).
+void check_real(const Tensor& t, const char* op, const char* what);
 
 }  // namespace sono
 

@@ -34,7 +34,7 @@ struct ActivationBackward final : Node {
 Tensor activation(Activation a, const Tensor& input) {
   const char* op = op_name(a);
   check_defined_nonempty(input, op, "input");
-  check_float(input, op, "input");
+  check_real(input, op, "input");
   Tensor x = input.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   SONO_DISPATCH_DEVICE(x, op, activation_forward, a, x, y);

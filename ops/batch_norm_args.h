@@ -1,14 +1,27 @@
 #pragma once
-// The argument handling batch_norm (ops/norm.cpp) and the fused
-// batch_norm_silu (ops/batch_norm_silu.cpp) share: checks with errors naming
-// the op and the tensor, contiguous copies for the kernels, and the write-back
-// of running statistics that were updated through such a copy.
+// What batch_norm, group_norm (ops/norm.cpp) and the fused batch_norm_silu
+// (ops/batch_norm_silu.cpp) share: checks with errors naming the op and the
+// tensor, contiguous copies for the kernels, the write-back of running
+// statistics that were updated through such a copy, the batch-norm entry body
+// and the backward node that calls a kernel with the wanted gradient buffers.
+//
+// dtypes (docs/precision.md): x is f32, f64 or bf16; each per-channel tensor
+// (weight, bias, running statistics) has x's dtype, or f32 beside a bf16 x.
+// The statistics are kept in stats_dtype(x) (f32 for bf16), each parameter's
+// gradient in that parameter's dtype, the input's gradient in x's.
 #include <memory>
 
 #include "core/autograd.h"
 #include "core/tensor.h"
 
 namespace sono {
+
+inline DType stats_dtype(const Tensor& x) { return x.dtype() == DType::BF16 ? DType::F32 : x.dtype(); }
+
+// Optional per-channel tensor (affine parameter or running statistic): [C],
+// dtype as above, x's device. Returns it contiguous (or undefined), never
+// recorded: the op's node takes the gradient for the original tensor.
+Tensor channel_tensor(const Tensor& t, const Tensor& x, const char* op, const char* what);
 
 struct BatchNormArgs {
   Tensor x, weight, bias, running_mean, running_var;  // contiguous (or undefined)
@@ -23,13 +36,48 @@ BatchNormArgs prepare_batch_norm(const char* op, const Tensor& input, const Tens
 void write_back_running_stats(const BatchNormArgs& a, const Tensor& running_mean, const Tensor& running_var,
                               bool training);
 
-// Gradient buffers of a norm's backward, only for the inputs that want one
-// (next[i] null: none).
-inline Tensor input_grad_if(const std::shared_ptr<Node>& next, const Tensor& x) {
-  return next ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-}
-inline Tensor channel_grad_if(const std::shared_ptr<Node>& next, const Tensor& x) {
-  return next ? Tensor::empty({x.size(1)}, x.dtype(), x.device()) : Tensor();
+// The backward of a normalization with inputs (x, weight, bias): kernel() gets
+// the contiguous gy and gradient buffers only for the inputs that want one
+// (next[i] null: an undefined buffer).
+struct NormBackward : Node {
+  Tensor x, weight, bias, save_mean, save_invstd;  // bias only where the kernel reads it
+  DType weight_dtype, bias_dtype;
+  NormBackward(Tensor x_, Tensor w, Tensor b, Tensor m, Tensor i, DType wd, DType bd)
+      : x(std::move(x_)),
+        weight(std::move(w)),
+        bias(std::move(b)),
+        save_mean(std::move(m)),
+        save_invstd(std::move(i)),
+        weight_dtype(wd),
+        bias_dtype(bd) {}
+  virtual void kernel(const Tensor& gy, const Tensor& gx, const Tensor& gw, const Tensor& gb) = 0;
+  std::vector<Tensor> apply(const Tensor& gy) override {
+    const int64_t C = x.size(1);
+    Tensor gx = next[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+    Tensor gw = next[1] ? Tensor::empty({C}, weight_dtype, x.device()) : Tensor();
+    Tensor gb = next[2] ? Tensor::empty({C}, bias_dtype, x.device()) : Tensor();
+    kernel(gy.contiguous(), gx, gw, gb);
+    return {gx, gw, gb};
+  }
+  void release_saved() override { x = weight = bias = save_mean = save_invstd = Tensor(); }
+};
+
+// The dtype of a parameter's gradient (the parameter's; x's when it is undefined).
+inline DType param_dtype(const Tensor& p, const Tensor& x) { return p.defined() ? p.dtype() : x.dtype(); }
+
+// The body of a batch-norm op: forward(a, y) runs the kernel into y, then the
+// running statistics are written back and, when recording, make_node(a) (a
+// NormBackward) becomes y's grad_fn.
+template <class Forward, class MakeNode>
+Tensor run_batch_norm(const char* op, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                      const Tensor& running_mean, const Tensor& running_var, bool training, Forward forward,
+                      MakeNode make_node) {
+  BatchNormArgs a = prepare_batch_norm(op, input, weight, bias, running_mean, running_var, training);
+  Tensor y = Tensor::empty(a.x.shape(), a.x.dtype(), a.x.device());
+  forward(a, y);
+  write_back_running_stats(a, running_mean, running_var, training);
+  if (autograd::needs_grad({&input, &weight, &bias})) autograd::record(y, make_node(a), {input, weight, bias});
+  return y;
 }
 
 }  // namespace sono

@@ -71,8 +71,8 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = op_name(op);
   check_defined_nonempty(a, name, "first operand");
   check_defined_nonempty(b, name, "second operand");
-  check_float(a, name, "first operand");
-  check_float(b, name, "second operand");
+  check_real(a, name, "first operand");
+  check_real(b, name, "second operand");
   check_same_dtype(a, b, name);
   check_same_device(a, b, name);
   Shape shape = broadcast_result(a, b, name);
@@ -100,7 +100,7 @@ struct AffineBackward final : Node {
 // out = alpha * x + beta: the scalar variants.
 Tensor affine(const Tensor& x, double alpha, double beta, const char* op) {
   check_defined_nonempty(x, op, "input");
-  check_float(x, op, "input");
+  check_real(x, op, "input");
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   SONO_DISPATCH_DEVICE(x, op, affine_forward, xc, alpha, beta, out);

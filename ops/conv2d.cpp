@@ -25,7 +25,7 @@ std::atomic<ConvAlgoSearch>& algo_search() {
 Shape conv2d_output_shape(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o) {
   check_defined_nonempty(x, kOp, "input");
   check_defined_nonempty(weight, kOp, "weight");
-  check_float(x, kOp, "input");
+  check_real(x, kOp, "input");
   check_same_dtype(x, weight, kOp);
   check_same_device(x, weight, kOp);
   const std::string both = str_cat("input ", x.describe(), " and weight ", weight.describe());

@@ -31,7 +31,7 @@ Tensor drop_connect_add(const Tensor& input, const Tensor& mask, const Tensor& r
   check_defined_nonempty(input, kOp, "input");
   check_defined_nonempty(mask, kOp, "mask");
   check_defined_nonempty(residual, kOp, "residual");
-  check_float(input, kOp, "input");
+  check_real(input, kOp, "input");
   check_same_dtype(input, residual, kOp);
   check_same_dtype(input, mask, kOp);
   check_same_device(input, residual, kOp);

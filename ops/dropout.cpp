@@ -16,7 +16,7 @@ namespace {
 Tensor draw_mask(const char* op, MaskRule rule, const Tensor& x, double p, bool training, Generator& gen,
                  int64_t mask_dims, const char* layout) {
   check_defined_nonempty(x, op, "input");
-  check_float(x, op, "input");
+  check_real(x, op, "input");
   SONO_CHECK(p >= 0.0 && p < 1.0, op, "drop probability ", p, " outside [0, 1) for input ", x.describe());
   SONO_CHECK(x.dim() >= mask_dims, op, "expected an input ", layout, ", got ", x.describe());
   if (!training || p == 0.0) return Tensor();
@@ -56,7 +56,7 @@ Tensor apply_mask(const Tensor& x, const Tensor& mask, double scale) {
   const char* op = "apply_mask";
   check_defined_nonempty(x, op, "input");
   check_defined_nonempty(mask, op, "mask");
-  check_float(x, op, "input");
+  check_real(x, op, "input");
   check_same_device(x, mask, op);
   bool fits = mask.dim() <= x.dim();
   for (int64_t d = 1; fits && d <= mask.dim(); ++d) {

@@ -55,7 +55,7 @@ struct ConcatBackward final : Node {
 Tensor gather_cells(const Tensor& x, const Tensor& rows, const Tensor& cols) {
   const char* op = "gather_cells";
   check_defined_nonempty(x, op, "input");
-  check_float(x, op, "input");
+  check_real(x, op, "input");
   SONO_CHECK(x.dim() == 4, op, "expected an input [B, C, H, W], got ", x.describe());
   check_cell_index(rows, x, "row", x.size(2));
   check_cell_index(cols, x, "col", x.size(3));

@@ -12,7 +12,7 @@ constexpr const char* kOp = "linear";
 void check_linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_defined_nonempty(x, kOp, "input");
   check_defined_nonempty(weight, kOp, "weight");
-  check_float(x, kOp, "input");
+  check_real(x, kOp, "input");
   check_same_dtype(x, weight, kOp);
   check_same_device(x, weight, kOp);
   SONO_CHECK(x.dim() == 2, kOp, "input ", x.describe(), " must be 2-d [N, in]");

@@ -10,7 +10,7 @@ namespace {
 // Checks the float logits of a classification loss: defined, non-empty, f32/f64.
 void check_logits(const char* op, const Tensor& logits, int64_t dims, const char* layout) {
   check_defined_nonempty(logits, op, "logits");
-  check_float(logits, op, "logits");
+  check_real(logits, op, "logits");
   SONO_CHECK(logits.dim() == dims, op, "logits ", logits.describe(), " must be ", layout);
 }
 
@@ -89,7 +89,7 @@ Tensor pointwise_loss(PointwiseLoss kind, const Tensor& input, const Tensor& tar
   const char* op = op_name(kind);
   check_defined_nonempty(input, op, "input");
   check_defined_nonempty(target, op, "target");
-  check_float(input, op, "input");
+  check_real(input, op, "input");
   check_same_dtype(input, target, op);
   check_same_device(input, target, op);
   SONO_CHECK(input.shape() == target.shape(), op, "input ", input.describe(), " and target ", target.describe(),

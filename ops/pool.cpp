@@ -24,7 +24,7 @@ struct GlobalAvgPool2dBackward final : Node {
 Tensor global_avg_pool2d(const Tensor& input) {
   const char* op = "global_avg_pool2d";
   check_defined_nonempty(input, op, "input");
-  check_float(input, op, "input");
+  check_real(input, op, "input");
   SONO_CHECK(input.dim() == 4, op, "expected an NCHW input, got ", input.describe());
   Tensor x = input.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), 1, 1}, x.dtype(), x.device());

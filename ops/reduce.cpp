@@ -41,7 +41,7 @@ struct SumBackward final : Node {
 // Sum (times 1/count for mean) over the dims flagged in `reduced`.
 Tensor reduce_sum(const Tensor& x, const std::vector<bool>& reduced, bool keepdim, bool mean, const char* op) {
   check_defined_nonempty(x, op, "input");
-  check_float(x, op, "input");
+  check_real(x, op, "input");
   const Shape& shape = x.shape();
   Shape keep_shape = shape, out_shape;
   int64_t count = 1;
@@ -87,7 +87,9 @@ Tensor reduce_sum(const Tensor& x, const std::vector<bool>& reduced, bool keepdi
       }
     }
     j = last_reduced();
-    Tensor next = Tensor::empty({outer * inner}, x.dtype(), x.device());
+    // bf16: the partial sums between stages stay f32, rounded once at the end.
+    const DType stage_dtype = j < 0 || x.dtype() != DType::BF16 ? x.dtype() : DType::F32;
+    Tensor next = Tensor::empty({outer * inner}, stage_dtype, x.device());
     SONO_DISPATCH_DEVICE(x, op, sum_middle, cur, outer, r, inner, j < 0 ? scale : 1.0, next);
     cur = next;
   } while (j >= 0);
@@ -112,7 +114,7 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 
 Tensor argmax(const Tensor& x, int64_t dim) {
   check_defined_nonempty(x, "argmax", "input");
-  check_float(x, "argmax", "input");
+  check_real(x, "argmax", "input");
   const int d = checked_dim(x, dim, "argmax");
   int64_t outer = 1, inner = 1;
   Shape out_shape;

@@ -29,7 +29,7 @@ struct SeGateBackward final : Node {
 Tensor se_gate(const Tensor& input, const Tensor& logits) {
   check_defined_nonempty(input, kOp, "input");
   check_defined_nonempty(logits, kOp, "gate logits");
-  check_float(input, kOp, "input");
+  check_real(input, kOp, "input");
   check_same_dtype(input, logits, kOp);
   check_same_device(input, logits, kOp);
   SONO_CHECK(input.dim() >= 2, kOp, "expected an input [N, C, ...], got ", input.describe());

@@ -43,7 +43,7 @@ struct SoftmaxBackward final : Node {
 Tensor softmax_impl(bool log, const Tensor& input, int64_t dim) {
   const char* op = log ? "log_softmax" : "softmax";
   check_defined_nonempty(input, op, "input");
-  check_float(input, op, "input");
+  check_real(input, op, "input");
   const Geometry geo = geometry(input, dim, op);
   Tensor x = input.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());

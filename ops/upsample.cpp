@@ -9,7 +9,7 @@ namespace {
 
 void check_nchw(const Tensor& x, const char* op) {
   check_defined_nonempty(x, op, "input");
-  check_float(x, op, "input");
+  check_real(x, op, "input");
   SONO_CHECK(x.dim() == 4, op, "expected an NCHW input, got ", x.describe());
 }
 

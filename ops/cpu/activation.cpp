@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "core/bf16_cpu.h"
 #include "ops/activation.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/math.h"
@@ -27,6 +28,7 @@ void for_spans(int64_t n, F f) {
 }  // namespace
 
 void activation_forward(Activation a, const Tensor& x, const Tensor& y) {
+  if (bf16::widened(activation_forward, a, x, bf16::out(y))) return;
   dispatch_float(x.dtype(), "activation", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* in = x.data<scalar_t>();
@@ -58,6 +60,7 @@ void activation_forward(Activation a, const Tensor& x, const Tensor& y) {
 }
 
 void activation_backward(Activation a, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx) {
+  if (bf16::widened(activation_backward, a, x, y, gy, bf16::out(gx))) return;
   dispatch_float(gy.dtype(), "activation_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* g = gy.data<scalar_t>();

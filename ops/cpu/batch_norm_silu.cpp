@@ -13,6 +13,7 @@
 // Outputs: y, save_mean / save_invstd, gx, gweight, gbias are overwritten; the
 // running statistics are updated in place (training only).
 #include "ops/batch_norm_silu.h"
+#include "core/bf16_cpu.h"
 
 #include <type_traits>
 
@@ -121,6 +122,9 @@ void backward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
 void batch_norm_silu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                              const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
                              const Tensor& save_mean, const Tensor& save_invstd) {
+  if (bf16::widened(batch_norm_silu_forward, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                    bf16::out(y), bf16::out(save_mean), bf16::out(save_invstd)))
+    return;
   dispatch_float(x.dtype(), "batch_norm_silu", [&](auto tag) {
     forward_impl<SONO_TYPE(tag)>(x, weight, bias, running_mean, running_var, training, momentum, eps, y, save_mean,
                                  save_invstd);
@@ -130,6 +134,9 @@ void batch_norm_silu_forward(const Tensor& x, const Tensor& weight, const Tensor
 void batch_norm_silu_backward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& save_mean,
                               const Tensor& save_invstd, const Tensor& gy, bool training, const Tensor& gx,
                               const Tensor& gweight, const Tensor& gbias) {
+  if (bf16::widened(batch_norm_silu_backward, x, weight, bias, save_mean, save_invstd, gy, training, bf16::out(gx),
+                    bf16::out(gweight), bf16::out(gbias)))
+    return;
   dispatch_float(x.dtype(), "batch_norm_silu_backward", [&](auto tag) {
     backward_impl<SONO_TYPE(tag)>(x, weight, bias, save_mean, save_invstd, gy, training, gx, gweight, gbias);
   });

@@ -7,6 +7,7 @@
 #include <array>
 #include <type_traits>
 
+#include "core/bf16_cpu.h"
 #include "core/strided.h"
 #include "ops/binary.h"
 
@@ -107,6 +108,7 @@ void run_plan(const Plan& p, F f, const T* a, const T* b, T* out) {
 }  // namespace
 
 void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (bf16::widened(binary_forward, op, a, b, bf16::out(out))) return;
   const Plan plan = make_plan(a.shape(), b.shape(), out.shape());
   dispatch_float(out.dtype(), "binary", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
@@ -125,6 +127,7 @@ void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor&
 }
 
 void affine_forward(const Tensor& x, double alpha, double beta, const Tensor& out) {
+  if (bf16::widened(affine_forward, x, alpha, beta, bf16::out(out))) return;
   dispatch_float(x.dtype(), "affine", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* in = x.data<scalar_t>();

@@ -3,6 +3,7 @@
 // Layout: contiguous NCHW x/y, weight [Cout, Cin/groups, kH, kW]. Outputs: y,
 // gx, gw, gb are overwritten (never accumulated); undefined gradients are skipped.
 #include "ops/conv2d.h"
+#include "core/bf16_cpu.h"
 #include "ops/cpu/conv2d_paths.h"
 #include "ops/cpu/gemm.h"
 
@@ -20,6 +21,7 @@ T* data_or_null(const Tensor& t) {
 
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
                     const Conv2dOptions& opt) {
+  if (bf16::widened(conv2d_forward, x, weight, bias, bf16::out(y), opt)) return;
   const conv::Geometry g = conv::geometry(x, weight, y.shape(), opt);
   dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
@@ -31,6 +33,7 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 
 void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, const Tensor& gx, const Tensor& gw,
                      const Tensor& gb, const Conv2dOptions& opt) {
+  if (bf16::widened(conv2d_backward, x, weight, gy, bf16::out(gx), bf16::out(gw), bf16::out(gb), opt)) return;
   const conv::Geometry g = conv::geometry(x.defined() ? x : gx, weight, gy.shape(), opt);
   dispatch_float(gy.dtype(), "conv2d_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);

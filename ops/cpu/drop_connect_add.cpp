@@ -5,6 +5,7 @@
 // of one still spreads over the threads. out and gx are overwritten.
 #include <algorithm>
 
+#include "core/bf16_cpu.h"
 #include "ops/drop_connect_add.h"
 
 namespace sono::cpu {
@@ -27,6 +28,7 @@ void for_each_piece(int64_t samples, int64_t per_sample, F&& f) {
 }  // namespace
 
 void drop_connect_add_forward(const Tensor& x, const Tensor& mask, const Tensor& residual, const Tensor& out) {
+  if (bf16::widened(drop_connect_add_forward, x, mask, residual, bf16::out(out))) return;
   dispatch_float(x.dtype(), "drop_connect_add", [&](auto tag) {
     using T = SONO_TYPE(tag);
     const T* xd = x.data<T>();
@@ -47,6 +49,7 @@ void drop_connect_add_forward(const Tensor& x, const Tensor& mask, const Tensor&
 }
 
 void drop_connect_add_backward(const Tensor& mask, const Tensor& gy, const Tensor& gx) {
+  if (bf16::widened(drop_connect_add_backward, mask, gy, bf16::out(gx))) return;
   dispatch_float(gy.dtype(), "drop_connect_add_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     const T* md = mask.data<T>();

@@ -3,10 +3,12 @@
 // the rule, else 0. The CUDA kernel draws the same mask bit for bit; applying
 // the mask (x * mask) is a plain broadcast multiply in ops/dropout.cpp.
 #include "ops/dropout.h"
+#include "core/bf16_cpu.h"
 
 namespace sono::cpu {
 
 void dropout_mask(MaskRule rule, double p, double scale, uint64_t seed, uint64_t offset, const Tensor& mask) {
+  if (bf16::widened(dropout_mask, rule, p, scale, seed, offset, bf16::out(mask))) return;
   dispatch_float(mask.dtype(), "dropout_mask", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     scalar_t* m = mask.data<scalar_t>();

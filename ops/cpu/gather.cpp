@@ -3,10 +3,12 @@
 // writes gy [B, C] into those cells of gx [B, C, H, W], which the caller has
 // zeroed: one cell per (sample, channel), so writes never collide.
 #include "ops/gather.h"
+#include "core/bf16_cpu.h"
 
 namespace sono::cpu {
 
 void gather_cells_forward(const Tensor& x, const Tensor& rows, const Tensor& cols, const Tensor& out) {
+  if (bf16::widened(gather_cells_forward, x, rows, cols, bf16::out(out))) return;
   dispatch_float(x.dtype(), "gather_cells", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* px = x.data<scalar_t>();
@@ -23,6 +25,7 @@ void gather_cells_forward(const Tensor& x, const Tensor& rows, const Tensor& col
 }
 
 void gather_cells_backward(const Tensor& gy, const Tensor& rows, const Tensor& cols, const Tensor& gx) {
+  if (bf16::widened(gather_cells_backward, gy, rows, cols, bf16::out(gx))) return;
   dispatch_float(gx.dtype(), "gather_cells_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* pg = gy.data<scalar_t>();

@@ -4,6 +4,7 @@
 // each requested gradient: gx = gy @ W, gW = gy^T @ x, gb = the column sums of
 // gy; an undefined gradient is skipped.
 #include "ops/linear.h"
+#include "core/bf16_cpu.h"
 #include "ops/cpu/gemm.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 namespace sono::cpu {
 
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
+  if (bf16::widened(linear_forward, x, weight, bias, bf16::out(y))) return;
   const int64_t n = x.size(0), in = x.size(1), out = weight.size(0);
   dispatch_float(x.dtype(), "linear", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
@@ -27,6 +29,7 @@ void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 
 void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& gy, const Tensor& gx, const Tensor& gw,
                      const Tensor& gb) {
+  if (bf16::widened(linear_backward, x, weight, gy, bf16::out(gx), bf16::out(gw), bf16::out(gb))) return;
   const int64_t n = gy.size(0), in = weight.size(1), out = weight.size(0);
   dispatch_float(gy.dtype(), "linear_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);

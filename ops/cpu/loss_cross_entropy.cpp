@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/bf16_cpu.h"
 #include "ops/loss.h"
 
 namespace sono::cpu {
@@ -27,6 +28,7 @@ bool parallel_rows(int64_t batch, int64_t classes) { return batch > 1 && batch *
 }  // namespace
 
 void cross_entropy_forward(const Tensor& logits, const Tensor& target, const Tensor& loss) {
+  if (bf16::widened(cross_entropy_forward, logits, target, bf16::out(loss))) return;
   const int64_t B = logits.size(0), C = logits.size(1);
   std::vector<double> per_row(static_cast<size_t>(B));  // summed in order afterwards: thread-count independent
   dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
@@ -44,6 +46,7 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& target, const Ten
 // d/dz_bc = g / B * (softmax_bc - [c == y_b])
 void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& grad_loss,
                             const Tensor& grad_logits) {
+  if (bf16::widened(cross_entropy_backward, logits, target, grad_loss, bf16::out(grad_logits))) return;
   const int64_t B = logits.size(0), C = logits.size(1);
   const double scale = grad_loss.item() / double(B);
   dispatch_float(logits.dtype(), "cross_entropy_backward", [&](auto tag) {

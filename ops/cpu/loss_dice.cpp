@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/bf16_cpu.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/loss.h"
 #include "ops/math.h"
@@ -80,6 +81,7 @@ struct Blocks {
 
 void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth, double eps, const Tensor& stats,
                        const Tensor& loss) {
+  if (bf16::widened(dice_loss_forward, logits, target, smooth, eps, stats, bf16::out(loss))) return;
   const Blocks bl(logits);
   const int64_t C = bl.classes, hw = bl.pixels;
   std::vector<double> partial(size_t(bl.count * C * 3));
@@ -125,6 +127,7 @@ void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth
 // dloss/dz_jk = p_jk (G_jk - sum_i p_ik G_ik), where t is one-hot at y_k.
 void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor& stats, double smooth, double eps,
                         const Tensor& grad_loss, const Tensor& grad_logits) {
+  if (bf16::widened(dice_loss_backward, logits, target, stats, smooth, eps, grad_loss, bf16::out(grad_logits))) return;
   const Blocks bl(logits);
   const int64_t C = bl.classes, hw = bl.pixels;
   const double* s = stats.data<double>();

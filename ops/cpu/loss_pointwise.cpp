@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/bf16_cpu.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/loss.h"
 #include "ops/math.h"
@@ -93,6 +94,7 @@ void with_terms(PointwiseLoss kind, F&& f) {
 }  // namespace
 
 void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& loss) {
+  if (bf16::widened(pointwise_loss_forward, kind, input, target, bf16::out(loss))) return;
   const int64_t n = input.numel();
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   // Partial sums per fixed chunk, added in order: thread-count independent.
@@ -124,6 +126,9 @@ void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tenso
 
 void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tensor& target, const Tensor& grad_loss,
                              const Tensor& grad_input, const Tensor& grad_target) {
+  if (bf16::widened(pointwise_loss_backward, kind, input, target, grad_loss, bf16::out(grad_input),
+                    bf16::out(grad_target)))
+    return;
   const int64_t n = input.numel();
   dispatch_float(input.dtype(), "pointwise_loss_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);

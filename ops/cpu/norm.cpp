@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/bf16_cpu.h"
 #include "ops/cpu/norm_planes.h"
 #include "ops/norm.h"
 
@@ -157,6 +158,9 @@ void group_norm_backward_impl(const Tensor& x, const Tensor& weight, const Tenso
 void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                         const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
                         const Tensor& save_mean, const Tensor& save_invstd) {
+  if (bf16::widened(batch_norm_forward, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                    bf16::out(y), bf16::out(save_mean), bf16::out(save_invstd)))
+    return;
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     batch_norm_forward_impl<SONO_TYPE(tag)>(x, weight, bias, running_mean, running_var, training, momentum, eps, y,
                                             save_mean, save_invstd);
@@ -166,6 +170,9 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
 void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
                          const Tensor& gy, bool training, const Tensor& gx, const Tensor& gweight,
                          const Tensor& gbias) {
+  if (bf16::widened(batch_norm_backward, x, weight, save_mean, save_invstd, gy, training, bf16::out(gx),
+                    bf16::out(gweight), bf16::out(gbias)))
+    return;
   dispatch_float(x.dtype(), "batch_norm_backward", [&](auto tag) {
     batch_norm_backward_impl<SONO_TYPE(tag)>(x, weight, save_mean, save_invstd, gy, training, gx, gweight, gbias);
   });
@@ -173,6 +180,9 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
 
 void group_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t groups, double eps,
                         const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd) {
+  if (bf16::widened(group_norm_forward, x, weight, bias, groups, eps, bf16::out(y), bf16::out(save_mean),
+                    bf16::out(save_invstd)))
+    return;
   dispatch_float(x.dtype(), "group_norm", [&](auto tag) {
     group_norm_forward_impl<SONO_TYPE(tag)>(x, weight, bias, groups, eps, y, save_mean, save_invstd);
   });
@@ -181,6 +191,9 @@ void group_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
 void group_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
                          int64_t groups, const Tensor& gy, const Tensor& gx, const Tensor& gweight,
                          const Tensor& gbias) {
+  if (bf16::widened(group_norm_backward, x, weight, save_mean, save_invstd, groups, gy, bf16::out(gx),
+                    bf16::out(gweight), bf16::out(gbias)))
+    return;
   dispatch_float(x.dtype(), "group_norm_backward", [&](auto tag) {
     group_norm_backward_impl<SONO_TYPE(tag)>(x, weight, save_mean, save_invstd, groups, gy, gx, gweight, gbias);
   });

@@ -2,6 +2,7 @@
 // plane's mean summed in double (a plane can hold 16k values). The backward
 // overwrites every element of gx's plane with gy / (H * W).
 #include "ops/pool.h"
+#include "core/bf16_cpu.h"
 
 namespace sono::cpu {
 
@@ -10,6 +11,7 @@ constexpr int64_t kParallelElems = 32768;  // below this, starting threads costs
 }
 
 void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
+  if (bf16::widened(global_avg_pool2d_forward, x, bf16::out(y))) return;
   dispatch_float(x.dtype(), "global_avg_pool2d", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* in = x.data<scalar_t>();
@@ -27,6 +29,7 @@ void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
 }
 
 void global_avg_pool2d_backward(const Tensor& gy, const Tensor& gx) {
+  if (bf16::widened(global_avg_pool2d_backward, gy, bf16::out(gx))) return;
   dispatch_float(gy.dtype(), "global_avg_pool2d_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* g = gy.data<scalar_t>();

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/bf16_cpu.h"
 #include "ops/reduce.h"
 
 namespace sono::cpu {
@@ -41,6 +42,7 @@ double long_row_sum(const T* p, int64_t n) {
 }  // namespace
 
 void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double scale, const Tensor& out) {
+  if (bf16::widened(sum_middle, x, outer, r, inner, scale, bf16::out(out))) return;
   dispatch_float(x.dtype(), "sum", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* px = x.data<scalar_t>();
@@ -71,6 +73,7 @@ void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double
 }
 
 void argmax_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, const Tensor& out) {
+  if (bf16::widened(argmax_middle, x, outer, r, inner, out)) return;
   dispatch_float(x.dtype(), "argmax", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* px = x.data<scalar_t>();

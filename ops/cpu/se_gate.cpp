@@ -5,6 +5,7 @@
 // gx = gy * sigmoid(s[p]) and gs[p] = sigmoid'(s[p]) * sum(gy * x), the
 // products in T summed in double. out, gx and gs are overwritten.
 #include "ops/se_gate.h"
+#include "core/bf16_cpu.h"
 
 #include <type_traits>
 
@@ -32,6 +33,7 @@ T gate_of(T s) {
 }  // namespace
 
 void se_gate_forward(const Tensor& x, const Tensor& s, const Tensor& out) {
+  if (bf16::widened(se_gate_forward, x, s, bf16::out(out))) return;
   dispatch_float(x.dtype(), "se_gate", [&](auto tag) {
     using T = SONO_TYPE(tag);
     const T* xd = x.data<T>();
@@ -50,6 +52,7 @@ void se_gate_forward(const Tensor& x, const Tensor& s, const Tensor& out) {
 }
 
 void se_gate_backward(const Tensor& x, const Tensor& s, const Tensor& gy, const Tensor& gx, const Tensor& gs) {
+  if (bf16::widened(se_gate_backward, x, s, gy, bf16::out(gx), bf16::out(gs))) return;
   dispatch_float(x.dtype(), "se_gate_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
     const T* xd = x.data<T>();

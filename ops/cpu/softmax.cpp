@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/bf16_cpu.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/softmax.h"
 
@@ -31,6 +32,7 @@ void for_each_block(int64_t outer, int64_t n, int64_t inner, F&& f) {
 }  // namespace
 
 void softmax_forward(bool is_log, const Tensor& x, int64_t outer, int64_t n, int64_t inner, const Tensor& y) {
+  if (bf16::widened(softmax_forward, is_log, x, outer, n, inner, bf16::out(y))) return;
   dispatch_float(x.dtype(), "softmax", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* px = x.data<scalar_t>();
@@ -77,6 +79,7 @@ void softmax_forward(bool is_log, const Tensor& x, int64_t outer, int64_t n, int
 
 void softmax_backward(bool is_log, const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner,
                       const Tensor& gx) {
+  if (bf16::widened(softmax_backward, is_log, y, gy, outer, n, inner, bf16::out(gx))) return;
   dispatch_float(y.dtype(), "softmax_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* py = y.data<scalar_t>();

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/bf16_cpu.h"
 #include "ops/upsample.h"
 
 namespace sono::cpu {
@@ -58,6 +59,7 @@ void scatter_row(const T* g, const AxisTaps<T>& taps, T* dst) {
 }  // namespace
 
 void upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
+  if (bf16::widened(upsample_nearest2x_forward, x, bf16::out(y))) return;
   dispatch_float(x.dtype(), "upsample_nearest2x", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* in = x.data<scalar_t>();
@@ -76,6 +78,7 @@ void upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
 }
 
 void upsample_nearest2x_backward(const Tensor& gy, const Tensor& gx) {
+  if (bf16::widened(upsample_nearest2x_backward, gy, bf16::out(gx))) return;
   dispatch_float(gy.dtype(), "upsample_nearest2x_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* g = gy.data<scalar_t>();
@@ -100,6 +103,7 @@ void upsample_nearest2x_backward(const Tensor& gy, const Tensor& gx) {
 // plain vector loop, with the same arithmetic as PyTorch's
 // rl0 * (cl0 * a + cl1 * b) + rl1 * (cl0 * c + cl1 * d).
 void upsample_bilinear2d_forward(const Tensor& x, const Tensor& y, bool align_corners) {
+  if (bf16::widened(upsample_bilinear2d_forward, x, bf16::out(y), align_corners)) return;
   dispatch_float(x.dtype(), "upsample_bilinear2d", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* in = x.data<scalar_t>();
@@ -146,6 +150,7 @@ void upsample_bilinear2d_forward(const Tensor& x, const Tensor& y, bool align_co
 // The transpose of the separable forward: scatter every output row into its
 // two input rows (a vector loop), then each accumulated row along W.
 void upsample_bilinear2d_backward(const Tensor& gy, const Tensor& gx, bool align_corners) {
+  if (bf16::widened(upsample_bilinear2d_backward, gy, bf16::out(gx), align_corners)) return;
   dispatch_float(gy.dtype(), "upsample_bilinear2d_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* g = gy.data<scalar_t>();

@@ -94,6 +94,30 @@ inline constexpr Tolerance kCudaVsCpuLossCurve{3e-2, 1e-3};
 // Caching allocator: allocated/reserved bytes after step 200 vs after step
 // 20 of the same rotation of batches; one 2 MiB size-class block of slack.
 inline constexpr double kCudaMemorySlackMiB = 2.0;
+// bf16 storage (docs/precision.md): an op in bf16 against the same op in f32
+// on the same, bf16-representable values (tests/ops/test_bf16.cpp). bf16
+// keeps 8 significant bits (7 stored), so rounding to nearest even moves a
+// value by at most half its spacing, 2^-8 of itself (normal range; bf16 has
+// f32's exponents). kBF16Rounding: one such rounding of the f32 result, what
+// every op whose bf16 result is one kernel's output must meet (the CPU
+// kernels compute in f32 on the widened values, conv/GEMM sums and
+// statistics included, and round once at the store).
+inline constexpr Tolerance kBF16Rounding{1.0 / 256.0, 0.0};
+// Gradients that chain bf16 ops: div's divisor gradient -g * ((a / b) / b)
+// rounds three times, <= 3 * 2^-8 relative; a broadcast operand's gradient
+// sums K rounded products (then rounds): |error| <= 2^-8 (sum |terms| + |sum|),
+// which cancellation can make large against |sum|. With the test's N(0, 1)
+// terms the K rounding errors add like a random walk, rms ~ 2^-8 sqrt(K) / 3,
+// so 8 * 2^-8 absolute is ~4 standard deviations at K = 72; a wrong kernel
+// is off by O(1).
+inline constexpr Tolerance kBF16Chain{3.0 / 256.0, 8.0 / 256.0};
+// Gradients taken from the op's rounded bf16 output (sigmoid y (1 - y),
+// softmax y (gy - sum gy y), log_softmax gy - exp(y) sum gy), as PyTorch's:
+// y is off by 2^-8 |y|, and the cancellation in 1 - y or in the difference
+// turns that into an absolute error of 2^-8 times the gradient's scale (|gy|,
+// or |sum gy| / e for log_softmax), below 4 * 2^-8 for the test's N(0, 1)
+// upstream gradients over at most 8 classes.
+inline constexpr Tolerance kBF16FromOutput{1.0 / 256.0, 4.0 / 256.0};
 }  // namespace tol
 
 }  // namespace sono::test

@@ -178,11 +178,16 @@ std::vector<OpCase> model_ops() {
       {"add", {{x4}, {x4}}, [](V v) { return add(v[0], v[1]); }},
       {"sub", {{x4}, {x4}}, [](V v) { return sub(v[0], v[1]); }},
       {"mul", {{x4}, {x4}}, [](V v) { return mul(v[0], v[1]); }},
-      {"div", {{x4}, {x4, Kind::Positive}}, [](V v) { return div(v[0], v[1]); }, tol::kBF16Rounding,
+      {"div", {{x4}, {x4, Kind::Positive}}, [](V v) { return div(v[0], v[1]); }, tol::kBF16Rounding, tol::kBF16Chain},
+      {"mul broadcast [N, C, 1, 1]",
+       {{x4}, {{2, 8, 1, 1}}},
+       [](V v) { return mul(v[0], v[1]); },
+       tol::kBF16Rounding,
        tol::kBF16Chain},
-      {"mul broadcast [N, C, 1, 1]", {{x4}, {{2, 8, 1, 1}}}, [](V v) { return mul(v[0], v[1]); },
-       tol::kBF16Rounding, tol::kBF16Chain},
-      {"add broadcast [C]", {{{6, 8}}, {{8}}}, [](V v) { return add(v[0], v[1]); }, tol::kBF16Rounding,
+      {"add broadcast [C]",
+       {{{6, 8}}, {{8}}},
+       [](V v) { return add(v[0], v[1]); },
+       tol::kBF16Rounding,
        tol::kBF16Chain},
       {"add_scalar", {{x4}}, [](V v) { return add_scalar(v[0], 0.75); }},
       {"mul_scalar", {{x4}}, [](V v) { return mul_scalar(v[0], -1.5); }},
@@ -199,23 +204,50 @@ std::vector<OpCase> model_ops() {
       {"upsample_bilinear2d", {{x4}}, [](V v) { return upsample_bilinear2d(v[0], 11, 13, false); }},
       {"upsample_bilinear2d align_corners", {{x4}}, [](V v) { return upsample_bilinear2d(v[0], 12, 12, true); }},
       {"sum", {{x4}}, [](V v) { return sum(v[0]); }},
-      {"mean over dims 2, 3", {{x4}}, [](V v) { return mean(v[0], {2, 3}, true); }},
-      {"sum over dims 0, 2", {{x4}}, [](V v) { return sum(v[0], {0, 2}); }},
+      {"mean over dims 2, 3",
+       {{x4}},
+       [](V v) {
+         return mean(v[0], {2, 3}, true);
+       }},
+      {"sum over dims 0, 2",
+       {{x4}},
+       [](V v) {
+         return sum(v[0], {0, 2});
+       }},
       {"softmax", {{{4, 8}}}, [](V v) { return softmax(v[0], 1); }, tol::kBF16Rounding, tol::kBF16FromOutput},
-      {"log_softmax dim 1 of 4-d", {{x4}}, [](V v) { return log_softmax(v[0], 1); }, tol::kBF16Rounding,
+      {"log_softmax dim 1 of 4-d",
+       {{x4}},
+       [](V v) { return log_softmax(v[0], 1); },
+       tol::kBF16Rounding,
        tol::kBF16FromOutput},
-      {"gather_cells", {{x4}}, [](V v) { return gather_cells(v[0], i64({1, 4}), i64({5, 0})); }},
-      {"cross_entropy", {{{6, 5}}}, [](V v) { return cross_entropy(v[0], i64({0, 4, 2, 2, 1, 3})); }},
+      {"gather_cells",
+       {{x4}},
+       [](V v) {
+         return gather_cells(v[0], i64({1, 4}), i64({5, 0}));
+       }},
+      {"cross_entropy",
+       {{{6, 5}}},
+       [](V v) {
+         return cross_entropy(v[0], i64({0, 4, 2, 2, 1, 3}));
+       }},
       {"dice_loss",
        {{{2, 3, 4, 4}}},
-       [](V v) { return dice_loss(v[0], rand_int({2, 4, 4}, 0, 3, 5), 1.0, 1e-7); }},
+       [](V v) {
+         return dice_loss(v[0], rand_int({2, 4, 4}, 0, 3, 5), 1.0, 1e-7);
+       }},
       {"mse_loss", {{x4}, {x4}}, [](V v) { return mse_loss(v[0], v[1]); }},
       {"l1_loss", {{x4}, {x4}}, [](V v) { return l1_loss(v[0], v[1]); }},
       {"bce_with_logits", {{x4}, {x4, Kind::Constant}}, [](V v) { return bce_with_logits(v[0], v[1]); }},
-      {"concat", {{x4}, {{2, 3, 6, 6}}}, [](V v) { return concat({v[0], v[1]}, 1); }},
+      {"concat",
+       {{x4}, {{2, 3, 6, 6}}},
+       [](V v) {
+         return concat({v[0], v[1]}, 1);
+       }},
       {"views and contiguous copies",
        {{x4}},
-       [](V v) { return v[0].permute({0, 2, 3, 1}).contiguous().slice(1, 1, 5).reshape({2, -1}).clone(); }},
+       [](V v) {
+         return v[0].permute({0, 2, 3, 1}).contiguous().slice(1, 1, 5).reshape({2, -1}).clone();
+       }},
       {"upsample_nearest2x", {{x4}}, [](V v) { return upsample_nearest2x(v[0]); }},
       {"dropout2d p=0.2",
        {{x4}},

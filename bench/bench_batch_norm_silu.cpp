@@ -12,7 +12,7 @@
 // Each variant is checked once against the other before timing.
 #include <string>
 
-#include "bench/bench_support.h"
+#include "bench/bench_norm_inputs.h"
 #include "core/autograd.h"
 #include "ops/activation.h"
 #include "ops/batch_norm_silu.h"
@@ -22,28 +22,9 @@ namespace {
 
 using namespace sono;
 
-struct BnShape {
-  const char* name;
-  int64_t c, h, w;
-};
-// As bench_norm.cpp: blk2's expand BN (the largest), a stage-5 expand BN, a stage-6 one.
-const BnShape kShapes[] = {{"144x128x128", 144, 128, 128}, {"672x16x16", 672, 16, 16}, {"1632x8x8", 1632, 8, 8}};
+using BnShape = bench::NormShape;
+using Inputs = bench::NormInputs;
 constexpr double kEps = 1e-3, kMomentum = 0.01;
-
-struct Inputs {
-  Tensor x, w, b, gy, running_mean, running_var;
-};
-
-Inputs make_inputs(Device d, int64_t n, const BnShape& s) {
-  Inputs in;
-  in.x = bench::randn({n, s.c, s.h, s.w}, 1, d, 2.0);
-  in.w = bench::randn({s.c}, 2, d);
-  in.b = bench::randn({s.c}, 3, d);
-  in.gy = bench::randn({n, s.c, s.h, s.w}, 4, d);
-  in.running_mean = Tensor::zeros({s.c}, DType::F32, d);
-  in.running_var = Tensor::full({s.c}, 1.0, DType::F32, d);
-  return in;
-}
 
 Tensor run(const Inputs& in, const Tensor& x, bool fused, bool training) {
   if (fused) return batch_norm_silu(x, in.w, in.b, in.running_mean, in.running_var, training, kMomentum, kEps);
@@ -66,7 +47,7 @@ std::string check(const Inputs& in, bool fused, bool training) {
 
 void bench_train(benchmark::State& state, bench::Target t, BnShape s, bool fused) {
   if (bench::skip_unavailable(state, t.device)) return;
-  Inputs in = make_inputs(t.device, t.batch, s);
+  Inputs in = bench::make_norm_inputs(t.device, t.batch, s);
   const char* variant = fused ? "fused" : "unfused";
   if (!bench::validated_once(state, str_cat("bn_silu_train/", t.name, "/", variant, "/", s.name),
                              [&] { return check(in, fused, true); }))
@@ -80,7 +61,7 @@ void bench_train(benchmark::State& state, bench::Target t, BnShape s, bool fused
 
 void bench_eval(benchmark::State& state, bench::Target t, BnShape s, bool fused) {
   if (bench::skip_unavailable(state, t.device)) return;
-  Inputs in = make_inputs(t.device, t.batch, s);
+  Inputs in = bench::make_norm_inputs(t.device, t.batch, s);
   const char* variant = fused ? "fused" : "unfused";
   if (!bench::validated_once(state, str_cat("bn_silu_eval/", t.name, "/", variant, "/", s.name),
                              [&] { return check(in, fused, false); }))
@@ -91,7 +72,7 @@ void bench_eval(benchmark::State& state, bench::Target t, BnShape s, bool fused)
 
 const bool registered = [] {
   for (const bench::Target& t : bench::targets())
-    for (const BnShape& s : kShapes)
+    for (const BnShape& s : bench::kBnShapes)
       for (bool fused : {true, false}) {
         const char* v = fused ? "/fused" : "/unfused";
         bench::configure(benchmark::RegisterBenchmark(

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/bench_support.h"
+#include "bench/bench_norm_inputs.h"
 #include "core/autograd.h"
 #include "ops/norm.h"
 
@@ -21,32 +21,14 @@ namespace {
 
 using namespace sono;
 
-struct NormShape {
-  const char* name;
-  int64_t c, h, w;
-};
+using bench::kBnShapes;
+using bench::NormShape;
+using Inputs = bench::NormInputs;
 
-// BN: blk2's expand BN (the largest), a stage-5 expand BN, a stage-6 one.
-const NormShape kBnShapes[] = {{"144x128x128", 144, 128, 128}, {"672x16x16", 672, 16, 16}, {"1632x8x8", 1632, 8, 8}};
 // GN: the FPN segmentation blocks (128 channels) at 64x64 and 32x32.
 const NormShape kGnShapes[] = {{"128x64x64", 128, 64, 64}, {"128x32x32", 128, 32, 32}};
 constexpr int64_t kGroups = 32;
 constexpr double kBnEps = 1e-3, kBnMomentum = 0.01, kGnEps = 1e-5;
-
-struct Inputs {
-  Tensor x, w, b, gy, running_mean, running_var;
-};
-
-Inputs make_inputs(Device d, int64_t n, const NormShape& s) {
-  Inputs in;
-  in.x = bench::randn({n, s.c, s.h, s.w}, 1, d, 2.0);
-  in.w = bench::randn({s.c}, 2, d);
-  in.b = bench::randn({s.c}, 3, d);
-  in.gy = bench::randn({n, s.c, s.h, s.w}, 4, d);
-  in.running_mean = Tensor::zeros({s.c}, DType::F32, d);
-  in.running_var = Tensor::full({s.c}, 1.0, DType::F32, d);
-  return in;
-}
 
 struct Reference {
   std::vector<double> y, gx;
@@ -126,7 +108,7 @@ double tensor_bytes(const Tensor& t) { return double(t.numel()) * 4; }
 
 void batch_norm_train(benchmark::State& state, bench::Target t, NormShape s) {
   if (bench::skip_unavailable(state, t.device)) return;
-  Inputs in = make_inputs(t.device, t.batch, s);
+  Inputs in = bench::make_norm_inputs(t.device, t.batch, s);
   auto fwd = [&](const Tensor& x) {
     return batch_norm(x, in.w, in.b, in.running_mean, in.running_var, true, kBnMomentum, kBnEps);
   };
@@ -142,7 +124,7 @@ void batch_norm_train(benchmark::State& state, bench::Target t, NormShape s) {
 
 void batch_norm_eval(benchmark::State& state, bench::Target t, NormShape s) {
   if (bench::skip_unavailable(state, t.device)) return;
-  Inputs in = make_inputs(t.device, t.batch, s);
+  Inputs in = bench::make_norm_inputs(t.device, t.batch, s);
   auto fwd = [&] { return batch_norm(in.x, in.w, in.b, in.running_mean, in.running_var, false, kBnMomentum, kBnEps); };
   if (!bench::validated_once(state, str_cat("bn_eval/", t.name, "/", s.name), [&] {
         // running mean 0, running var 1: y = x / sqrt(1 + eps) * w + b
@@ -161,7 +143,7 @@ void batch_norm_eval(benchmark::State& state, bench::Target t, NormShape s) {
 
 void group_norm_bench(benchmark::State& state, bench::Target t, NormShape s, bool backward) {
   if (bench::skip_unavailable(state, t.device)) return;
-  Inputs in = make_inputs(t.device, t.batch, s);
+  Inputs in = bench::make_norm_inputs(t.device, t.batch, s);
   auto fwd = [&](const Tensor& x) { return group_norm(x, kGroups, in.w, in.b, kGnEps); };
   if (!bench::validated_once(state, str_cat("gn/", t.name, "/", s.name),
                              [&] { return check(in, group_norm_reference(in, t.batch, s), fwd); }))

@@ -2,7 +2,7 @@
 // What batch_norm, group_norm (ops/norm.cpp) and the fused batch_norm_silu
 // (ops/batch_norm_silu.cpp) share: checks with errors naming the op and the
 // tensor, contiguous copies for the kernels, the write-back of running
-// statistics that were updated through such a copy, the batch-norm entry body
+// statistics that were updated through such a copy, the one batch-norm body
 // and the backward node that calls a kernel with the wanted gradient buffers.
 //
 // dtypes (docs/precision.md): x is f32, f64 or bf16; each per-channel tensor
@@ -65,19 +65,10 @@ struct NormBackward : Node {
 // The dtype of a parameter's gradient (the parameter's; x's when it is undefined).
 inline DType param_dtype(const Tensor& p, const Tensor& x) { return p.defined() ? p.dtype() : x.dtype(); }
 
-// The body of a batch-norm op: forward(a, y) runs the kernel into y, then the
-// running statistics are written back and, when recording, make_node(a) (a
-// NormBackward) becomes y's grad_fn.
-template <class Forward, class MakeNode>
-Tensor run_batch_norm(const char* op, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                      const Tensor& running_mean, const Tensor& running_var, bool training, Forward forward,
-                      MakeNode make_node) {
-  BatchNormArgs a = prepare_batch_norm(op, input, weight, bias, running_mean, running_var, training);
-  Tensor y = Tensor::empty(a.x.shape(), a.x.dtype(), a.x.device());
-  forward(a, y);
-  write_back_running_stats(a, running_mean, running_var, training);
-  if (autograd::needs_grad({&input, &weight, &bias})) autograd::record(y, make_node(a), {input, weight, bias});
-  return y;
-}
+// batch_norm (fused_silu false) and batch_norm_silu (true): the checks, the
+// forward kernel, the running-statistics write-back and the backward node
+// (ops/norm.cpp).
+Tensor batch_norm_op(const char* op, bool fused_silu, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                     const Tensor& running_mean, const Tensor& running_var, bool training, double momentum, double eps);
 
 }  // namespace sono

@@ -3,6 +3,7 @@
 #include "core/autograd.h"
 #include "core/backend.h"
 #include "ops/batch_norm_args.h"
+#include "ops/batch_norm_silu.h"
 
 namespace sono {
 
@@ -14,16 +15,23 @@ void check_input(const Tensor& x, const char* op) {
   SONO_CHECK(x.dim() >= 2, op, "expected an input [N, C, ...], got ", x.describe());
 }
 
+// batch_norm's, or batch_norm_silu's (which also reads bias, to recompute the
+// normalized value SiLU's derivative is taken at).
 struct BatchNormBackward final : NormBackward {
-  bool training;
-  BatchNormBackward(const BatchNormArgs& a, const Tensor& weight, const Tensor& bias, bool t)
-      : NormBackward(saved(a.x), saved(a.weight), Tensor(), a.save_mean, a.save_invstd, param_dtype(weight, a.x),
-                     param_dtype(bias, a.x)),
+  bool fused_silu, training;
+  BatchNormBackward(const BatchNormArgs& a, const Tensor& weight, const Tensor& bias, bool fused, bool t)
+      : NormBackward(saved(a.x), saved(a.weight), fused ? saved(a.bias) : Tensor(), a.save_mean, a.save_invstd,
+                     param_dtype(weight, a.x), param_dtype(bias, a.x)),
+        fused_silu(fused),
         training(t) {}
-  const char* name() const override { return "BatchNormBackward"; }
+  const char* name() const override { return fused_silu ? "BatchNormSiluBackward" : "BatchNormBackward"; }
   void kernel(const Tensor& gy, const Tensor& gx, const Tensor& gw, const Tensor& gb) override {
-    SONO_DISPATCH_DEVICE(x, "batch_norm", batch_norm_backward, x, weight, save_mean, save_invstd, gy, training, gx, gw,
-                         gb);
+    if (fused_silu)
+      SONO_DISPATCH_DEVICE(x, "batch_norm_silu", batch_norm_silu_backward, x, weight, bias, save_mean, save_invstd, gy,
+                           training, gx, gw, gb);
+    else
+      SONO_DISPATCH_DEVICE(x, "batch_norm", batch_norm_backward, x, weight, save_mean, save_invstd, gy, training, gx,
+                           gw, gb);
   }
 };
 
@@ -77,15 +85,27 @@ void write_back_running_stats(const BatchNormArgs& a, const Tensor& running_mean
   if (training && a.running_var.defined() && !running_var.is_contiguous()) running_var.copy_(a.running_var);
 }
 
+Tensor batch_norm_op(const char* op, bool fused_silu, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                     const Tensor& running_mean, const Tensor& running_var, bool training, double momentum,
+                     double eps) {
+  BatchNormArgs a = prepare_batch_norm(op, input, weight, bias, running_mean, running_var, training);
+  Tensor y = Tensor::empty(a.x.shape(), a.x.dtype(), a.x.device());
+  if (fused_silu)
+    SONO_DISPATCH_DEVICE(a.x, op, batch_norm_silu_forward, a.x, a.weight, a.bias, a.running_mean, a.running_var,
+                         training, momentum, eps, y, a.save_mean, a.save_invstd);
+  else
+    SONO_DISPATCH_DEVICE(a.x, op, batch_norm_forward, a.x, a.weight, a.bias, a.running_mean, a.running_var, training,
+                         momentum, eps, y, a.save_mean, a.save_invstd);
+  write_back_running_stats(a, running_mean, running_var, training);
+  if (autograd::needs_grad({&input, &weight, &bias}))
+    autograd::record(y, std::make_shared<BatchNormBackward>(a, weight, bias, fused_silu, training),
+                     {input, weight, bias});
+  return y;
+}
+
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
-  return run_batch_norm(
-      "batch_norm", input, weight, bias, running_mean, running_var, training,
-      [&](const BatchNormArgs& a, const Tensor& y) {
-        SONO_DISPATCH_DEVICE(a.x, "batch_norm", batch_norm_forward, a.x, a.weight, a.bias, a.running_mean,
-                             a.running_var, training, momentum, eps, y, a.save_mean, a.save_invstd);
-      },
-      [&](const BatchNormArgs& a) { return std::make_shared<BatchNormBackward>(a, weight, bias, training); });
+  return batch_norm_op("batch_norm", false, input, weight, bias, running_mean, running_var, training, momentum, eps);
 }
 
 Tensor group_norm(const Tensor& input, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {

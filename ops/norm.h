@@ -21,7 +21,10 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
 
 // ---- backends: x, y, gy, gx contiguous [N, C, ...] of x's dtype; weight,
 // bias, running stats contiguous [C] or undefined; gradient outputs may be
-// undefined (not wanted). save_mean / save_invstd receive the statistics the
+// undefined (not wanted). dtypes: x f32 or f64 with everything else alike, or
+// x bf16 (y, gy, gx bf16) with save_mean / save_invstd f32 and each of weight,
+// bias, running stats (and gweight, gbias like their parameter) f32 or bf16
+// (ops/batch_norm_args.h, docs/precision.md). save_mean / save_invstd receive the statistics the
 // output was normalized with, 1/sqrt(var + eps) for the variance.
 // training: batch statistics into save_* ([C]) and the in-place running-stat
 // update (when defined); eval: save_* from the running statistics.

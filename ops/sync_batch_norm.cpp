@@ -80,7 +80,17 @@ Tensor sync_batch_norm(const Tensor& input, const Tensor& weight, const Tensor& 
   SONO_CHECK(reducer->weight > 0 && reducer->weight <= 1, kOp, "the rank's share of the batch must be in (0, 1], got ",
              reducer->weight);
   check_defined_nonempty(input, kOp, "input");
-  check_float(input, kOp, "input");
+  check_real(input, kOp, "input");
+  if (input.dtype() == DType::BF16) {
+    // bf16 storage (docs/precision.md): the f32 op on the widened input, its
+    // output rounded once; the casts carry the gradient back to bf16. The
+    // parameters and running statistics beside a bf16 input are f32.
+    for (const Tensor* t : {&weight, &bias, &running_mean, &running_var})
+      SONO_CHECK(!t->defined() || t->dtype() == DType::F32, kOp, t->describe(), " beside bf16 input ", input.describe(),
+                 " must be f32");
+    return sync_batch_norm(input.to(DType::F32), weight, bias, running_mean, running_var, momentum, eps, reducer)
+        .to(DType::BF16);
+  }
   SONO_CHECK(input.dim() >= 2, kOp, "expected an input [N, C, ...], got ", input.describe());
   const Tensor x = input.contiguous();
   const int64_t C = x.size(1);

@@ -48,30 +48,6 @@ void silu_grad_in_place(T* z, const T* gy, int64_t n) {
 }
 
 template <class T>
-void forward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
-                  const Tensor& save_mean, const Tensor& save_invstd) {
-  const Planes pl(x);
-  const ChannelStats st =
-      batch_norm_statistics<T>(x, running_mean, running_var, training, momentum, eps, save_mean, save_invstd);
-  const PlaneAffine k = batch_norm_affine<T>(pl, st.mean, st.invstd, weight, bias);
-  const T* xd = x.data<T>();
-  T* yd = y.data<T>();
-  const int64_t s = pl.s;
-#pragma omp parallel for if (pl.parallel())
-  for (int64_t p = 0; p < pl.count(); ++p) {
-    const T* src = xd + p * s;
-    T* dst = yd + p * s;
-    const T m = T(k.mean[size_t(p)]), a = T(k.scale[size_t(p)]), b = T(k.shift[size_t(p)]);
-    // z first, then silu in place while the plane is in cache: the same
-    // loops as batch_norm then silu, without the round trip through memory.
-#pragma omp simd
-    for (int64_t i = 0; i < s; ++i) dst[i] = (src[i] - m) * a + b;
-    silu_in_place(dst, s);
-  }
-}
-
-template <class T>
 T* scratch_plane(std::vector<T>& scratch, int64_t s) {
   if (scratch.size() < size_t(s)) scratch.resize(size_t(s));
   return scratch.data();
@@ -95,14 +71,12 @@ void backward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   for (int64_t p = 0; p < pl.count(); ++p) {
     const T* xs = xd + p * s;
     const T* gs = gyd + p * s;
-    const T m = T(k.mean[size_t(p)]), a = T(k.scale[size_t(p)]), b = T(k.shift[size_t(p)]);
     const double md = k.mean[size_t(p)];
     double sa = 0, sb = 0;
     // z, then gz = gy * silu'(z), in the plane's slice of gx (or of a
     // per-thread scratch plane when gx is not wanted), then its sums.
     T* dst = gz ? gz + p * s : scratch_plane(scratch, s);
-#pragma omp simd
-    for (int64_t i = 0; i < s; ++i) dst[i] = (xs[i] - m) * a + b;
+    affine_plane(xs, dst, s, k, p);
     silu_grad_in_place(dst, gs, s);
 #pragma omp simd reduction(+ : sa, sb)
     for (int64_t i = 0; i < s; ++i) {
@@ -122,13 +96,10 @@ void backward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
 void batch_norm_silu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                              const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
                              const Tensor& save_mean, const Tensor& save_invstd) {
-  if (bf16::widened(batch_norm_silu_forward, x, weight, bias, running_mean, running_var, training, momentum, eps,
-                    bf16::out(y), bf16::out(save_mean), bf16::out(save_invstd)))
-    return;
-  dispatch_float(x.dtype(), "batch_norm_silu", [&](auto tag) {
-    forward_impl<SONO_TYPE(tag)>(x, weight, bias, running_mean, running_var, training, momentum, eps, y, save_mean,
-                                 save_invstd);
-  });
+  // z first, then silu in place while the plane is in cache: the same loops
+  // as batch_norm then silu, without the round trip through memory.
+  batch_norm_forward_planes(x, weight, bias, running_mean, running_var, training, momentum, eps, y, save_mean,
+                            save_invstd, [](auto* z, int64_t n) { silu_in_place(z, n); });
 }
 
 void batch_norm_silu_backward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& save_mean,

@@ -15,14 +15,16 @@ namespace {
 constexpr int64_t kBlock = 8192;
 constexpr int64_t kParallelElems = 32768;  // below this, starting threads costs more than it saves
 
-// f(n, begin, end) for every piece of sample n's values [begin, end).
-template <class F>
-void for_each_piece(int64_t samples, int64_t per_sample, F&& f) {
+// f(m, begin, end) for every piece [begin, end) of sample n's values, m = mask[n],
+// over a contiguous [N, ...] tensor `like` (x or gy).
+template <class T, class F>
+void for_each_piece(const Tensor& like, const T* mask, F&& f) {
+  const int64_t samples = like.size(0), per_sample = like.numel() / samples;
   const int64_t blocks = (per_sample + kBlock - 1) / kBlock;
 #pragma omp parallel for collapse(2) if (samples * per_sample > kParallelElems)
   for (int64_t n = 0; n < samples; ++n)
     for (int64_t b = 0; b < blocks; ++b)
-      f(n, n * per_sample + b * kBlock, n * per_sample + std::min(per_sample, (b + 1) * kBlock));
+      f(mask[n], n * per_sample + b * kBlock, n * per_sample + std::min(per_sample, (b + 1) * kBlock));
 }
 
 }  // namespace
@@ -32,14 +34,11 @@ void drop_connect_add_forward(const Tensor& x, const Tensor& mask, const Tensor&
   dispatch_float(x.dtype(), "drop_connect_add", [&](auto tag) {
     using T = SONO_TYPE(tag);
     const T* xd = x.data<T>();
-    const T* md = mask.data<T>();
     const T* rd = residual.data<T>();
     T* od = out.data<T>();
-    const int64_t N = x.size(0);
-    for_each_piece(N, x.numel() / N, [&](int64_t n, int64_t begin, int64_t end) {
-      const T m = md[n];
-      // The product is stored before the add (no fused multiply-add), so the
-      // result is the unfused mul then add to the bit; the piece is in cache.
+    for_each_piece(x, mask.data<T>(), [&](T m, int64_t begin, int64_t end) {
+    // The product is stored before the add (no fused multiply-add), so the
+    // result is the unfused mul then add to the bit; the piece is in cache.
 #pragma omp simd
       for (int64_t i = begin; i < end; ++i) od[i] = xd[i] * m;
 #pragma omp simd
@@ -52,12 +51,9 @@ void drop_connect_add_backward(const Tensor& mask, const Tensor& gy, const Tenso
   if (bf16::widened(drop_connect_add_backward, mask, gy, bf16::out(gx))) return;
   dispatch_float(gy.dtype(), "drop_connect_add_backward", [&](auto tag) {
     using T = SONO_TYPE(tag);
-    const T* md = mask.data<T>();
     const T* g = gy.data<T>();
     T* gd = gx.data<T>();
-    const int64_t N = gy.size(0);
-    for_each_piece(N, gy.numel() / N, [&](int64_t n, int64_t begin, int64_t end) {
-      const T m = md[n];
+    for_each_piece(gy, mask.data<T>(), [&](T m, int64_t begin, int64_t end) {
 #pragma omp simd
       for (int64_t i = begin; i < end; ++i) gd[i] = g[i] * m;
     });

@@ -17,18 +17,10 @@ namespace {
 
 using namespace norm;
 
-// y = (x - mean[p]) * scale[p] + shift[p]
+// The plain normalization: nothing after the affine map.
 template <class T>
 void plane_normalize(const T* x, T* y, const Planes& pl, const PlaneAffine& k) {
-  const int64_t s = pl.s;
-#pragma omp parallel for if (pl.parallel())
-  for (int64_t p = 0; p < pl.count(); ++p) {
-    const T* src = x + p * s;
-    T* dst = y + p * s;
-    const T m = T(k.mean[size_t(p)]), a = T(k.scale[size_t(p)]), b = T(k.shift[size_t(p)]);
-#pragma omp simd
-    for (int64_t i = 0; i < s; ++i) dst[i] = (src[i] - m) * a + b;
-  }
+  norm::plane_normalize(x, y, pl, k, [](T*, int64_t) {});
 }
 
 // Per-plane sums of gy and gy * (x - mean[p]), in double.
@@ -53,16 +45,6 @@ void plane_grad_sums(const T* x, const T* gy, const Planes& pl, const std::vecto
     sum_gy[size_t(p)] = a;
     sum_gy_xc[size_t(p)] = b;
   }
-}
-
-template <class T>
-void batch_norm_forward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                             const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
-                             const Tensor& save_mean, const Tensor& save_invstd) {
-  const Planes pl(x);
-  const ChannelStats st =
-      batch_norm_statistics<T>(x, running_mean, running_var, training, momentum, eps, save_mean, save_invstd);
-  plane_normalize(x.data<T>(), y.data<T>(), pl, batch_norm_affine<T>(pl, st.mean, st.invstd, weight, bias));
 }
 
 template <class T>
@@ -158,13 +140,8 @@ void group_norm_backward_impl(const Tensor& x, const Tensor& weight, const Tenso
 void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                         const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
                         const Tensor& save_mean, const Tensor& save_invstd) {
-  if (bf16::widened(batch_norm_forward, x, weight, bias, running_mean, running_var, training, momentum, eps,
-                    bf16::out(y), bf16::out(save_mean), bf16::out(save_invstd)))
-    return;
-  dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
-    batch_norm_forward_impl<SONO_TYPE(tag)>(x, weight, bias, running_mean, running_var, training, momentum, eps, y,
-                                            save_mean, save_invstd);
-  });
+  batch_norm_forward_planes(x, weight, bias, running_mean, running_var, training, momentum, eps, y, save_mean,
+                            save_invstd, [](auto*, int64_t) {});
 }
 
 void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,

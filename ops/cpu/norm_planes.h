@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/bf16_cpu.h"
 #include "core/tensor.h"
 
 namespace sono::cpu::norm {
@@ -136,6 +137,51 @@ PlaneAffine batch_norm_affine(const Planes& pl, const std::vector<double>& mean,
     a.shift[size_t(p)] = b[c];
   }
   return a;
+}
+
+// dst = (src - m) * a + b over one plane of s values: the normalized value z
+// of every normalization pass (batch_norm's and group_norm's output, the fused
+// BN + SiLU's forward and its backward's recomputed z).
+template <class T>
+inline void affine_plane(const T* src, T* dst, int64_t s, const PlaneAffine& k, int64_t p) {
+  const T m = T(k.mean[size_t(p)]), a = T(k.scale[size_t(p)]), b = T(k.shift[size_t(p)]);
+#pragma omp simd
+  for (int64_t i = 0; i < s; ++i) dst[i] = (src[i] - m) * a + b;
+}
+
+// y = (x - mean[p]) * scale[p] + shift[p] plane by plane, then post(plane of
+// y, s) while the plane is in cache.
+template <class T, class Post>
+void plane_normalize(const T* x, T* y, const Planes& pl, const PlaneAffine& k, Post post) {
+  const int64_t s = pl.s;
+#pragma omp parallel for if (pl.parallel())
+  for (int64_t p = 0; p < pl.count(); ++p) {
+    affine_plane(x + p * s, y + p * s, s, k, p);
+    post(y + p * s, s);
+  }
+}
+
+// batch_norm_forward (post: nothing) and the fused batch_norm_silu_forward
+// (post: SiLU over each plane of z, in place): statistics, then y = post(z)
+// plane by plane. bf16 operands run through f32 stand-ins (core/bf16_cpu.h).
+template <class Post>
+void batch_norm_forward_planes(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                               const Tensor& running_var, bool training, double momentum, double eps, const Tensor& y,
+                               const Tensor& save_mean, const Tensor& save_invstd, Post post) {
+  auto self = [&](const Tensor& x_, const Tensor& w_, const Tensor& b_, const Tensor& rm_, const Tensor& rv_,
+                  const Tensor& y_, const Tensor& m_, const Tensor& i_) {
+    batch_norm_forward_planes(x_, w_, b_, rm_, rv_, training, momentum, eps, y_, m_, i_, post);
+  };
+  if (bf16::widened(self, x, weight, bias, running_mean, running_var, bf16::out(y), bf16::out(save_mean),
+                    bf16::out(save_invstd)))
+    return;
+  dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
+    using T = SONO_TYPE(tag);
+    const Planes pl(x);
+    const ChannelStats st =
+        batch_norm_statistics<T>(x, running_mean, running_var, training, momentum, eps, save_mean, save_invstd);
+    plane_normalize(x.data<T>(), y.data<T>(), pl, batch_norm_affine<T>(pl, st.mean, st.invstd, weight, bias), post);
+  });
 }
 
 // gx = alpha[p] * g + beta[p] * (x - mean[p]) + gamma[p]

@@ -39,8 +39,12 @@ namespace {
 
 inline __m256 splat(float v) { return _mm256_set1_ps(v); }
 
-// e^x for 8 floats; see the file comment.
-inline __m256 exp8(__m256 x) {
+// e^x = 2^q (1 + tp), |tp| < 1: q = round(x / ln2), r = x - q ln2 and tp =
+// e^r - 1 by the polynomial; see the file comment. exp8 and exp_negative share it.
+struct Reduced {
+  __m256 q, tp;
+};
+inline Reduced exp_reduce(__m256 x) {
   const __m256 q =
       _mm256_round_ps(_mm256_mul_ps(x, splat(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   // 0.693145751953125 has 12 significant bits: q * it is exact for |q| < 2^12.
@@ -52,14 +56,30 @@ inline __m256 exp8(__m256 x) {
   u = _mm256_fmadd_ps(u, r, splat(0.0416664853692054748535156f));
   u = _mm256_fmadd_ps(u, r, splat(0.166666671633720397949219f));
   u = _mm256_fmadd_ps(u, r, splat(0.5f));
-  u = _mm256_add_ps(splat(1.0f), _mm256_fmadd_ps(_mm256_mul_ps(r, r), u, r));
-  // 2^q = 2^q1 * 2^q2 with |q1|, |q2| <= 75: both factors are normal floats for
-  // every q the range checks below leave in (|x| <= 104 -> |q| <= 150).
+  return {q, _mm256_fmadd_ps(_mm256_mul_ps(r, r), u, r)};
+}
+
+// 2^q = p1 * p2 with p1 = 2^q1, p2 = 2^q2, |q1|, |q2| <= 75: both factors are
+// normal floats for |q| <= 150.
+struct TwoPowers {
+  __m256 p1, p2;
+};
+inline TwoPowers two_powers(__m256 q) {
   const __m256i qi = _mm256_cvtps_epi32(q);
   const __m256i q1 = _mm256_srai_epi32(qi, 1), q2 = _mm256_sub_epi32(qi, q1);
   const __m256i bias = _mm256_set1_epi32(127);
-  u = _mm256_mul_ps(u, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(q1, bias), 23)));
-  u = _mm256_mul_ps(u, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(q2, bias), 23)));
+  return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(q1, bias), 23)),
+          _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(q2, bias), 23))};
+}
+
+// e^x for 8 floats; see the file comment.
+inline __m256 exp8(__m256 x) {
+  const Reduced red = exp_reduce(x);
+  __m256 u = _mm256_add_ps(splat(1.0f), red.tp);
+  // The range checks below leave |x| <= 104, so |q| <= 150.
+  const TwoPowers p = two_powers(red.q);
+  u = _mm256_mul_ps(u, p.p1);
+  u = _mm256_mul_ps(u, p.p2);
   // Beyond these, q is out of range (or NaN's); e^x is 0 below -103.97 (half the
   // smallest denormal) and inf above 88.72. NaN fails both compares and stays NaN.
   u = _mm256_andnot_ps(_mm256_cmp_ps(x, splat(-104.0f), _CMP_LT_OQ), u);
@@ -107,25 +127,14 @@ struct ExpParts {
 };
 inline ExpParts exp_negative(__m256 x) {
   const __m256 t = _mm256_max_ps(splat(-120.0f), _mm256_or_ps(x, splat(-0.0f)));
-  const __m256 q =
-      _mm256_round_ps(_mm256_mul_ps(t, splat(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fmadd_ps(q, splat(-0.693145751953125f), t);
-  r = _mm256_fmadd_ps(q, splat(-1.428606765330187045e-06f), r);
-  __m256 u = splat(0.000198527617612853646278381f);
-  u = _mm256_fmadd_ps(u, r, splat(0.00139304355252534151077271f));
-  u = _mm256_fmadd_ps(u, r, splat(0.00833336077630519866943359f));
-  u = _mm256_fmadd_ps(u, r, splat(0.0416664853692054748535156f));
-  u = _mm256_fmadd_ps(u, r, splat(0.166666671633720397949219f));
-  u = _mm256_fmadd_ps(u, r, splat(0.5f));
-  const __m256 tp = _mm256_fmadd_ps(_mm256_mul_ps(r, r), u, r);  // |tp| < 1: fast two-sum
+  const Reduced red = exp_reduce(t);
+  const __m256 tp = red.tp;  // |tp| < 1: fast two-sum
   const __m256 hi = _mm256_add_ps(splat(1.0f), tp);
   ExpParts e;
   e.m = {hi, _mm256_add_ps(_mm256_sub_ps(splat(1.0f), hi), tp)};
-  const __m256i qi = _mm256_cvtps_epi32(q);
-  const __m256i q1 = _mm256_srai_epi32(qi, 1), q2 = _mm256_sub_epi32(qi, q1);
-  const __m256i bias = _mm256_set1_epi32(127);
-  e.p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(q1, bias), 23));
-  e.p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(q2, bias), 23));
+  const TwoPowers p = two_powers(red.q);
+  e.p1 = p.p1;
+  e.p2 = p.p2;
   e.e = {_mm256_mul_ps(_mm256_mul_ps(e.m.hi, e.p1), e.p2), _mm256_mul_ps(_mm256_mul_ps(e.m.lo, e.p1), e.p2)};
   return e;
 }
@@ -196,32 +205,27 @@ inline __m256i tail_mask(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-template <class F>
-void map8(const float* x, float* y, int64_t n, F f) {
+// y[i] = f(x[i]...) over n elements of one or more inputs; the tail through
+// masked loads and stores. Every load of a step comes before its store, so y
+// may alias an input.
+template <class F, class... X>
+void map8(F f, float* y, int64_t n, const X*... x) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, f(_mm256_loadu_ps(x + i)));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, f(_mm256_loadu_ps(x + i)...));
   if (i < n) {
     const __m256i m = tail_mask(n - i);
-    _mm256_maskstore_ps(y + i, m, f(_mm256_maskload_ps(x + i, m)));
+    _mm256_maskstore_ps(y + i, m, f(_mm256_maskload_ps(x + i, m)...));
   }
 }
+
+inline __m256 silu_backward8(__m256 x, __m256 gy) { return _mm256_mul_ps(gy, silu_grad8(x)); }
 
 }  // namespace
 
-void exp(const float* x, float* y, int64_t n) { map8(x, y, n, exp8); }
-void sigmoid(const float* x, float* y, int64_t n) { map8(x, y, n, sigmoid8); }
-void silu_forward(const float* x, float* y, int64_t n) { map8(x, y, n, silu8); }
-
-void silu_backward(const float* x, const float* gy, float* gx, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(gx + i, _mm256_mul_ps(_mm256_loadu_ps(gy + i), silu_grad8(_mm256_loadu_ps(x + i))));
-  if (i < n) {
-    const __m256i m = tail_mask(n - i);
-    _mm256_maskstore_ps(gx + i, m,
-                        _mm256_mul_ps(_mm256_maskload_ps(gy + i, m), silu_grad8(_mm256_maskload_ps(x + i, m))));
-  }
-}
+void exp(const float* x, float* y, int64_t n) { map8(exp8, y, n, x); }
+void sigmoid(const float* x, float* y, int64_t n) { map8(sigmoid8, y, n, x); }
+void silu_forward(const float* x, float* y, int64_t n) { map8(silu8, y, n, x); }
+void silu_backward(const float* x, const float* gy, float* gx, int64_t n) { map8(silu_backward8, gx, n, x, gy); }
 
 #else
 

@@ -8,7 +8,9 @@
 // det = thyroid_nodule_det (grid detection loss), reg = IUGC (3 points, MSE).
 // Batch: SONO_BENCH_BATCH (cpu, default 2) / SONO_BENCH_CUDA_BATCH (cuda,
 // default 20; the cuda forward also runs at batch 1 for latency). Image side
-// SONO_BENCH_SIZE (256), encoder SONO_BENCH_ENCODER (efficientnet-b4).
+// SONO_BENCH_SIZE (256), encoder SONO_BENCH_ENCODER (efficientnet-b4),
+// precision SONO_BENCH_PRECISION (fp32, tf32 or bf16: core/precision.h; bf16
+// runs forward and loss under core/autocast.h, as `sono train --precision bf16`).
 //
 // Counters: images_per_s, ms_per_image; GFLOP/s with FLOPs = 2 * MACs for a
 // forward and 2 * 3 * forward MACs for a training step (backward ~ twice the
@@ -25,6 +27,7 @@
 #include <string>
 
 #include "bench/bench_support.h"
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "model/counts.h"
 #include "model/fold_batchnorm.h"
@@ -47,6 +50,20 @@ const TaskCase kCases[] = {
     {"seg", "cardiac_multi"}, {"cls", "organ_cls"}, {"det", "thyroid_nodule_det"}, {"reg", "IUGC"}};
 
 int64_t image_size() { return bench::env_int("SONO_BENCH_SIZE", 256); }
+
+// The process precision for the time of one model workload (the op workloads keep theirs).
+class ModelPrecision {
+ public:
+  ModelPrecision() : previous_(precision()) {
+    static const Precision p =
+        parse_precision(bench::env_string("SONO_BENCH_PRECISION", "fp32"), "SONO_BENCH_PRECISION");
+    set_precision(p);
+  }
+  ~ModelPrecision() { set_precision(previous_); }
+
+ private:
+  Precision previous_;
+};
 
 // One model (all 27 heads) and optimizer per device, built at first use.
 struct DeviceModel {
@@ -136,6 +153,8 @@ void model_forward(benchmark::State& state, bench::Target target, TaskCase c, in
   m.model->eval();
   MultiTaskModel& model = fold ? folded_on(target.device) : *m.model;
   NoGradGuard no_grad;
+  const ModelPrecision model_precision;
+  AutocastGuard autocast(precision());  // as predict: the weights' bf16 copies are made once
   auto run = [&](const data::Batch& b) { return model.forward(b.images, c.task_id); };
   const std::string key = str_cat(fold ? "fwd_folded/" : "fwd/", target.name, "/", c.key, "/", batch);
   Prepared& p = prepare(key, target.device, c, batch, run, [](const Tensor& y) { return finite_or(y, "output"); });
@@ -151,6 +170,7 @@ void model_train(benchmark::State& state, bench::Target target, TaskCase c, int6
   if (bench::skip_unavailable(state, target.device)) return;
   DeviceModel& m = model_on(target.device);
   m.model->train();
+  const ModelPrecision model_precision;  // training_step opens its autocast scope
   auto run = [&](const data::Batch& b) { return training_step(*m.model, *m.opt, b, c.task_id); };
   const std::string key = str_cat("train/", target.name, "/", c.key, "/", batch);
   Prepared& p = prepare(key, target.device, c, batch, run, [](const Tensor& loss) { return finite_or(loss, "loss"); });

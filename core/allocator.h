@@ -57,8 +57,14 @@ class Storage {
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
+  // Counts in-place writes of the data (Tensor::fill_/copy_/add_, AdamW's
+  // update), so a copy derived from it (core/autocast.h's bf16 weights) can
+  // tell it is stale.
+  uint64_t version() const { return version_; }
+  void bump_version() { ++version_; }
 
  private:
+  uint64_t version_ = 0;
   void* data_ = nullptr;
   size_t bytes_ = 0;
   Device device_;

@@ -92,9 +92,18 @@ Tensor Tensor::detach() const {
   return Tensor(std::move(impl));
 }
 
-void Tensor::fill_(double value) const { kernels::fill(*this, value); }
-void Tensor::copy_(const Tensor& src) const { kernels::copy(*this, src); }
-void Tensor::add_(const Tensor& src, double alpha) const { kernels::axpy(*this, src, alpha); }
+void Tensor::fill_(double value) const {
+  kernels::fill(*this, value);
+  storage()->bump_version();
+}
+void Tensor::copy_(const Tensor& src) const {
+  kernels::copy(*this, src);
+  storage()->bump_version();
+}
+void Tensor::add_(const Tensor& src, double alpha) const {
+  kernels::axpy(*this, src, alpha);
+  storage()->bump_version();
+}
 
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
   auto impl = std::make_shared<TensorImpl>();

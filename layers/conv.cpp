@@ -1,5 +1,6 @@
 #include "layers/conv.h"
 
+#include "core/autocast.h"
 #include "layers/init.h"
 
 namespace sono::nn {
@@ -30,7 +31,12 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, c
   if (bias) bias_ = register_parameter("bias", Tensor::zeros({out_channels}));
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight_, bias_, options_); }
+Tensor Conv2d::forward(const Tensor& x) {
+  if (!autocast::enabled()) return conv2d(x, weight_, bias_, options_);
+  const auto op =
+      options_.groups > 1 && options_.groups == in_channels_ ? autocast::Op::DepthwiseConv2d : autocast::Op::Conv2d;
+  return conv2d(autocast::input(op, x), autocast::param(op, weight_), autocast::param(op, bias_), options_);
+}
 
 void Conv2d::reset_parameters(Generator& gen) { init::default_conv_linear_(weight_, bias_, gen); }
 

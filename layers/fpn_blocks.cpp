@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/autocast.h"
 #include "layers/basic.h"
 #include "layers/norm.h"
 #include "ops/binary.h"
@@ -14,7 +15,9 @@ FPNBlock::FPNBlock(int64_t pyramid_channels, int64_t skip_channels) : Module("FP
 }
 
 Tensor FPNBlock::forward(const Tensor& x, const Tensor& skip) {
-  return add(upsample_nearest2x(x), skip_conv_->forward(skip));
+  Tensor top = upsample_nearest2x(x), lateral = skip_conv_->forward(skip);
+  autocast::promote(top, lateral);
+  return add(top, lateral);
 }
 
 Conv3x3GNReLU::Conv3x3GNReLU(int64_t in_channels, int64_t out_channels, bool upsample, int64_t gn_groups)

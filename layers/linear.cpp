@@ -1,5 +1,6 @@
 #include "layers/linear.h"
 
+#include "core/autocast.h"
 #include "layers/init.h"
 #include "ops/linear.h"
 
@@ -12,7 +13,11 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias)
   if (bias) bias_ = register_parameter("bias", Tensor::zeros({out_features}));
 }
 
-Tensor Linear::forward(const Tensor& x) { return linear(x, weight_, bias_); }
+Tensor Linear::forward(const Tensor& x) {
+  using autocast::Op;
+  return linear(autocast::input(Op::Linear, x), autocast::param(Op::Linear, weight_),
+                autocast::param(Op::Linear, bias_));
+}
 
 void Linear::reset_parameters(Generator& gen) { init::default_conv_linear_(weight_, bias_, gen); }
 

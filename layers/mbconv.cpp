@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/autocast.h"
 #include "layers/dropout.h"
 #include "layers/fusion.h"
 #include "layers/squeeze_excite.h"
@@ -56,10 +57,12 @@ Tensor MBConvBlock::forward(const Tensor& input) {
   if (se_reduce_) x = squeeze_excite(x, *se_reduce_, *se_expand_);
   x = bn2_->forward(project_conv_->forward(x));
   if (!has_residual()) return x;
+  Tensor skip = input;
+  autocast::promote(x, skip);  // under autocast a block fed f32 (not from the model's stem) adds in f32
   const bool drop = is_training() && config_.drop_connect > 0.0;
-  if (drop && fused_ops_enabled()) return drop_connect_add(x, sample_mask(*this, x, config_.drop_connect), input);
+  if (drop && fused_ops_enabled()) return drop_connect_add(x, sample_mask(*this, x, config_.drop_connect), skip);
   if (drop) x = random_mask(*this, x, config_.drop_connect, MaskKind::Sample);
-  return add(x, input);
+  return add(x, skip);
 }
 
 MBConvMacs MBConvBlock::macs(int64_t h, int64_t w) const {

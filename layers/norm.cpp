@@ -1,5 +1,6 @@
 #include "layers/norm.h"
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "layers/fusion.h"
 #include "ops/activation.h"
@@ -52,7 +53,10 @@ double BatchNorm2d::begin_forward(const Tensor& x) {
   return momentum;
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward(const Tensor& input) {
+  // Under autocast the activation comes in bf16 and leaves in bf16; weight,
+  // bias and the statistics stay the f32 masters (autocast::Op::BatchNorm).
+  const Tensor x = autocast::input(autocast::Op::BatchNorm, input);
   const double momentum = begin_forward(x);
   if (folded_) return x;
   if (is_training() && reducer_)
@@ -60,7 +64,8 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   return batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum, eps_);
 }
 
-Tensor BatchNorm2d::forward_silu(const Tensor& x) {
+Tensor BatchNorm2d::forward_silu(const Tensor& input) {
+  const Tensor x = autocast::input(autocast::Op::BatchNorm, input);
   const double momentum = begin_forward(x);
   if (folded_) return silu(x);
   // Statistics over all ranks (--sync-bn) come from their own op; SiLU follows unfused.
@@ -86,6 +91,8 @@ void GroupNorm::reset_parameters() {
   bias_.fill_(0.0);
 }
 
-Tensor GroupNorm::forward(const Tensor& x) { return group_norm(x, num_groups_, weight_, bias_, eps_); }
+Tensor GroupNorm::forward(const Tensor& x) {
+  return group_norm(autocast::input(autocast::Op::GroupNorm, x), num_groups_, weight_, bias_, eps_);
+}
 
 }  // namespace sono::nn

@@ -1,5 +1,6 @@
 #include "model/heads.h"
 
+#include "core/autocast.h"
 #include "layers/dropout.h"
 #include "ops/activation.h"
 #include "ops/gather.h"
@@ -55,7 +56,7 @@ DetectionHead::DetectionHead(const TaskSpec& spec, int64_t in_channels, int64_t 
 }
 
 Tensor DetectionHead::forward(const Tensor& x) {
-  Tensor y = conv_block_->forward(x);
+  Tensor y = autocast::input(autocast::Op::Probability, conv_block_->forward(x));
   // The baseline overwrites channels 0..3 in place with their sigmoid; slicing
   // and concatenating gives the same values and gradients.
   return concat({sigmoid(y.slice(1, 0, 4)), y.slice(1, 4, 5)}, 1);

@@ -50,6 +50,8 @@ void AdamW::step() {
                             group->weight_decay, st.step});
   }
   for (const auto& items : per_device) SONO_DISPATCH_DEVICE(items.front().p, "AdamW", adamw_step_multi, items);
+  // New data: a bf16 copy made from the old one (core/autocast.h) is stale.
+  for (const auto& entry : stepping) entry.second.storage()->bump_version();
 }
 
 void AdamW::zero_grad() {

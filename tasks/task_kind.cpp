@@ -1,5 +1,6 @@
 #include "tasks/task_kind.h"
 
+#include "core/autocast.h"
 #include "core/error.h"
 #include "tasks/kinds.h"
 
@@ -23,6 +24,8 @@ std::shared_ptr<model::TaskHead> make_head(const model::TaskSpec& spec, const mo
 
 int64_t output_channels(const model::TaskSpec& spec) { return task_kind(spec.type).output_channels(spec.num_classes); }
 
-Tensor task_loss(const data::Batch& batch, const Tensor& output) { return task_kind(batch.type).loss(batch, output); }
+Tensor task_loss(const data::Batch& batch, const Tensor& output) {
+  return task_kind(batch.type).loss(batch, autocast::input(autocast::Op::Loss, output));
+}
 
 }  // namespace sono::tasks

@@ -1,5 +1,6 @@
 #include "train/bn_calibration.h"
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "data/loader.h"
 #include "layers/norm.h"
@@ -19,6 +20,7 @@ void recalibrate_batch_norm(model::MultiTaskModel& model, const data::Dataset& d
   for (auto* bn : norms) bn->begin_cumulative_stats();
   {
     NoGradGuard no_grad;
+    AutocastGuard autocast(precision());  // statistics of the activations training sees
     data::LoaderOptions lo;
     lo.batch.image_size = image_size;
     lo.num_workers = num_workers;

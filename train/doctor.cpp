@@ -58,16 +58,9 @@ json cuda_json(const CudaInfo& c) {
 // The precision on the device: {name, supported, note}; a problem when training would refuse it.
 json precision_json(const std::string& name, const Device* device, const GpuInfo* gpu, DoctorReport& r) {
   json p = {{"name", name}, {"supported", true}, {"note", ""}};
-  if (name == "bf16") {
-    p["supported"] = false;
-    p["note"] =
-        "not implemented in this build: Sono computes in float32 (--precision fp32 or tf32); bfloat16 would also "
-        "need compute capability 8.0+";
-    r.problems.push_back("--precision bf16: " + p["note"].get<std::string>());
-    return p;
-  }
+  Precision asked = Precision::FP32;
   try {
-    parse_precision(name, "--precision");
+    asked = parse_precision(name, "--precision");
   } catch (const Error& e) {
     p["supported"] = false;
     p["note"] = e.what();
@@ -78,8 +71,18 @@ json precision_json(const std::string& name, const Device* device, const GpuInfo
     p["supported"] = nullptr;
     p["note"] = "not checked: no usable GPU";
   } else if (device && device->is_cpu()) {
-    p["note"] = name == "tf32" ? "the CPU always computes strict fp32 (tf32 only changes cuDNN/cuBLAS on a GPU)" : "";
-  } else if (gpu && name == "tf32" && !has_tensor_core_tf32(*gpu)) {
+    if (asked == Precision::TF32)
+      p["note"] = "the CPU always computes strict fp32 (tf32 only changes cuDNN/cuBLAS on a GPU)";
+    else if (asked == Precision::BF16)
+      p["note"] =
+          "mixed precision (docs/precision.md): bf16 storage computed in float32 math on the CPU, slower than fp32 "
+          "there (conversions)";
+  } else if (gpu && asked == Precision::BF16 && gpu->major < 8) {
+    p["supported"] = false;
+    p["note"] = str_cat("bf16 convolutions and matrix products need compute capability 8.0+, ", gpu->name, " has ",
+                        gpu->major, ".", gpu->minor, " (use --precision fp32)");
+    r.problems.push_back("--precision bf16: " + p["note"].get<std::string>());
+  } else if (gpu && asked == Precision::TF32 && !has_tensor_core_tf32(*gpu)) {
     p["supported"] = false;
     p["note"] = str_cat("TF32 needs compute capability 8.0+, ", gpu->name, " has ", gpu->major, ".", gpu->minor,
                         ": cuDNN and cuBLAS compute strict fp32 instead");

@@ -1,5 +1,6 @@
 #include "train/inference.h"
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "data/loader.h"
 #include "data/sampler.h"
@@ -13,6 +14,8 @@ InferenceRun run_inference(model::MultiTaskModel& model, const data::Dataset& ds
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
+  // The whole pass under --precision: the weights' bf16 copies are made once.
+  AutocastGuard autocast(precision());
   data::LoaderOptions lo;
   lo.batch.image_size = opt.image_size;
   lo.batch.augment = false;
@@ -35,7 +38,8 @@ InferenceRun run_inference(model::MultiTaskModel& model, const data::Dataset& ds
   int64_t done = 0;
   while (loader.next(batch)) {
     if (!index.empty()) batch.step = index[size_t(batch.step)];
-    Tensor out = model.forward(batch.images.to(opt.device), ds.tasks[size_t(batch.task)].id);
+    const Tensor out = autocast::input(autocast::Op::ReadOut,
+                                       model.forward(batch.images.to(opt.device), ds.tasks[size_t(batch.task)].id));
     each(batch, out);
     run.images += batch.size();
     bar.update(++done);

@@ -1,5 +1,6 @@
 #include "train/step.h"
 
+#include "core/autocast.h"
 #include "tasks/task_kind.h"
 
 namespace sono {
@@ -7,8 +8,13 @@ namespace sono {
 Tensor training_step(model::MultiTaskModel& model, AdamW& opt, const data::Batch& batch, const std::string& task_id,
                      Device device) {
   opt.zero_grad();
-  Tensor out = model.forward(batch.images.to(device), task_id);
-  Tensor loss = tasks::task_loss(batch, out);
+  Tensor loss;
+  {
+    // Forward and loss under the process's --precision (core/autocast.h);
+    // backward runs each op in the dtypes its forward saved.
+    AutocastGuard autocast(precision());
+    loss = tasks::task_loss(batch, model.forward(batch.images.to(device), task_id));
+  }
   loss.backward();
   opt.step();
   return loss;
@@ -17,8 +23,12 @@ Tensor training_step(model::MultiTaskModel& model, AdamW& opt, const data::Batch
 Tensor training_step(model::MultiTaskModel& model, AdamW& opt, const data::Batch& batch, const std::string& task_id,
                      Device device, dist::GradSync& sync, double weight, dist::CommStats* stats, Tensor* output) {
   opt.zero_grad();
-  Tensor out = model.forward(batch.images.to(device), task_id);
-  Tensor loss = tasks::task_loss(batch, out);
+  Tensor out, loss;
+  {
+    AutocastGuard autocast(precision());
+    out = model.forward(batch.images.to(device), task_id);
+    loss = tasks::task_loss(batch, out);
+  }
   sync.begin(loss, weight);
   loss.backward();
   dist::CommStats st = sync.finish();

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "core/precision.h"
 #include "data/check_rows.h"
 #include "data/loader.h"
 #include "data/sampler.h"
@@ -177,6 +178,7 @@ class TrainingRun {
                   {"skipped_rows", skipped_rows_json(ds_.skipped)},
                   {"warnings", ds_.warnings},
                   {"csv_order", o_.csv_order},
+                  {"precision", precision_name(precision())},
                   {"split_fingerprint", data::split_fingerprint(ds_.samples, split_.val)}};
     if (!pretrained_report_.empty()) start["pretrained"] = pretrained_report_;
     if (dp_.distributed()) start["ranks"] = dp_.world_size(), start["sync_bn"] = o_.sync_bn;

@@ -8,11 +8,13 @@ using namespace sono;
 
 TEST_CASE("precision: strict fp32 until set, names round trip, unknown values name the option") {
   CHECK(precision() == Precision::FP32);  // the parity and CUDA-vs-CPU tests rely on this default
-  for (Precision p : {Precision::FP32, Precision::TF32}) CHECK(parse_precision(precision_name(p)) == p);
+  for (Precision p : {Precision::FP32, Precision::TF32, Precision::BF16})
+    CHECK(parse_precision(precision_name(p)) == p);
   CHECK(std::string(precision_name(Precision::FP32)) == "fp32");
   CHECK(std::string(precision_name(Precision::TF32)) == "tf32");
+  CHECK(std::string(precision_name(Precision::BF16)) == "bf16");
   CHECK_THROWS_WITH_AS(parse_precision("fp16", "--precision"),
-                       doctest::Contains("--precision: unknown precision 'fp16' (expected fp32 or tf32)"), Error);
+                       doctest::Contains("--precision: unknown precision 'fp16' (expected fp32, tf32 or bf16)"), Error);
   CHECK_THROWS_AS(parse_precision("TF32"), Error);  // exact names only
   CHECK_THROWS_AS(parse_precision(""), Error);
   set_precision(Precision::TF32);

@@ -15,11 +15,14 @@ using Registrar = std::function<std::function<int()>(CLI::App& app)>;
 
 std::vector<Registrar>& registrars();
 
-// --precision into `value` (default tf32); apply_precision(value) sets it for the process.
+// --precision into `value` (default tf32); apply_precision(value) sets it for the process
+// (core/precision.h; bf16 is read by the training step and inference, core/autocast.h).
 inline void add_precision_option(CLI::App* cmd, std::string& value) {
   cmd->add_option("--precision", value,
-                  "Float32 math of cuDNN convolutions and cuBLAS on a GPU: tf32 (tensor cores, PyTorch's default "
-                  "for convolutions) or fp32 (strict); the CPU always computes strict fp32")
+                  "tf32: float32 with cuDNN convolutions and cuBLAS on TF32 tensor cores (PyTorch's default for "
+                  "convolutions; the CPU computes strict fp32), fp32: strict float32, bf16: mixed precision on "
+                  "either device (bfloat16 convolutions and linear layers on fp32 master weights; "
+                  "docs/precision.md; slow on the CPU)")
       ->capture_default_str();
 }
 inline void apply_precision(const std::string& value) { set_precision(parse_precision(value, "--precision")); }

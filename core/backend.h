@@ -45,15 +45,15 @@
 // a CPU kernel runs in a KernelScope: its reads of its own tensors are not
 // host waits (core/host_sync.h).
 #if SONO_WITH_CUDA
-#define SONO_DISPATCH_DEVICE(t, op, fn, ...)      \
-  do {                                            \
+#define SONO_DISPATCH_DEVICE(t, op, fn, ...)       \
+  do {                                             \
     const ::sono::profile::Scope sono_scope_(#fn); \
-    if ((t).device().is_cpu()) {                  \
-      ::sono::KernelScope sono_kernel_scope_;     \
-      cpu::fn(__VA_ARGS__);                       \
-    } else {                                      \
-      cuda::fn(__VA_ARGS__);                      \
-    }                                             \
+    if ((t).device().is_cpu()) {                   \
+      ::sono::KernelScope sono_kernel_scope_;      \
+      cpu::fn(__VA_ARGS__);                        \
+    } else {                                       \
+      cuda::fn(__VA_ARGS__);                       \
+    }                                              \
   } while (0)
 #else
 #define SONO_DISPATCH_DEVICE(t, op, fn, ...)                                    \

@@ -5,8 +5,8 @@
 // gx, gw, gb are overwritten (never accumulated); undefined gradients are skipped.
 #include <type_traits>
 
-#include "ops/conv2d.h"
 #include "core/bf16_cpu.h"
+#include "ops/conv2d.h"
 #include "ops/cpu/conv2d_paths.h"
 #include "ops/cpu/gemm.h"
 

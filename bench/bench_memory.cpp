@@ -10,17 +10,16 @@
 // the forward + backward. Batch SONO_BENCH_MEMORY_BATCH (default 20), image
 // side SONO_BENCH_SIZE (256), encoder SONO_BENCH_ENCODER (efficientnet-b4),
 // precision SONO_BENCH_PRECISION (fp32, the default; tf32 is the same f32
-// storage on the CPU), shown as each run's label. docs/memory.md has the
-// figures and the command that makes them.
-// TODO(bf16): SONO_BENCH_PRECISION=bf16 is refused with a message until the
-// autocast branch's `--precision bf16` is merged; then run the forward under
-// its autocast policy here and add the bf16 column to docs/memory.md.
+// storage on the CPU; bf16 runs forward and backward under the autocast policy
+// of docs/precision.md, as a training step does), shown as each run's label.
+// docs/memory.md has the figures and the command that makes them.
 #include <map>
 #include <memory>
 #include <string>
 
 #include "bench/bench_support.h"
 #include "core/allocator.h"
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/precision.h"
@@ -50,25 +49,16 @@ model::MultiTaskModel& cpu_model() {
   return *m;
 }
 
-// SONO_BENCH_PRECISION, checked before any model is built.
-std::string bench_precision() {
-  const std::string p = bench::env_string("SONO_BENCH_PRECISION", "fp32");
-  if (p == "bf16")
-    throw Error(
-        "SONO_BENCH_PRECISION=bf16: not on this branch yet (TODO: the autocast branch's --precision bf16); "
-        "use fp32");
-  return precision_name(parse_precision(p, "SONO_BENCH_PRECISION"));
-}
-
 void memory_bench(benchmark::State& state, TaskCase c, bool fused) {
-  std::string precision;
+  std::unique_ptr<bench::ModelPrecision> precision_scope;
   try {
-    precision = bench_precision();
+    precision_scope = std::make_unique<bench::ModelPrecision>();
   } catch (const Error& e) {
     state.SkipWithError(e.what());
     return;
   }
-  state.SetLabel(precision);
+  state.SetLabel(precision_name(precision()));
+  AutocastGuard autocast(precision());
   nn::FusedOpsScope scope(fused);
   model::MultiTaskModel& m = cpu_model();
   m.train();

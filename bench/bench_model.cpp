@@ -51,19 +51,6 @@ const TaskCase kCases[] = {
 
 int64_t image_size() { return bench::env_int("SONO_BENCH_SIZE", 256); }
 
-// The process precision for the time of one model workload (the op workloads keep theirs).
-class ModelPrecision {
- public:
-  ModelPrecision() : previous_(precision()) {
-    static const Precision p =
-        parse_precision(bench::env_string("SONO_BENCH_PRECISION", "fp32"), "SONO_BENCH_PRECISION");
-    set_precision(p);
-  }
-  ~ModelPrecision() { set_precision(previous_); }
-
- private:
-  Precision previous_;
-};
 
 // One model (all 27 heads) and optimizer per device, built at first use.
 struct DeviceModel {
@@ -153,7 +140,7 @@ void model_forward(benchmark::State& state, bench::Target target, TaskCase c, in
   m.model->eval();
   MultiTaskModel& model = fold ? folded_on(target.device) : *m.model;
   NoGradGuard no_grad;
-  const ModelPrecision model_precision;
+  const bench::ModelPrecision model_precision;
   AutocastGuard autocast(precision());  // as predict: the weights' bf16 copies are made once
   auto run = [&](const data::Batch& b) { return model.forward(b.images, c.task_id); };
   const std::string key = str_cat(fold ? "fwd_folded/" : "fwd/", target.name, "/", c.key, "/", batch);
@@ -170,7 +157,7 @@ void model_train(benchmark::State& state, bench::Target target, TaskCase c, int6
   if (bench::skip_unavailable(state, target.device)) return;
   DeviceModel& m = model_on(target.device);
   m.model->train();
-  const ModelPrecision model_precision;  // training_step opens its autocast scope
+  const bench::ModelPrecision model_precision;  // training_step opens its autocast scope
   auto run = [&](const data::Batch& b) { return training_step(*m.model, *m.opt, b, c.task_id); };
   const std::string key = str_cat("train/", target.name, "/", c.key, "/", batch);
   Prepared& p = prepare(key, target.device, c, batch, run, [](const Tensor& loss) { return finite_or(loss, "loss"); });

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/precision.h"
 #include "core/tensor.h"
 
 namespace sono::bench {
@@ -83,5 +84,21 @@ bool report_validation(benchmark::State& state, const std::string& error);
 // iteration count, and per repetition): runs check() only the first time
 // `key` is seen, remembers its result and reports it as above.
 bool validated_once(benchmark::State& state, const std::string& key, const std::function<std::string()>& check);
+
+// The process precision SONO_BENCH_PRECISION (fp32, the default; tf32;
+// bf16) for the time of one model workload; the op workloads keep theirs. A
+// bad value throws sono::Error naming the variable.
+class ModelPrecision {
+ public:
+  ModelPrecision() : previous_(precision()) {
+    set_precision(parse_precision(env_string("SONO_BENCH_PRECISION", "fp32"), "SONO_BENCH_PRECISION"));
+  }
+  ~ModelPrecision() { set_precision(previous_); }
+  ModelPrecision(const ModelPrecision&) = delete;
+  ModelPrecision& operator=(const ModelPrecision&) = delete;
+
+ private:
+  Precision previous_;
+};
 
 }  // namespace sono::bench

@@ -51,7 +51,6 @@ const TaskCase kCases[] = {
 
 int64_t image_size() { return bench::env_int("SONO_BENCH_SIZE", 256); }
 
-
 // One model (all 27 heads) and optimizer per device, built at first use.
 struct DeviceModel {
   std::unique_ptr<MultiTaskModel> model;

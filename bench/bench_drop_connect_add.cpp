@@ -1,8 +1,8 @@
 // ops/drop_connect_add against the unfused add(mul(x, mask), residual) it
 // replaces, at MBConv residual outputs (batch: SONO_BENCH_BATCH on the cpu,
-// SONO_BENCH_CUDA_BATCH on cuda), forward + backward to x and the residual
-// through the autograd engine:
-//   drop_connect_add/<dev>/<fused|unfused>/fwd_bwd/<CxHxW>
+// SONO_BENCH_CUDA_BATCH on cuda), the forward under no-grad, and forward +
+// backward to x and the residual through the autograd engine:
+//   drop_connect_add/<dev>/<fused|unfused>/<fwd|fwd_bwd>/<CxHxW>
 // GB/s counts the fused op's minimum bytes (forward reads x and the residual
 // and writes the output; backward reads dy and writes dx), for both variants.
 // Each variant is checked once against the other before timing.
@@ -42,7 +42,7 @@ std::string check(const Tensor& x0, const Tensor& mask, const Tensor& r, const T
   return err.empty() ? bench::compare("dx", gx[0], gx[1], 0, 0) : err;
 }
 
-void bench_fwd_bwd(benchmark::State& state, bench::Target t, ResShape s, bool fused) {
+void drop_connect_add_bench(benchmark::State& state, bench::Target t, ResShape s, bool fused, bool backward) {
   if (bench::skip_unavailable(state, t.device)) return;
   Tensor x = bench::randn({t.batch, s.c, s.h, s.w}, 1, t.device), r = bench::randn(x.shape(), 2, t.device);
   Tensor gy = bench::randn(x.shape(), 3, t.device);
@@ -51,6 +51,11 @@ void bench_fwd_bwd(benchmark::State& state, bench::Target t, ResShape s, bool fu
   if (!bench::validated_once(state, str_cat("drop_connect_add/", t.name, fused ? "/fused/" : "/unfused/", s.name),
                              [&] { return check(x, mask, r, gy); }))
     return;
+  if (!backward) {
+    bench::time_forward(state, t.device, [&] { return run(x, mask, r, fused); });
+    bench::set_gbytes(state, 3 * double(x.numel()) * 4);
+    return;
+  }
   x.set_requires_grad(true);
   r.set_requires_grad(true);
   bench::time_forward_backward(state, t.device, [&] { return run(x, mask, r, fused); }, gy, {x, r});
@@ -61,9 +66,11 @@ const bool registered = [] {
   for (const bench::Target& t : bench::targets())
     for (const ResShape& s : kShapes)
       for (bool fused : {true, false})
-        bench::configure(benchmark::RegisterBenchmark(
-            str_cat("drop_connect_add/", t.name, fused ? "/fused" : "/unfused", "/fwd_bwd/", s.name).c_str(),
-            bench_fwd_bwd, t, s, fused));
+        for (bool bwd : {false, true})
+          bench::configure(benchmark::RegisterBenchmark(
+              str_cat("drop_connect_add/", t.name, fused ? "/fused" : "/unfused", bwd ? "/fwd_bwd/" : "/fwd/", s.name)
+                  .c_str(),
+              drop_connect_add_bench, t, s, fused, bwd));
   return true;
 }();
 

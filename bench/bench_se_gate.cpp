@@ -1,7 +1,8 @@
 // ops/se_gate against the unfused mul(sigmoid(s), x) it replaces, at MBConv
 // SE inputs (batch: SONO_BENCH_BATCH on the cpu, SONO_BENCH_CUDA_BATCH on
-// cuda), forward + backward to x and the logits through the autograd engine:
-//   se_gate/<dev>/<fused|unfused>/fwd_bwd/<CxHxW>
+// cuda), the forward under no-grad, and forward + backward to x and the logits
+// through the autograd engine:
+//   se_gate/<dev>/<fused|unfused>/<fwd|fwd_bwd>/<CxHxW>
 // GB/s counts the fused op's minimum bytes (forward reads x and writes the
 // output; backward reads dy and x and writes dx), for both variants. Each
 // variant is checked once against the other before timing.
@@ -41,7 +42,7 @@ std::string check(const Tensor& x0, const Tensor& s0, const Tensor& gy) {
   return err.empty() ? bench::compare("ds", gs[0], gs[1], 1e-4, 1e-4) : err;
 }
 
-void bench_fwd_bwd(benchmark::State& state, bench::Target t, SeShape sh, bool fused) {
+void se_gate_bench(benchmark::State& state, bench::Target t, SeShape sh, bool fused, bool backward) {
   if (bench::skip_unavailable(state, t.device)) return;
   Tensor x = bench::randn({t.batch, sh.c, sh.h, sh.w}, 1, t.device),
          s = bench::randn({t.batch, sh.c, 1, 1}, 2, t.device);
@@ -49,6 +50,11 @@ void bench_fwd_bwd(benchmark::State& state, bench::Target t, SeShape sh, bool fu
   if (!bench::validated_once(state, str_cat("se_gate/", t.name, fused ? "/fused/" : "/unfused/", sh.name),
                              [&] { return check(x, s, gy); }))
     return;
+  if (!backward) {
+    bench::time_forward(state, t.device, [&] { return run(x, s, fused); });
+    bench::set_gbytes(state, 2 * double(x.numel()) * 4);
+    return;
+  }
   x.set_requires_grad(true);
   s.set_requires_grad(true);
   bench::time_forward_backward(state, t.device, [&] { return run(x, s, fused); }, gy, {x, s});
@@ -59,9 +65,10 @@ const bool registered = [] {
   for (const bench::Target& t : bench::targets())
     for (const SeShape& s : kShapes)
       for (bool fused : {true, false})
-        bench::configure(benchmark::RegisterBenchmark(
-            str_cat("se_gate/", t.name, fused ? "/fused" : "/unfused", "/fwd_bwd/", s.name).c_str(), bench_fwd_bwd, t,
-            s, fused));
+        for (bool bwd : {false, true})
+          bench::configure(benchmark::RegisterBenchmark(
+              str_cat("se_gate/", t.name, fused ? "/fused" : "/unfused", bwd ? "/fwd_bwd/" : "/fwd/", s.name).c_str(),
+              se_gate_bench, t, s, fused, bwd));
   return true;
 }();
 

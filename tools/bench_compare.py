@@ -304,81 +304,179 @@ class Torch:
         return step
 
     def op_step(self, device, op, batch):
+        """A function running one iteration of a per-op workload, as the
+        official model (or its training step) runs the op."""
         torch, F = self.torch, self.F
         g = torch.Generator().manual_seed(1)
         randn = lambda *shape: torch.randn(*shape, generator=g).to(device)
         name = op["torch"]
-        if name == "batch_norm_train":
-            c, h, w = op["chw"]
+        if name in ("conv_fwd", "conv_bwd"):
+            return self.conv_step(device, op["conv"], batch, backward=name == "conv_bwd")
+        if name == "adamw_model_step":
+            return self.adamw_step(device)
+        chw = op.get("chw")
+        if name in ("batch_norm_train", "bn_silu_train", "bn_silu_eval"):
+            c, h, w = chw
             x, gy = randn(batch, c, h, w).requires_grad_(), randn(batch, c, h, w)
             wt, b = randn(c).requires_grad_(), randn(c).requires_grad_()
             rm, rv = torch.zeros(c, device=device), torch.ones(c, device=device)
-
-            def step():
-                F.batch_norm(x, rm, rv, wt, b, training=True, momentum=0.01, eps=1e-3).backward(gy)
-                x.grad = wt.grad = b.grad = None
-        elif name == "group_norm_fwd_bwd":
-            c, h, w = op["chw"]
-            x, gy = randn(batch, c, h, w).requires_grad_(), randn(batch, c, h, w)
-            wt, b = randn(c).requires_grad_(), randn(c).requires_grad_()
-
-            def step():
-                F.group_norm(x, 32, wt, b, 1e-5).backward(gy)
-                x.grad = wt.grad = b.grad = None
-        elif name == "silu_fwd":
-            x = randn(batch, *op["chw"])
-
-            def step():
-                with torch.no_grad():
-                    return F.silu(x)
-        elif name == "silu_fwd_bwd":
-            x, gy = randn(batch, *op["chw"]).requires_grad_(), randn(batch, *op["chw"])
-
-            def step():
-                F.silu(x).backward(gy)
-                x.grad = None
-        elif name == "sigmoid_fwd":
-            x = randn(batch, *op["chw"])
-
-            def step():
-                with torch.no_grad():
-                    return torch.sigmoid(x)
-        elif name == "bilinear4x_fwd":
-            x = randn(batch, *op["chw"])
-            size = (op["chw"][1] * 4, op["chw"][2] * 4)
-
-            def step():
-                with torch.no_grad():
-                    return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
-        elif name == "dice_fwd_bwd":
-            c, h, w = op["chw"]
-            z = randn(batch, c, h, w).requires_grad_()
-            t = torch.randint(0, c, (batch, h, w), generator=g).to(device)
-
-            def step():
-                self.mhmtl._dice(z, t).backward()
-                z.grad = None
-        elif name in ("conv3x3_fwd", "conv3x3_bwd"):
-            cin, cout, hw = op["conv"]
-            x, wt = randn(batch, cin, hw, hw), randn(cout, cin, 3, 3)
-            gy = randn(batch, cout, hw, hw)
-            if name == "conv3x3_fwd":
+            # MBConv's BN + swish: efficientnet_pytorch's MemoryEfficientSwish (a
+            # custom autograd Function), which SMP's encoder keeps in train and eval.
+            swish = self.swish() if name != "batch_norm_train" else None
+            if name == "bn_silu_eval":
                 def step():
                     with torch.no_grad():
-                        return F.conv2d(x, wt, padding=1)
+                        return swish(F.batch_norm(x, rm, rv, wt, b, training=False, eps=1e-3))
             else:
-                # The input and weight gradients alone, as Sono's conv2d_bwd.
                 def step():
-                    return torch.ops.aten.convolution_backward(gy, x, wt, None, [1, 1], [1, 1], [1, 1], False,
-                                                               [0, 0], 1, [True, True, False])
-        elif name == "conv_fpn_fwd":
-            x, wt = randn(batch, 256, 64, 64), randn(128, 256, 3, 3)
+                    y = F.batch_norm(x, rm, rv, wt, b, training=True, momentum=0.01, eps=1e-3)
+                    (swish(y) if swish else y).backward(gy)
+                    x.grad = wt.grad = b.grad = None
+        elif name in ("group_norm_fwd", "group_norm_fwd_bwd"):
+            c, h, w = chw
+            x, gy = randn(batch, c, h, w).requires_grad_(), randn(batch, c, h, w)
+            wt, b = randn(c).requires_grad_(), randn(c).requires_grad_()
+            if name == "group_norm_fwd":
+                def step():
+                    with torch.no_grad():
+                        return F.group_norm(x, 32, wt, b, 1e-5)
+            else:
+                def step():
+                    F.group_norm(x, 32, wt, b, 1e-5).backward(gy)
+                    x.grad = wt.grad = b.grad = None
+        elif name in ("silu_fwd", "silu_fwd_bwd", "sigmoid_fwd", "sigmoid_fwd_bwd", "softmax_fwd",
+                      "softmax_fwd_bwd"):
+            fn = {"silu": F.silu, "sigmoid": torch.sigmoid, "softmax": lambda t: F.softmax(t, dim=1)}[name.split("_")[0]]
+            x, gy = randn(batch, *chw), randn(batch, *chw)
+            if name.endswith("_fwd"):
+                def step():
+                    with torch.no_grad():
+                        return fn(x)
+            else:
+                x.requires_grad_()
+
+                def step():
+                    fn(x).backward(gy)
+                    x.grad = None
+        elif name == "exp_span":
+            # vec_math/exp/vector: one thread on a cache-resident span in [-10, 10]
+            # (torch.exp stays on one thread below its 32768-element grain size).
+            x = (torch.rand(op["numel"], generator=g) * 20 - 10).to(device)
+            y = torch.empty_like(x)
 
             def step():
-                with torch.no_grad():
-                    return F.conv2d(x, wt, padding=1)
+                return torch.exp(x, out=y)
+        elif name in ("bilinear4x_fwd", "bilinear4x_fwd_bwd"):
+            x = randn(batch, *chw)
+            size = (chw[1] * 4, chw[2] * 4)
+            if name == "bilinear4x_fwd":
+                def step():
+                    with torch.no_grad():
+                        return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+            else:
+                x.requires_grad_()
+                gy = randn(batch, chw[0], *size)
+
+                def step():
+                    F.interpolate(x, size=size, mode="bilinear", align_corners=True).backward(gy)
+                    x.grad = None
+        elif name in ("dice_fwd", "dice_fwd_bwd"):
+            c, h, w = chw
+            z = randn(batch, c, h, w).requires_grad_()
+            t = torch.randint(0, c, (batch, h, w), generator=g).to(device)
+            if name == "dice_fwd":
+                def step():
+                    with torch.no_grad():
+                        return self.mhmtl._dice(z, t)
+            else:
+                def step():
+                    self.mhmtl._dice(z, t).backward()
+                    z.grad = None
+        elif name in ("se_gate_fwd", "se_gate_fwd_bwd"):
+            # MBConv's squeeze-excitation gate: torch.sigmoid(x_squeezed) * x.
+            x, s, gy = randn(batch, *chw), randn(batch, chw[0], 1, 1), randn(batch, *chw)
+            if name == "se_gate_fwd":
+                def step():
+                    with torch.no_grad():
+                        return torch.sigmoid(s) * x
+            else:
+                x.requires_grad_()
+                s.requires_grad_()
+
+                def step():
+                    (torch.sigmoid(s) * x).backward(gy)
+                    x.grad = s.grad = None
+        elif name in ("drop_connect_add_fwd", "drop_connect_add_fwd_bwd"):
+            # efficientnet_pytorch's drop_connect (inputs / keep_prob * binary_tensor),
+            # then MBConv's skip connection; the per-sample mask is drawn outside
+            # the timing, as sono_bench draws Sono's.
+            keep = 1 - op["p"]
+            x, r, gy = randn(batch, *chw), randn(batch, *chw), randn(batch, *chw)
+            binary = torch.floor(keep + torch.rand(batch, 1, 1, 1, generator=g)).to(device)
+            if name == "drop_connect_add_fwd":
+                def step():
+                    with torch.no_grad():
+                        return x / keep * binary + r
+            else:
+                x.requires_grad_()
+                r.requires_grad_()
+
+                def step():
+                    (x / keep * binary + r).backward(gy)
+                    x.grad = r.grad = None
         else:
             raise ValueError(name)
+        return step
+
+    def swish(self):
+        from efficientnet_pytorch.utils import MemoryEfficientSwish
+        return MemoryEfficientSwish()
+
+    def conv_step(self, device, conv, batch, backward):
+        """A convolution as the official model runs it: the encoder's TF-same
+        convs as F.pad then an unpadded conv (Conv2dStaticSamePadding), the
+        decoder's with the conv's own symmetric padding. The backward is the
+        input and weight gradients alone (as Sono's conv2d_bwd), plus for a
+        padded encoder conv the pad's backward (autograd's constant_pad_nd
+        with the negated pads, a copy)."""
+        torch, F = self.torch, self.F
+        g = torch.Generator().manual_seed(1)
+        randn = lambda *shape: torch.randn(*shape, generator=g).to(device)
+        cin, cout, hw, k, s, groups = conv["cin"], conv["cout"], conv["hw"], conv["k"], conv["stride"], conv["groups"]
+        before, after = conv["pad"]
+        ho = conv_out(conv)
+        x, wt, gy = randn(batch, cin, hw, hw), randn(cout, cin // groups, k, k), randn(batch, cout, ho, ho)
+        explicit = conv["tf_same"] and (before or after)
+        pads = (before, after, before, after)
+        conv_pad = 0 if conv["tf_same"] else before
+        if not backward:
+            def step():
+                with torch.no_grad():
+                    return F.conv2d(F.pad(x, pads) if explicit else x, wt, stride=s, padding=conv_pad, groups=groups)
+            return step
+        xp = F.pad(x, pads) if explicit else x  # the forward's padded input, kept for backward
+        negated = tuple(-p for p in pads)
+
+        def step():
+            gx, gw, _ = torch.ops.aten.convolution_backward(gy, xp, wt, None, [s, s], [conv_pad, conv_pad], [1, 1],
+                                                            False, [0, 0], groups, [True, True, False])
+            return (F.pad(gx, negated) if explicit else gx), gw
+        return step
+
+    def adamw_step(self, device):
+        """torch.optim.AdamW's step over every parameter of the official model
+        (mhmtl.build_optimizer with the decoder, as the model workloads), each
+        with a gradient; torch 1.13's CPU default is the per-tensor loop."""
+        torch = self.torch
+        model = copy.deepcopy(self.base_model).to(device)
+        opt = self.mhmtl.build_optimizer(model, include_decoder=True)
+        g = torch.Generator().manual_seed(11)
+        for group in opt.param_groups:
+            for p in group["params"]:
+                p.grad = (torch.randn(p.shape, generator=g) * 0.01).to(device)
+
+        def step():
+            opt.step()
         return step
 
     def time(self, device, step, warmup, repeats, min_sample_s=0.0):
@@ -503,21 +601,77 @@ def stored_floor_model(results_dir, encoder, size):
 
 # ---- workloads ----------------------------------------------------------------
 
-# Key per-op workloads: the Sono benchmark name (after "<family>/<device>/") and the torch equivalent.
+# Key per-op workloads: the Sono benchmark name (after "<family>/<device>/", or
+# the whole "prefix" of a device-less benchmark) and the torch equivalent
+# (Torch.op_step), at the model's shapes. "cpu_only" rows are compared on the
+# CPU at batch 2 (the default --batch).
+
+def conv(cin, cout, hw, k, stride=1, pad=(0, 0), depthwise=False, tf_same=True):
+    """A conv2d workload: square input hw x hw, pads (before, after) on both
+    axes; tf_same: an encoder conv (TF-same static pads, applied by F.pad in
+    the reference), else a decoder conv (symmetric padding of its own)."""
+    return {"cin": cin, "cout": cout, "hw": hw, "k": k, "stride": stride, "pad": pad,
+            "groups": cin if depthwise else 1, "tf_same": tf_same}
+
+
+def conv_out(c):
+    return (c["hw"] + sum(c["pad"]) - c["k"]) // c["stride"] + 1
+
+
+def conv_macs(c, batch):
+    return batch * c["cout"] * conv_out(c) ** 2 * (c["cin"] // c["groups"]) * c["k"] ** 2
+
+
+def conv_amounts(c, batch, backward):
+    """(FLOPs, bytes) of one iteration: 2 x MACs forward, twice that for the
+    backward (input and weight gradients); the fewest f32 bytes (each input
+    read once, each output written once), as bench/bench_conv2d.cpp counts."""
+    x = batch * c["cin"] * c["hw"] ** 2
+    w = c["cout"] * (c["cin"] // c["groups"]) * c["k"] ** 2
+    y = batch * c["cout"] * conv_out(c) ** 2
+    flops = (4 if backward else 2) * conv_macs(c, batch)
+    return flops, 4 * ((x + w + y + x + w) if backward else (x + w + y))
+
+
+def conv_rows(title, sono, spec, backward=True):
+    """The forward row and, where sono_bench times one, the backward row."""
+    rows = []
+    for bwd in (False, True) if backward else (False,):
+        rows.append({"name": f"conv2d {'bwd' if bwd else 'fwd'} {title}", "family": "conv2d_bwd" if bwd else "conv2d_fwd",
+                     "sono": sono, "torch": "conv_bwd" if bwd else "conv_fwd", "conv": spec, "cpu_only": True})
+    return rows
+
+
 OPS = [
-    {"name": "conv2d fwd 3x3 256->128 @64", "family": "conv2d_fwd", "sono": "fpn_3x3_256to128_64",
-     "torch": "conv_fpn_fwd", "cpu_only": True,  # compared on the CPU at batch 2 (the default --batch)
-     "bytes": 4 * (2 * 256 * 64 * 64 + 128 * 256 * 9 + 2 * 128 * 64 * 64)},  # input + weight + output
-    {"name": "conv2d bwd 3x3 256->128 @64", "family": "conv2d_bwd", "sono": "fpn_3x3_256to128_64",
-     "torch": "conv3x3_bwd", "conv": (256, 128, 64), "cpu_only": True},
-    {"name": "conv2d fwd 3x3 256->128 @32", "family": "conv2d_fwd", "sono": "fpn_3x3_256to128_32",
-     "torch": "conv3x3_fwd", "conv": (256, 128, 32), "cpu_only": True},
-    {"name": "conv2d fwd 3x3 128->128 @64", "family": "conv2d_fwd", "sono": "seg_3x3_128to128_64",
-     "torch": "conv3x3_fwd", "conv": (128, 128, 64), "cpu_only": True},
-    {"name": "conv2d bwd 3x3 128->128 @64", "family": "conv2d_bwd", "sono": "seg_3x3_128to128_64",
-     "torch": "conv3x3_bwd", "conv": (128, 128, 64), "cpu_only": True},
+    # Dense 3x3 (the FPN decoder and segmentation blocks; Winograd under SONO_CPU_WINOGRAD=1).
+    *conv_rows("3x3 256->128 @64", "fpn_3x3_256to128_64", conv(256, 128, 64, 3, pad=(1, 1), tf_same=False)),
+    *conv_rows("3x3 256->128 @32", "fpn_3x3_256to128_32", conv(256, 128, 32, 3, pad=(1, 1), tf_same=False)),
+    *conv_rows("3x3 128->128 @64", "seg_3x3_128to128_64", conv(128, 128, 64, 3, pad=(1, 1), tf_same=False)),
+    # The encoder's (TF-same pads): stem, MBConv expand / project 1x1, depthwise.
+    *conv_rows("stem 3x3 s2 3->48 @256", "stem_3x3s2_3to48_256", conv(3, 48, 256, 3, 2, (0, 1))),
+    *conv_rows("1x1 expand 32->192 @64", "expand_1x1_32to192_64", conv(32, 192, 64, 1)),
+    *conv_rows("1x1 project 192->32 @64", "project_1x1_192to32_64", conv(192, 32, 64, 1)),
+    *conv_rows("1x1 expand 160->960 @16", "expand_1x1_160to960_16", conv(160, 960, 16, 1)),
+    *conv_rows("dw 3x3 s1 192 @64", "dw_3x3s1_192_64", conv(192, 192, 64, 3, 1, (1, 1), True)),
+    *conv_rows("dw 5x5 s1 336 @32", "dw_5x5s1_336_32", conv(336, 336, 32, 5, 1, (2, 2), True)),
+    *conv_rows("dw 3x3 s2 144 @128", "dw_3x3s2_144_128", conv(144, 144, 128, 3, 2, (0, 1), True)),
+    *conv_rows("dw 5x5 s2 192 @64", "dw_5x5s2_192_64", conv(192, 192, 64, 5, 2, (1, 2), True)),
     {"name": "batch_norm train fwd+bwd 144x128x128", "family": "batch_norm", "sono": "train_fwd_bwd/144x128x128",
      "torch": "batch_norm_train", "chw": (144, 128, 128)},
+    {"name": "batch_norm+silu train fwd+bwd 144x128x128", "family": "batch_norm_silu",
+     "sono": "fused/train_fwd_bwd/144x128x128", "torch": "bn_silu_train", "chw": (144, 128, 128)},
+    {"name": "batch_norm+silu eval fwd 144x128x128", "family": "batch_norm_silu", "sono": "fused/eval_fwd/144x128x128",
+     "torch": "bn_silu_eval", "chw": (144, 128, 128)},
+    {"name": "se_gate fwd 192x64x64", "family": "se_gate", "sono": "fused/fwd/192x64x64", "torch": "se_gate_fwd",
+     "chw": (192, 64, 64)},
+    {"name": "se_gate fwd+bwd 192x64x64", "family": "se_gate", "sono": "fused/fwd_bwd/192x64x64",
+     "torch": "se_gate_fwd_bwd", "chw": (192, 64, 64)},
+    {"name": "drop_connect+add fwd 24x128x128", "family": "drop_connect_add", "sono": "fused/fwd/24x128x128",
+     "torch": "drop_connect_add_fwd", "chw": (24, 128, 128), "p": 0.2},
+    {"name": "drop_connect+add fwd+bwd 24x128x128", "family": "drop_connect_add", "sono": "fused/fwd_bwd/24x128x128",
+     "torch": "drop_connect_add_fwd_bwd", "chw": (24, 128, 128), "p": 0.2},
+    {"name": "group_norm fwd 128x64x64", "family": "group_norm", "sono": "fwd/128x64x64", "torch": "group_norm_fwd",
+     "chw": (128, 64, 64)},
     {"name": "group_norm fwd+bwd 128x64x64", "family": "group_norm", "sono": "fwd_bwd/128x64x64",
      "torch": "group_norm_fwd_bwd", "chw": (128, 64, 64)},
     {"name": "silu fwd 144x128x128", "family": "silu", "sono": "fwd/144x128x128", "torch": "silu_fwd",
@@ -526,10 +680,26 @@ OPS = [
      "chw": (144, 128, 128)},
     {"name": "sigmoid fwd 144x128x128", "family": "sigmoid", "sono": "fwd/144x128x128", "torch": "sigmoid_fwd",
      "chw": (144, 128, 128)},
+    {"name": "sigmoid fwd+bwd 144x128x128", "family": "sigmoid", "sono": "fwd_bwd/144x128x128",
+     "torch": "sigmoid_fwd_bwd", "chw": (144, 128, 128)},
+    # One thread, cache-resident: the math's speed; bytes = read + write of the span.
+    {"name": "exp 16384 floats, 1 thread", "prefix": "vec_math/exp/vector", "torch": "exp_span", "numel": 16384,
+     "batch": 1, "cpu_only": True, "bytes": 2 * 4 * 16384},
     {"name": "bilinear x4 fwd 4x64x64", "family": "upsample", "sono": "fwd/bilinear4x_4x64x64",
      "torch": "bilinear4x_fwd", "chw": (4, 64, 64)},
+    {"name": "bilinear x4 fwd+bwd 4x64x64", "family": "upsample", "sono": "fwd_bwd/bilinear4x_4x64x64",
+     "torch": "bilinear4x_fwd_bwd", "chw": (4, 64, 64)},
+    {"name": "softmax fwd 4x256x256", "family": "softmax", "sono": "fwd/softmax_4x256x256", "torch": "softmax_fwd",
+     "chw": (4, 256, 256)},
+    {"name": "softmax fwd+bwd 4x256x256", "family": "softmax", "sono": "fwd_bwd/softmax_4x256x256",
+     "torch": "softmax_fwd_bwd", "chw": (4, 256, 256)},
+    {"name": "dice loss fwd 4x256x256", "family": "loss", "sono": "fwd/dice_4x256x256", "torch": "dice_fwd",
+     "chw": (4, 256, 256)},
     {"name": "dice loss fwd+bwd 4x256x256", "family": "loss", "sono": "fwd_bwd/dice_4x256x256",
      "torch": "dice_fwd_bwd", "chw": (4, 256, 256)},
+    # Every parameter of the model (all heads) with a gradient: Sono's AdamW::step, torch.optim.AdamW.step.
+    {"name": "adamw step, all model parameters", "family": "adamw", "sono": "model_step", "torch": "adamw_model_step",
+     "batch": 1},
 ]
 
 
@@ -546,8 +716,8 @@ def workloads(devices, args):
         for op in OPS:
             if op.get("cpu_only") and device != "cpu":
                 continue
-            b = 2 if op.get("cpu_only") else batch
-            prefix = f"{op['family']}/{device}/{op['sono']}/"
+            b = op.get("batch", 2 if op.get("cpu_only") else batch)
+            prefix = op.get("prefix") or f"{op['family']}/{device}/{op['sono']}/"
             out.append({"name": op["name"], "kind": "op", "device": device, "batch": b, "op": op, "sono": prefix})
     if args.only:
         out = [w for w in out if re.search(args.only, f"{w['device']} {w['name']}")]
@@ -627,8 +797,11 @@ def contention_rows(results):
 
 def run_workload(w, torch_side, sono, args):
     device = w["device"]
+    op = w.get("op", {})
     res = {"name": w["name"], "device": device, "batch": w["batch"], "kind": w["kind"], "pytorch": {},
-           "load_before": os.getloadavg()[0], "op_bytes": w.get("op", {}).get("bytes")}
+           "load_before": os.getloadavg()[0], "op_bytes": op.get("bytes")}
+    if op.get("conv"):
+        res["op_flops"], res["op_bytes"] = conv_amounts(op["conv"], w["batch"], op["torch"] == "conv_bwd")
     model = w["kind"] == "model"
     for variant in VARIANTS:
         if not model and variant != "eager":
@@ -688,14 +861,25 @@ def add_floor(res, floor_model, peaks):
         if not fm:
             return
         flops, nbytes = floor_flops(fm, mode, res["batch"]), floor_bytes(fm, mode, res["batch"])
+    elif res.get("op_flops"):
+        # A conv row: FLOPs and bytes from its shape (conv_amounts), so that
+        # PyTorch gets its rate when Sono has none; sono_bench counts the same.
+        flops, nbytes = res["op_flops"], res["op_bytes"]
+        sono_flops = res["sono"]["counters"].get("flops_per_iter")
+        if sono_flops and abs(sono_flops / flops - 1) > 1e-3:
+            print(f"bench_compare: {res['name']}: sono_bench counts {sono_flops:.4g} FLOPs, the shape "
+                  f"{flops:.4g}", file=sys.stderr)
+            res["flops_mismatch"] = sono_flops
     else:
-        # Per-op amounts from sono_bench's counters: its GB/s counts the op's
-        # minimum bytes; conv2d reports FLOPs only (its bytes are in OPS).
+        # Memory-bound ops: sono_bench's GB/s counts the op's minimum bytes
+        # (an explicit "bytes" in OPS where the benchmark has no GB/s).
         c = res["sono"]["counters"]
         if not res["sono"]["median_ms"]:
             return
         flops = c.get("flops_per_iter", 0)
         nbytes = c.get("bytes_per_iter") or res["op_bytes"]
+        if not nbytes:
+            return
     res["floor"] = {"flops": flops, "bytes": nbytes,
                     "sono": floor_fractions(res["sono"]["median_ms"], flops, nbytes, dev_peaks),
                     "pytorch": floor_fractions(res["pytorch"].get("eager", {}).get("median_ms"), flops, nbytes,
@@ -790,9 +974,11 @@ def markdown(report):
                 fmt(r["pytorch_slowdown"], 2), fmt(r["sono_over_pytorch"], 2)]) + " |")
     lines.append("")
     lines.append("## Floor\n")
-    lines.append("FLOPs: 2 x conv/linear MACs per image (forward), 3x that for a training step. Bytes: the "
-                 "minimum-traffic model of docs/benchmarks.md. Floor time = max(FLOPs / peak FLOP/s, bytes / "
-                 "copy bandwidth). % = achieved rate / peak rate.\n")
+    lines.append("FLOPs: 2 x conv/linear MACs per image (forward), 3x that for a training step; a conv2d row: "
+                 "2 x its MACs (per its groups and stride), twice that for a backward (input and weight gradients); "
+                 "the other per-op rows are memory-bound (no FLOPs counted). Bytes: the minimum-traffic model of "
+                 "docs/benchmarks.md (per-op rows: each input read once, each output written once). Floor time = "
+                 "max(FLOPs / peak FLOP/s, bytes / copy bandwidth). % = achieved rate / peak rate.\n")
     lines.append("| device | workload | batch | GFLOP/iter | MB/iter | floor ms | Sono GFLOP/s | Sono % compute | "
                  "Sono % memory | PyTorch GFLOP/s | PyTorch % compute | PyTorch % memory |")
     lines.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -806,6 +992,11 @@ def markdown(report):
             fmt(f.get("time_ms"), 2), fmt(so.get("gflops")), pct(so.get("compute_fraction")),
             pct(so.get("memory_fraction")), fmt(pt.get("gflops")), pct(pt.get("compute_fraction")),
             pct(pt.get("memory_fraction"))]) + " |")
+    mismatched = [r for r in report["workloads"] if r.get("flops_mismatch")]
+    if mismatched:
+        lines.append("")
+        lines.append("FLOPs from the shape differ from sono_bench's count: " + ", ".join(
+            f"{r['name']} ({fmt(r['flops_mismatch'] * 1e-9, 3)} GFLOP in sono_bench)" for r in mismatched))
     return "\n".join(lines) + "\n"
 
 

@@ -74,6 +74,8 @@ def fmt(v, digits=1):
         return "-"
     if isinstance(v, str):
         return v
+    if v and abs(v) < 10 ** -digits:
+        return f"{v:.2g}"  # a microsecond op is not "0.0" ms
     return f"{v:.{digits}f}" if abs(v) < 1e5 else f"{v:.3g}"
 
 
@@ -320,17 +322,15 @@ class Torch:
             x, gy = randn(batch, c, h, w).requires_grad_(), randn(batch, c, h, w)
             wt, b = randn(c).requires_grad_(), randn(c).requires_grad_()
             rm, rv = torch.zeros(c, device=device), torch.ones(c, device=device)
-            # MBConv's BN + swish: efficientnet_pytorch's MemoryEfficientSwish (a
-            # custom autograd Function), which SMP's encoder keeps in train and eval.
-            swish = self.swish() if name != "batch_norm_train" else None
+            # bn_silu: MBConv's BN + swish (nn.SiLU in SMP 0.5's encoders/_efficientnet.py).
+            act = (lambda y: y) if name == "batch_norm_train" else F.silu
             if name == "bn_silu_eval":
                 def step():
                     with torch.no_grad():
-                        return swish(F.batch_norm(x, rm, rv, wt, b, training=False, eps=1e-3))
+                        return act(F.batch_norm(x, rm, rv, wt, b, training=False, eps=1e-3))
             else:
                 def step():
-                    y = F.batch_norm(x, rm, rv, wt, b, training=True, momentum=0.01, eps=1e-3)
-                    (swish(y) if swish else y).backward(gy)
+                    act(F.batch_norm(x, rm, rv, wt, b, training=True, momentum=0.01, eps=1e-3)).backward(gy)
                     x.grad = wt.grad = b.grad = None
         elif name in ("group_norm_fwd", "group_norm_fwd_bwd"):
             c, h, w = chw
@@ -407,7 +407,7 @@ class Torch:
                     (torch.sigmoid(s) * x).backward(gy)
                     x.grad = s.grad = None
         elif name in ("drop_connect_add_fwd", "drop_connect_add_fwd_bwd"):
-            # efficientnet_pytorch's drop_connect (inputs / keep_prob * binary_tensor),
+            # SMP's drop_connect (encoders/_efficientnet.py: inputs / keep_prob * binary_tensor),
             # then MBConv's skip connection; the per-sample mask is drawn outside
             # the timing, as sono_bench draws Sono's.
             keep = 1 - op["p"]
@@ -428,14 +428,10 @@ class Torch:
             raise ValueError(name)
         return step
 
-    def swish(self):
-        from efficientnet_pytorch.utils import MemoryEfficientSwish
-        return MemoryEfficientSwish()
-
     def conv_step(self, device, conv, batch, backward):
         """A convolution as the official model runs it: the encoder's TF-same
         convs as F.pad then an unpadded conv (Conv2dStaticSamePadding), the
-        decoder's with the conv's own symmetric padding. The backward is the
+        decoder's with the conv's own symmetric padding (SMP 0.5's encoders/_efficientnet.py). The backward is the
         input and weight gradients alone (as Sono's conv2d_bwd), plus for a
         padded encoder conv the pad's backward (autograd's constant_pad_nd
         with the negated pads, a copy)."""
@@ -978,7 +974,9 @@ def markdown(report):
                  "2 x its MACs (per its groups and stride), twice that for a backward (input and weight gradients); "
                  "the other per-op rows are memory-bound (no FLOPs counted). Bytes: the minimum-traffic model of "
                  "docs/benchmarks.md (per-op rows: each input read once, each output written once). Floor time = "
-                 "max(FLOPs / peak FLOP/s, bytes / copy bandwidth). % = achieved rate / peak rate.\n")
+                 "max(FLOPs / peak FLOP/s, bytes / copy bandwidth). % = achieved rate / peak rate (a per-op row whose data "
+                 "stays in the last-level cache can pass 100% of the memory bandwidth; a Winograd conv, counted by "
+                 "its direct FLOPs, can pass 100% of compute).\n")
     lines.append("| device | workload | batch | GFLOP/iter | MB/iter | floor ms | Sono GFLOP/s | Sono % compute | "
                  "Sono % memory | PyTorch GFLOP/s | PyTorch % compute | PyTorch % memory |")
     lines.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -988,7 +986,8 @@ def markdown(report):
             continue
         so, pt = f.get("sono") or {}, f.get("pytorch") or {}
         lines.append("| " + " | ".join([
-            r["device"], r["name"], str(r["batch"]), fmt(f["flops"] * 1e-9, 2), fmt(f["bytes"] * 1e-6, 1),
+            r["device"], r["name"], str(r["batch"]), fmt(f["flops"] * 1e-9 if f["flops"] else None, 2),
+            fmt(f["bytes"] * 1e-6, 1),
             fmt(f.get("time_ms"), 2), fmt(so.get("gflops")), pct(so.get("compute_fraction")),
             pct(so.get("memory_fraction")), fmt(pt.get("gflops")), pct(pt.get("compute_fraction")),
             pct(pt.get("memory_fraction"))]) + " |")
@@ -1003,22 +1002,22 @@ def markdown(report):
 def print_table(report):
     print()
     """Milliseconds per iteration; 'floor/Sono' = floor time / Sono's time."""
-    print(f"{'device':6} {'workload':38} {'batch':>5} {'torch eager':>12} {'torch CL+bf16':>14} {'Sono':>10} "
+    print(f"{'device':6} {'workload':42} {'batch':>5} {'torch eager':>12} {'torch CL+bf16':>14} {'Sono':>10} "
           f"{'Sono/PyTorch':>12} {'floor/Sono':>10}")
     for r in report["workloads"]:
         e = r["pytorch"]["eager"].get("median_ms")
         b = r["pytorch"]["cl_bf16"].get("median_ms")
         s = r["sono"].get("median_ms")
         floor_ms = (r.get("floor") or {}).get("time_ms")
-        print(f"{r['device']:6} {r['name']:38} {r['batch']:>5} {fmt(e):>12} {fmt(b):>14} "
+        print(f"{r['device']:6} {r['name']:42} {r['batch']:>5} {fmt(e):>12} {fmt(b):>14} "
               f"{fmt(s) if s else 'n/a':>10} {fmt(s / e, 2) if s and e else '-':>12} "
               f"{pct(floor_ms / s) if floor_ms and s else '-':>10}")
     c = report.get("contention")
     if c:
         print(f"\ncontention ({c['load']}): slowdown = loaded / quiet median")
-        print(f"{'device':6} {'workload':38} {'Sono':>8} {'PyTorch':>8} {'Sono/PyTorch':>12}")
+        print(f"{'device':6} {'workload':42} {'Sono':>8} {'PyTorch':>8} {'Sono/PyTorch':>12}")
         for r in c["rows"]:
-            print(f"{r['device']:6} {r['name']:38} {fmt(r['sono_slowdown'], 2):>8} {fmt(r['pytorch_slowdown'], 2):>8} "
+            print(f"{r['device']:6} {r['name']:42} {fmt(r['sono_slowdown'], 2):>8} {fmt(r['pytorch_slowdown'], 2):>8} "
                   f"{fmt(r['sono_over_pytorch'], 2):>12}")
 
 

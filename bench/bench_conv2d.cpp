@@ -63,7 +63,7 @@ const std::vector<ConvShape>& shapes() {
       {"dw_5x5s1_960_16", 960, 960, 16, 5, 1, 2, 2, true, false},
       {"dw_5x5s1_1632_8", 1632, 1632, 8, 5, 1, 2, 2, true, true},
       {"dw_3x3s2_144_128", 144, 144, 128, 3, 2, 0, 1, true, true},
-      {"dw_5x5s2_192_64", 192, 192, 64, 5, 2, 1, 2, true, true},
+      {"dw_5x5s2_192_64", 192, 192, 64, 5, 2, 2, 2, true, true},
       {"dw_5x5s2_960_16", 960, 960, 16, 5, 2, 1, 2, true, false},
   };
   return s;

@@ -4,7 +4,8 @@
     python tools/bench_compare.py --sono-bench BUILD/bench/sono_bench [options]
 
 For each workload (whole model: eval forward and training step per task type;
-a few per-op workloads) it times, alternating engine by engine:
+per-op workloads, OPS: the model's convs, fused ops and losses at its shapes)
+it times, alternating engine by engine:
   * PyTorch fp32 eager, NCHW: the official code path (tools/reference/mhmtl.py)
   * PyTorch channels_last + bf16 autocast
   * PyTorch torch.compile, where the installed torch has it ("n/a" and why otherwise)
@@ -16,8 +17,9 @@ default thread count for one workload (docs/reference-model.md 10 does the same)
 The floor: the machine's peak FLOP/s (an fp32 FMA-throughput loop on the CPU, cuBLAS FP32 on
 a GPU) and copy bandwidth (STREAM copy / triad) are measured by sono_bench in
 the same run; each whole-model workload gets its FLOPs (2 * MACs forward,
-3x that for a training step) and a minimum-bytes estimate (see floor_bytes),
-and the fraction of both floors each engine reaches.
+3x that for a training step; a conv row, from its shape: conv_amounts) and a
+minimum-bytes estimate (see floor_bytes), and the fraction of both floors
+each engine reaches. tools/test_bench_compare.py checks the OPS rows.
 
 --contention: every workload is timed a second time beside a fixed background
 load (one process spinning on one core, started and stopped by this script),
@@ -651,7 +653,8 @@ OPS = [
     *conv_rows("dw 3x3 s1 192 @64", "dw_3x3s1_192_64", conv(192, 192, 64, 3, 1, (1, 1), True)),
     *conv_rows("dw 5x5 s1 336 @32", "dw_5x5s1_336_32", conv(336, 336, 32, 5, 1, (2, 2), True)),
     *conv_rows("dw 3x3 s2 144 @128", "dw_3x3s2_144_128", conv(144, 144, 128, 3, 2, (0, 1), True)),
-    *conv_rows("dw 5x5 s2 192 @64", "dw_5x5s2_192_64", conv(192, 192, 64, 5, 2, (1, 2), True)),
+    # blk6: the static pads of the design size 380 (docs/reference-model.md 2.4), not 256's (1, 2).
+    *conv_rows("dw 5x5 s2 192 @64", "dw_5x5s2_192_64", conv(192, 192, 64, 5, 2, (2, 2), True)),
     {"name": "batch_norm train fwd+bwd 144x128x128", "family": "batch_norm", "sono": "train_fwd_bwd/144x128x128",
      "torch": "batch_norm_train", "chw": (144, 128, 128)},
     {"name": "batch_norm+silu train fwd+bwd 144x128x128", "family": "batch_norm_silu",

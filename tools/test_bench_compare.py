@@ -5,7 +5,9 @@
 * every OPS row names a benchmark sono_bench has (on the CPU);
 * each conv row's FLOPs and bytes (conv_amounts, from the shape) equal what
   sono_bench counts for it (one iteration of each);
-* with torch (the reference venv): each conv row's torch step (F.pad + conv,
+* with torch (the reference venv): each conv row's pads are those of the
+  official B4 model's convs of that kind (SMP's static TF-same pads, or the
+  decoder's padding); each conv row's torch step (F.pad + conv,
   the backward with the pad's backward) gives the output / gradients of
   autograd through the reference formulation in float64, at the shape
   conv_out says; every other torch op step runs once with a finite result.
@@ -53,6 +55,7 @@ def torch_checks():
         print(f"skipped: the torch checks (torch not importable: {e})")
         return False
     torch.set_num_threads(1)
+    check_pads(torch, side_model=bc.Torch("efficientnet-b4", 64, 1).base_model)
     side = bc.Torch("efficientnet-b0", 64, 1)  # small: only the AdamW row uses the model
     for op in bc.OPS:
         c = op.get("conv")
@@ -66,6 +69,30 @@ def torch_checks():
             finite = bool(torch.isfinite(out).all())
         check(finite, f"{op['name']}: the torch step runs" + ("" if finite else " (non-finite output)"))
     return True
+
+
+def check_pads(torch, side_model):
+    """Each conv row's pads against the official model's convs with its
+    channels, kernel, stride and groups (encoder: the static ZeroPad2d that
+    SMP computed for the design size; decoder: the conv's own padding)."""
+    for op in bc.OPS:
+        c = op.get("conv")
+        if not c or op["torch"] != "conv_fwd":
+            continue
+        part = side_model.encoder if c["tf_same"] else side_model.fpn_decoder
+        found = set()
+        for m in part.modules():
+            if not isinstance(m, torch.nn.Conv2d) or (m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0],
+                                                      m.groups) != (c["cin"], c["cout"], c["k"], c["stride"],
+                                                                    c["groups"]):
+                continue
+            if not c["tf_same"]:
+                found.add((m.padding[0], m.padding[0]))
+                continue
+            pad = getattr(m, "static_padding", None)
+            left, right, top, bottom = pad.padding if isinstance(pad, torch.nn.ZeroPad2d) else (0, 0, 0, 0)
+            found.add((top, bottom) if (left, right) == (top, bottom) else ("asymmetric", left, right, top, bottom))
+        check(found == {tuple(c["pad"])}, f"{op['name']}: pads {c['pad']}, the official model's: {sorted(found)}")
 
 
 def check_conv(torch, F, side, op, c):

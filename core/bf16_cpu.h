@@ -13,9 +13,11 @@
 // sums), rounded once at the store. It need not be fast; the CUDA kernels
 // load and store bf16 directly and are tested against it.
 //
-// An out(...) tensor is widened too, so kernels that accumulate into their
-// output (gradient scatters into zeros) see its old values. f32 and f64
-// tensors pass through untouched (BatchNorm's f32 parameters and running
+// An out(...) tensor's stand-in starts uninitialised: the kernel overwrites
+// every element. A kernel that accumulates into its output or writes only
+// part of it (axpy, a gradient scattered into zeros) marks it inout(...),
+// whose stand-in is widened from the old values. f32 and f64 tensors pass
+// through untouched (BatchNorm's f32 parameters and running
 // statistics beside a bf16 activation are updated in place); without any
 // bf16 tensor widened() returns false and the kernel runs as before.
 #include <tuple>
@@ -27,11 +29,14 @@
 
 namespace sono::bf16 {
 
-// A kernel argument the kernel writes (or accumulates into).
+// A kernel argument the kernel writes: every element (out), or only some of
+// them / on top of the old values (inout).
 struct Out {
   const Tensor& t;
+  bool keep_old;
 };
-inline Out out(const Tensor& t) { return {t}; }
+inline Out out(const Tensor& t) { return {t, false}; }
+inline Out inout(const Tensor& t) { return {t, true}; }
 
 namespace detail {
 
@@ -52,8 +57,9 @@ struct Stage {
     return w;
   }
   Tensor operator()(const Out& o) {
-    Tensor w = (*this)(o.t);
-    if (is_bf16(o.t)) stores.emplace_back(o.t, w);
+    if (!is_bf16(o.t)) return o.t;
+    Tensor w = o.keep_old ? (*this)(o.t) : Tensor::empty(o.t.shape(), DType::F32, o.t.device());
+    stores.emplace_back(o.t, w);
     return w;
   }
   template <class T>

@@ -46,7 +46,7 @@ void fill(const Tensor& dst, double value) {
 }
 
 void axpy(const Tensor& dst, const Tensor& src, double alpha) {
-  if (bf16::widened(axpy, bf16::out(dst), src, alpha)) return;
+  if (bf16::widened(axpy, bf16::inout(dst), src, alpha)) return;
   dispatch_float(dst.dtype(), "add_", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     scalar_t* d = static_cast<scalar_t*>(dst.raw_data());

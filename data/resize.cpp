@@ -38,15 +38,24 @@ struct Tap {
   int16_t w0, w1;
 };
 
+// Output coordinate d's first source index s and its fraction f towards s + 1.
+struct SourceCoord {
+  int s;
+  float f;
+};
+SourceCoord source_coord(int64_t d, double scale) {
+  const float x = float((double(d) + 0.5) * scale - 0.5);
+  const int s = floor_int(x);
+  return {s, x - float(s)};
+}
+
 // Columns: OpenCV clamps the source index to the edge and moves the whole
 // weight onto it.
 std::vector<Tap> column_taps(int64_t src, int64_t dst) {
   const double scale = 1.0 / (double(dst) / double(src));
   std::vector<Tap> taps(static_cast<size_t>(dst));
   for (int64_t d = 0; d < dst; ++d) {
-    float f = float((double(d) + 0.5) * scale - 0.5);
-    int s = floor_int(f);
-    f -= float(s);
+    auto [s, f] = source_coord(d, scale);
     if (s < 0) f = 0, s = 0;
     if (s >= src - 1) f = 0, s = int(src - 1);
     taps[size_t(d)] = {s, int(std::min<int64_t>(s + 1, src - 1)), round_coef((1.f - f) * kCoefScale),
@@ -60,9 +69,7 @@ std::vector<Tap> row_taps(int64_t src, int64_t dst) {
   const double scale = 1.0 / (double(dst) / double(src));
   std::vector<Tap> taps(static_cast<size_t>(dst));
   for (int64_t d = 0; d < dst; ++d) {
-    float f = float((double(d) + 0.5) * scale - 0.5);
-    int s = floor_int(f);
-    f -= float(s);
+    const auto [s, f] = source_coord(d, scale);
     auto clamp_row = [&](int64_t r) { return int(std::clamp<int64_t>(r, 0, src - 1)); };
     taps[size_t(d)] = {clamp_row(s), clamp_row(int64_t(s) + 1), round_coef((1.f - f) * kCoefScale),
                        round_coef(f * kCoefScale)};

@@ -1,6 +1,7 @@
 #include "dist/comm.h"
 
 #include <cstdlib>
+#include <iterator>
 
 #include "dist/comm_backends.h"
 
@@ -29,7 +30,8 @@ class SingleProcess final : public Communicator {
 };
 
 // The first of `names` that is set, as an int; -1 when none is.
-int env_int(std::initializer_list<const char*> names, std::string& source) {
+template <size_t N>
+int env_int(const char* const (&names)[N], std::string& source) {
   for (const char* n : names) {
     const char* v = std::getenv(n);
     if (!v || !*v) continue;
@@ -49,16 +51,23 @@ std::unique_ptr<Communicator> make_single_process() { return std::make_unique<Si
 
 LaunchEnv launch_env() {
   LaunchEnv e;
-  const int size = env_int({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "WORLD_SIZE"}, e.source);
+  const int size = env_int(kLaunchSizeVars, e.source);
   if (size <= 0) return LaunchEnv{};
   e.world_size = size;
-  const int rank = env_int({"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "RANK"}, e.source);
-  const int local = env_int({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "LOCAL_RANK"}, e.source);
+  const int rank = env_int(kLaunchRankVars, e.source);
+  const int local = env_int(kLaunchLocalRankVars, e.source);
   e.rank = rank < 0 ? 0 : rank;
   e.local_rank = local < 0 ? 0 : local;
   SONO_CHECK(e.rank < e.world_size, "dist", "rank ", e.rank, " is not below the world size ", e.world_size, " (from ",
              e.source, ")");
   return e;
+}
+
+std::vector<const char*> launch_env_vars() {
+  std::vector<const char*> all(std::begin(kLaunchSizeVars), std::end(kLaunchSizeVars));
+  all.insert(all.end(), std::begin(kLaunchRankVars), std::end(kLaunchRankVars));
+  all.insert(all.end(), std::begin(kLaunchLocalRankVars), std::end(kLaunchLocalRankVars));
+  return all;
 }
 
 bool built_with_mpi() { return SONO_WITH_MPI; }

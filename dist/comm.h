@@ -81,6 +81,14 @@ struct LaunchEnv {
 };
 LaunchEnv launch_env();
 
+// The variables launch_env() reads, each list in order of precedence (the
+// first one set wins: mpirun's before the others).
+inline constexpr const char* kLaunchSizeVars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "WORLD_SIZE"};
+inline constexpr const char* kLaunchRankVars[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "RANK"};
+inline constexpr const char* kLaunchLocalRankVars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "LOCAL_RANK"};
+// All of them: what a test that runs "without a launcher" checks is unset.
+std::vector<const char*> launch_env_vars();
+
 // Whether this binary was built with MPI (find_package(MPI)) and with NCCL.
 bool built_with_mpi();
 bool built_with_nccl();

@@ -2,6 +2,7 @@
 // both formats (fuzz/fuzz_targets.h for the rules).
 #include "core/error.h"
 #include "fuzz/fuzz_targets.h"
+#include "fuzz/touch_tensors.h"
 #include "io/torch_checkpoint.h"
 
 namespace sono::fuzz {
@@ -15,15 +16,7 @@ bool torch_checkpoint(const uint8_t* data, size_t size) {
   options.unwrap_keys = {"state_dict", "model"};
   options.limits.max_output_bytes = uint64_t(16) << 20;  // keeps each execution fast
   try {
-    sono::nn::TorchCheckpoint c = sono::nn::parse_torch_checkpoint(data, size, "fuzz input", options);
-    // Touch the first and last byte of every tensor: a wrong size shows up under ASan.
-    for (const auto& kv : c.tensors) {
-      const auto& t = kv.second;
-      if (t.numel() == 0) continue;
-      const auto* p = static_cast<const volatile uint8_t*>(t.raw_data());
-      (void)p[0];
-      (void)p[size_t(t.numel()) * sono::dtype_size(t.dtype()) - 1];
-    }
+    touch_tensors(sono::nn::parse_torch_checkpoint(data, size, "fuzz input", options).tensors);
     return true;
   } catch (const sono::Error&) {
     return false;  // a clean rejection

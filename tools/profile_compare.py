@@ -132,6 +132,17 @@ def torch_family(evt):
     return "other ops"
 
 
+def family_table(wall, timed):
+    """ms per op family of a phase from its (family, ms) entries; what they leave of the wall time is "outside ops"."""
+    fam = {k: 0.0 for k in FAMILIES}
+    covered = 0.0
+    for family, ms in timed:
+        fam[family] += ms
+        covered += ms
+    fam["outside ops"] = wall - covered
+    return fam
+
+
 def run_sono(args):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "profile.json")
@@ -143,10 +154,7 @@ def run_sono(args):
             report = json.load(f)
     phases = {}
     for ph in report["phases"]:
-        fam = {k: 0.0 for k in FAMILIES}
-        for e in ph["entries"]:
-            fam[sono_family(e["name"])] += e["ms"]
-        fam["outside ops"] = ph["wall_ms"] - sum(e["ms"] for e in ph["entries"])
+        fam = family_table(ph["wall_ms"], ((sono_family(e["name"]), e["ms"]) for e in ph["entries"]))
         phases[ph["phase"]] = (ph["wall_ms"], fam, ph["entries"])
     return phases
 
@@ -184,20 +192,18 @@ def run_torch(args):
             t0 = time.perf_counter()
             f()
             wall = (time.perf_counter() - t0) * 1e3
-        fam = {k: 0.0 for k in FAMILIES}
-        covered = 0.0
-        for evt in prof.profiler.function_events:
-            top = evt.cpu_parent is None or "evaluate_function:" in evt.name
-            if not top or (evt.cpu_parent is not None and "evaluate_function:" in (evt.cpu_parent.name or "")):
-                continue
-            if evt.cpu_parent is not None and any("evaluate_function:" in a.name for a in ancestors(evt)):
-                continue
-            ms = evt.cpu_time_total / 1e3
-            fam[torch_family(evt)] += ms
-            covered += ms
-        fam["outside ops"] = wall - covered
+        fam = family_table(wall, ((torch_family(evt), evt.cpu_time_total / 1e3)
+                                  for evt in prof.profiler.function_events if counted(evt)))
         phases[name] = (wall, fam, None)
     return phases, torch.__version__
+
+
+def counted(evt):
+    """A top-level op or an autograd node's evaluate_function, not inside another node."""
+    top = evt.cpu_parent is None or "evaluate_function:" in evt.name
+    if not top or (evt.cpu_parent is not None and "evaluate_function:" in (evt.cpu_parent.name or "")):
+        return False
+    return not (evt.cpu_parent is not None and any("evaluate_function:" in a.name for a in ancestors(evt)))
 
 
 def ancestors(evt):

@@ -167,36 +167,6 @@ inline void store_lanes(float* dst, const vec& v, int64_t lanes) {
   }
 }
 
-// V[xi][ch][t] for channel ch of the chunk's tile rows [r0, r1) (global tile
-// row r = sample * tiles_h + tile row): B^T d B of each tile's 6x6 window.
-void input_transform(const Problem& p, const float* x, int64_t ch, int64_t r0, int64_t r1, int64_t ld, float* v) {
-  const int64_t th = p.tiles_h(), tw = p.tiles_w();
-  const int64_t groups = ceil_div(tw, kLanes), plen = groups * kLanes + 1;
-  std::vector<float>& ph = thread_scratch(0);
-  ph.resize(size_t(kAlpha * kTile * plen));
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t s = r / th, ty = r % th;
-    split_rows(x + (s * p.c + ch) * p.h * p.w, p.h, p.w, ty * kTile - p.pt, kAlpha, -p.pl, plen, ph.data());
-    for (int64_t g = 0; g < groups; ++g) {
-      const int64_t j0 = g * kLanes;
-      vec t[kAlpha][kAlpha];  // B^T d, by rows
-      for (int64_t k = 0; k < kAlpha; ++k) {
-        vec col[6], res[6];
-        for (int64_t i = 0; i < kAlpha; ++i) col[i] = load(ph.data() + (i * kTile + k % kTile) * plen + j0 + k / kTile);
-        input_1d(col, res);
-        for (int64_t i = 0; i < kAlpha; ++i) t[i][k] = res[i];
-      }
-      const int64_t lanes = std::min(kLanes, tw - j0);
-      float* dst = v + (r - r0) * tw + j0;
-      for (int64_t i = 0; i < kAlpha; ++i) {
-        vec res[6];
-        input_1d(t[i], res);
-        for (int64_t j = 0; j < kAlpha; ++j) store_lanes(dst + (i * kAlpha + j) * p.c * ld, res[j], lanes);
-      }
-    }
-  }
-}
-
 // A applied to a column of four (the transpose of output_1d): the weight
 // gradient's transform of a 4x4 tile of gy.
 inline void grad_1d(const vec z[4], vec r[6]) {
@@ -209,34 +179,52 @@ inline void grad_1d(const vec z[4], vec r[6]) {
   r[5] = z[3];
 }
 
-// Z[xi][co][t] = A gy_t A^T of output channel co's 4x4 tiles of gy (zero
-// beyond [ho, wo)), the chunk's tile rows [r0, r1).
-void grad_transform(const Problem& p, const float* gy, int64_t co, int64_t r0, int64_t r1, int64_t ld, float* z) {
+// out[xi][ch][t] = T w T^T of every tile's N x N window w, for channel ch of
+// planes [n, nc, h, w] padded by (pt, pl) and the chunk's tile rows [r0, r1)
+// (global tile row r = sample * tiles_h + tile row). T (6 x N) is applied to
+// a column by T1d. The input transform (B^T, N = 6) and the weight gradient's
+// (A, N = 4) differ only in these.
+template <int64_t N, void (*T1d)(const vec[N], vec[kAlpha])>
+void tile_transform(const Problem& p, const float* planes, int64_t nc, int64_t h, int64_t w, int64_t pt, int64_t pl,
+                    int64_t ch, int64_t r0, int64_t r1, int64_t ld, float* out) {
   const int64_t th = p.tiles_h(), tw = p.tiles_w();
-  const int64_t groups = ceil_div(tw, kLanes), plen = groups * kLanes;
+  // A 6-wide window also reads the next tile's first two columns: one more per phase row.
+  const int64_t groups = ceil_div(tw, kLanes), plen = groups * kLanes + (N > kTile ? 1 : 0);
   std::vector<float>& ph = thread_scratch(0);
-  ph.resize(size_t(kTile * kTile * plen));
+  ph.resize(size_t(N * kTile * plen));
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t s = r / th, ty = r % th;
-    split_rows(gy + (s * p.k + co) * p.ho * p.wo, p.ho, p.wo, ty * kTile, kTile, 0, plen, ph.data());
+    split_rows(planes + (s * nc + ch) * h * w, h, w, ty * kTile - pt, N, -pl, plen, ph.data());
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t j0 = g * kLanes;
-      vec t[kAlpha][kTile];  // A z, by rows
-      for (int64_t k = 0; k < kTile; ++k) {
-        vec col[4], res[6];
-        for (int64_t i = 0; i < kTile; ++i) col[i] = load(ph.data() + (i * kTile + k) * plen + j0);
-        grad_1d(col, res);
+      vec t[kAlpha][N];  // T w, by rows
+      for (int64_t k = 0; k < N; ++k) {
+        vec col[N], res[kAlpha];
+        for (int64_t i = 0; i < N; ++i) col[i] = load(ph.data() + (i * kTile + k % kTile) * plen + j0 + k / kTile);
+        T1d(col, res);
         for (int64_t i = 0; i < kAlpha; ++i) t[i][k] = res[i];
       }
       const int64_t lanes = std::min(kLanes, tw - j0);
-      float* dst = z + (r - r0) * tw + j0;
+      float* dst = out + (r - r0) * tw + j0;
       for (int64_t i = 0; i < kAlpha; ++i) {
-        vec res[6];
-        grad_1d(t[i], res);
-        for (int64_t j = 0; j < kAlpha; ++j) store_lanes(dst + (i * kAlpha + j) * p.k * ld, res[j], lanes);
+        vec res[kAlpha];
+        T1d(t[i], res);
+        for (int64_t j = 0; j < kAlpha; ++j) store_lanes(dst + (i * kAlpha + j) * nc * ld, res[j], lanes);
       }
     }
   }
+}
+
+// V[xi][ch][t] for channel ch of the chunk's tile rows [r0, r1): B^T d B of
+// each tile's 6x6 window.
+void input_transform(const Problem& p, const float* x, int64_t ch, int64_t r0, int64_t r1, int64_t ld, float* v) {
+  tile_transform<kAlpha, input_1d>(p, x, p.c, p.h, p.w, p.pt, p.pl, ch, r0, r1, ld, v);
+}
+
+// Z[xi][co][t] = A gy_t A^T of output channel co's 4x4 tiles of gy (zero
+// beyond [ho, wo)), the chunk's tile rows [r0, r1).
+void grad_transform(const Problem& p, const float* gy, int64_t co, int64_t r0, int64_t r1, int64_t ld, float* z) {
+  tile_transform<kTile, grad_1d>(p, gy, p.k, p.ho, p.wo, 0, 0, co, r0, r1, ld, z);
 }
 
 // y[s][co] of the chunk's tile rows from M[xi][co][t] (+ bias), keeping only

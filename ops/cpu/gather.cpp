@@ -33,7 +33,7 @@ void gather_cells_forward(const Tensor& x, const Tensor& rows, const Tensor& col
 }
 
 void gather_cells_backward(const Tensor& gy, const Tensor& rows, const Tensor& cols, const Tensor& gx) {
-  if (bf16::widened(gather_cells_backward, gy, rows, cols, bf16::out(gx))) return;
+  if (bf16::widened(gather_cells_backward, gy, rows, cols, bf16::inout(gx))) return;
   dispatch_float(gx.dtype(), "gather_cells_backward", [&](auto tag) {
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* pg = gy.data<scalar_t>();

@@ -11,16 +11,12 @@
 
 using namespace sono;
 using namespace sono::data;
+using sono::data::test::read_all;
 using sono::data::test::TempDir;
 using sono::data::test::write_file;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 const Sample& first_of(const Dataset& ds, const std::string& task) {
   for (const Sample& s : ds.samples)

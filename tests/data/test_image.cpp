@@ -10,6 +10,7 @@
 
 using namespace sono;
 using namespace sono::data;
+using sono::data::test::read_all;
 using sono::data::test::TempDir;
 using sono::data::test::write_file;
 namespace fs = std::filesystem;
@@ -20,11 +21,6 @@ Image pattern(int64_t h, int64_t w, int64_t c, int seed) {
   Image img(h, w, c);
   for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = uint8_t((i * 37 + size_t(seed) * 101 + 7) % 256);
   return img;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 std::string bytes(std::initializer_list<int> v) {

@@ -238,17 +238,7 @@ TEST_CASE("dist: with sync-BN a 2-rank training step equals a 1-rank step on the
 
 TEST_CASE("dist: launch_env reads mpirun's, PMI's and torchrun-style variables") {
   // Run as a single process (no launcher variables of its own).
-  const char* names[] = {"OMPI_COMM_WORLD_SIZE",
-                         "OMPI_COMM_WORLD_RANK",
-                         "OMPI_COMM_WORLD_LOCAL_RANK",
-                         "PMI_SIZE",
-                         "PMI_RANK",
-                         "PMIX_SIZE",
-                         "PMIX_RANK",
-                         "WORLD_SIZE",
-                         "RANK",
-                         "LOCAL_RANK",
-                         "MPI_LOCALRANKID"};
+  const std::vector<const char*> names = dist::launch_env_vars();
   for (const char* n : names)
     if (std::getenv(n)) {
       sono::test::skip(str_cat("runs without a launcher, but ", n, " is set"));

@@ -9,28 +9,16 @@
 #include <limits>
 
 #include "io/safetensors.h"
+#include "tests/io/io_test_util.h"
 #include "tests/support/check.h"
 
 using namespace sono;
 using namespace sono::nn;
+using sono::test::read_all;
+using sono::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory per test, removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("sono_st_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
@@ -45,11 +33,6 @@ std::string le64(uint64_t v) {
 // A file with the given header text and data bytes.
 std::string file_with(const std::string& header, const std::string& data) {
   return le64(header.size()) + header + data;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // Expects read_safetensors(path) to throw an Error containing every fragment.

@@ -8,45 +8,19 @@
 #include <cmath>
 
 #include "core/host_sync.h"
-#include "model/multitask_model.h"
 #include "ops/ops.h"
-#include "tasks/dataset.h"
 #include "tests/train/train_test_util.h"
 #include "train/step.h"
 
 using namespace sono;
 namespace fs = std::filesystem;
 
-namespace {
-
-const char* const kTaskIds[] = {"cardiac_multi", "organ_cls", "thyroid_nodule_det", "IUGC"};
-
-model::MultiTaskModelConfig one_task_per_type() {
-  model::MultiTaskModelConfig cfg = tasks::model_config();
-  cfg.encoder = "efficientnet-b0";
-  std::vector<model::TaskSpec> specs;
-  for (const char* id : kTaskIds) specs.push_back(model::TaskRegistry::official().at(id));
-  cfg.tasks = model::TaskRegistry(specs);
-  cfg.init_seed = 3;
-  return cfg;
-}
-
-AdamW one_group(const model::MultiTaskModel& m) {
-  ParamGroup g;
-  g.name = "all";
-  g.params = m.parameters();
-  g.lr = g.initial_lr = 1e-3;
-  return AdamW({g});
-}
-
-}  // namespace
-
 TEST_CASE("host sync: a training step and its logged loss wait once, for every task type") {
-  model::MultiTaskModel m(one_task_per_type());
+  model::MultiTaskModel m(test::one_task_per_type("efficientnet-b0", 3));
   m.train();
-  AdamW opt = one_group(m);
+  AdamW opt = test::single_group(m, 1e-3);
   uint64_t seed = 40;
-  for (const char* id : kTaskIds) {
+  for (const char* id : test::kOneTaskPerType) {
     CAPTURE(id);
     const data::Batch b = tasks::synthetic_batch(m.tasks().at(id), 2, 64, Device::cpu(), ++seed);
     training_step(m, opt, b, id).item();  // first step: AdamW's state is made

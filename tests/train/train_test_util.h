@@ -1,13 +1,17 @@
 #pragma once
-// Shared by the trainer tests (test_trainer.cpp, test_train_bad_input.cpp): a
-// scratch folder, a small phantom dataset, and the small B0 configuration
-// they train with.
+// Shared by the trainer tests (test_trainer.cpp, test_train_bad_input.cpp,
+// the host-sync tests and their CUDA twins): a scratch folder, a small phantom
+// dataset, the small B0 configuration they train with, and a model of one
+// task per task type with its optimizer.
 #include <unistd.h>
 
 #include <filesystem>
 #include <string>
 
 #include "data/phantom.h"
+#include "model/multitask_model.h"
+#include "optim/adamw.h"
+#include "tasks/dataset.h"
 #include "train/trainer.h"
 
 namespace sono::test {
@@ -44,6 +48,29 @@ inline TrainOptions small_train_options(const std::string& data, const std::file
   o.seed = 5;
   o.val_fraction = 0.25;
   return o;
+}
+
+// One task per task type, as bench/bench_model.cpp times them.
+inline constexpr const char* kOneTaskPerType[] = {"cardiac_multi", "organ_cls", "thyroid_nodule_det", "IUGC"};
+
+// The official model configuration with only kOneTaskPerType's tasks.
+inline model::MultiTaskModelConfig one_task_per_type(const std::string& encoder, uint64_t init_seed) {
+  model::MultiTaskModelConfig cfg = tasks::model_config();
+  cfg.encoder = encoder;
+  std::vector<model::TaskSpec> specs;
+  for (const char* id : kOneTaskPerType) specs.push_back(model::TaskRegistry::official().at(id));
+  cfg.tasks = model::TaskRegistry(specs);
+  cfg.init_seed = init_seed;
+  return cfg;
+}
+
+// AdamW over every parameter in one group at `lr`.
+inline AdamW single_group(const model::MultiTaskModel& m, double lr) {
+  ParamGroup g;
+  g.name = "all";
+  g.params = m.parameters();
+  g.lr = g.initial_lr = lr;
+  return AdamW({g});
 }
 
 }  // namespace sono::test

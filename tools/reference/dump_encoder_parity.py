@@ -159,33 +159,28 @@ def out_indexes():
     return get_encoder(VARIANT, weights=None)._out_indexes
 
 
-def own_features_torchvision(model, x):
-    """Stem output and the outputs of the SMP feature blocks, in torchvision's own forward."""
+def stem_and_block_features(stem, blocks, x):
+    """stem(x), then the outputs of the SMP feature blocks among `blocks` run in turn."""
     idx = out_indexes()
-    blocks = [b for stage in model.features[1:8] for b in stage]
     feats = []
     with torch.no_grad():
-        h = model.features[0](x)
+        h = stem(x)
         feats.append(h)
         for i, b in enumerate(blocks):
             h = b(h)
             if i in idx:
                 feats.append(h)
     return [f.contiguous() for f in feats]
+
+
+def own_features_torchvision(model, x):
+    """Stem output and the outputs of the SMP feature blocks, in torchvision's own forward."""
+    return stem_and_block_features(model.features[0], [b for stage in model.features[1:8] for b in stage], x)
 
 
 def own_features_timm(model, x):
-    idx = out_indexes()
-    blocks = [b for stage in model.blocks for b in stage]
-    feats = []
-    with torch.no_grad():
-        h = model.bn1(model.conv_stem(x))  # BatchNormAct2d: BN + SiLU
-        feats.append(h)
-        for i, b in enumerate(blocks):
-            h = b(h)
-            if i in idx:
-                feats.append(h)
-    return [f.contiguous() for f in feats]
+    return stem_and_block_features(lambda t: model.bn1(model.conv_stem(t)),  # BatchNormAct2d: BN + SiLU
+                                   [b for stage in model.blocks for b in stage], x)
 
 
 def main():

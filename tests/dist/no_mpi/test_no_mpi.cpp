@@ -13,18 +13,6 @@ using namespace sono;
 
 namespace {
 
-const char* const kLauncherVars[] = {"OMPI_COMM_WORLD_SIZE",
-                                     "OMPI_COMM_WORLD_RANK",
-                                     "OMPI_COMM_WORLD_LOCAL_RANK",
-                                     "PMI_SIZE",
-                                     "PMI_RANK",
-                                     "PMIX_SIZE",
-                                     "PMIX_RANK",
-                                     "WORLD_SIZE",
-                                     "RANK",
-                                     "LOCAL_RANK",
-                                     "MPI_LOCALRANKID"};
-
 // make_communicator's error under the current environment ("" when it succeeds).
 std::string refusal() {
   try {
@@ -38,7 +26,7 @@ std::string refusal() {
 }  // namespace
 
 TEST_CASE("dist: a build without MPI refuses a launch of several ranks and names the launcher and MPI") {
-  for (const char* n : kLauncherVars)
+  for (const char* n : dist::launch_env_vars())
     if (std::getenv(n)) {
       test::skip(str_cat("runs without a launcher, but ", n, " is set"));
       return;

@@ -16,18 +16,15 @@
 #include "core/cuda/context.h"
 #include "core/host_sync.h"
 #include "core/transfer.h"
-#include "model/multitask_model.h"
 #include "ops/ops.h"
-#include "tasks/dataset.h"
 #include "tests/ops/cuda/cuda_check.h"
+#include "tests/train/train_test_util.h"
 #include "train/step.h"
 
 using namespace sono;
 using namespace sono::test;
 
 namespace {
-
-const char* const kTaskIds[] = {"cardiac_multi", "organ_cls", "thyroid_nodule_det", "IUGC"};
 
 // Holds cuda:0's stream for `ms` milliseconds from construction; passed()
 // tells whether the device has got past it.
@@ -53,16 +50,6 @@ class StreamStall {
 
 constexpr int kStallMs = 3000;
 
-model::MultiTaskModelConfig one_task_per_type() {
-  model::MultiTaskModelConfig cfg = tasks::model_config();
-  cfg.encoder = "efficientnet-b0";
-  std::vector<model::TaskSpec> specs;
-  for (const char* id : kTaskIds) specs.push_back(model::TaskRegistry::official().at(id));
-  cfg.tasks = model::TaskRegistry(specs);
-  cfg.init_seed = 3;
-  return cfg;
-}
-
 // The trainer's step (train/trainer.cpp with train/batch_prefetch.h): the
 // batch's tensors uploaded on the copy stream, boxes left on the host.
 Tensor prefetched_step(model::MultiTaskModel& m, AdamW& opt, const data::Batch& host, const std::string& id) {
@@ -80,16 +67,12 @@ Tensor prefetched_step(model::MultiTaskModel& m, AdamW& opt, const data::Batch& 
 
 TEST_CASE("host sync cuda: a training step waits for the device once, at its loss, for every task type") {
   SKIP_WITHOUT_CUDA();
-  model::MultiTaskModel m(one_task_per_type());
+  model::MultiTaskModel m(one_task_per_type("efficientnet-b0", 3));
   m.to(kGpu);
   m.train();
-  ParamGroup g;
-  g.name = "all";
-  g.params = m.parameters();
-  g.lr = g.initial_lr = 1e-3;
-  AdamW opt({g});
+  AdamW opt = single_group(m, 1e-3);
   uint64_t seed = 60;
-  for (const char* id : kTaskIds) {
+  for (const char* id : kOneTaskPerType) {
     CAPTURE(id);
     const data::Batch host = tasks::synthetic_batch(m.tasks().at(id), 4, 64, Device::cpu(), ++seed);
     // Warm-up: handles, cuDNN plans, cached blocks, staging blocks, AdamW state.

@@ -4,8 +4,6 @@
 // "skipped: no CUDA device") without a GPU.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -18,6 +16,7 @@
 #include "data/phantom.h"
 #include "tasks/task_kind.h"
 #include "tests/ops/cuda/cuda_check.h"
+#include "tests/train/train_test_util.h"
 #include "train/benchmark.h"
 #include "train/trainer.h"
 
@@ -27,26 +26,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One task per task type, as bench/bench_model.cpp times them.
-const char* const kTaskIds[] = {"cardiac_multi", "organ_cls", "thyroid_nodule_det", "IUGC"};
-
-model::MultiTaskModelConfig one_task_per_type(const std::string& encoder) {
-  model::MultiTaskModelConfig cfg = tasks::model_config();
-  cfg.encoder = encoder;
-  std::vector<model::TaskSpec> tasks;
-  for (const char* id : kTaskIds) tasks.push_back(model::TaskRegistry::official().at(id));
-  cfg.tasks = model::TaskRegistry(tasks);
-  cfg.init_seed = 17;
-  cfg.random_seed = 23;  // dropout stays on: CUDA draws the CPU's Philox masks bit for bit
+// Dropout stays on: CUDA draws the CPU's Philox masks bit for bit.
+model::MultiTaskModelConfig with_dropout(model::MultiTaskModelConfig cfg) {
+  cfg.random_seed = 23;
   return cfg;
-}
-
-AdamW single_group(const model::MultiTaskModel& m, double lr) {
-  ParamGroup g;
-  g.name = "all";
-  g.params = m.parameters();
-  g.lr = g.initial_lr = lr;
-  return AdamW({g});
 }
 
 // max |a - b| / max |b|: the whole-model norm of tests/model/test_parity.cpp
@@ -61,13 +44,6 @@ double rel_max_error(const Tensor& a, const Tensor& b) {
     scale = std::max(scale, std::abs(y[i]));
   }
   return scale > 0 ? diff / scale : diff;
-}
-
-fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("sono_test_train_cuda_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
 }
 
 std::vector<double> step_losses(const fs::path& log) {
@@ -90,10 +66,10 @@ TEST_CASE("train cuda: one B4 training step per task type matches the CPU step")
   const PrecisionScope fp32(Precision::FP32);  // compared with the CPU: strict FP32
   const double lr = 1e-3;
   uint64_t seed = 9000;
-  for (const char* id : kTaskIds) {
+  for (const char* id : kOneTaskPerType) {
     CAPTURE(id);
-    model::MultiTaskModel cpu_model(one_task_per_type("efficientnet-b4"));
-    model::MultiTaskModel gpu_model(one_task_per_type("efficientnet-b4"));
+    model::MultiTaskModel cpu_model(with_dropout(one_task_per_type("efficientnet-b4", 17)));
+    model::MultiTaskModel gpu_model(with_dropout(one_task_per_type("efficientnet-b4", 17)));
     gpu_model.to(kGpu);
     cpu_model.train();
     gpu_model.train();
@@ -156,7 +132,7 @@ TEST_CASE("train cuda: one B4 training step per task type matches the CPU step")
 TEST_CASE("train cuda: 20 training steps follow the CPU's loss curve") {
   SKIP_WITHOUT_CUDA();
   const PrecisionScope fp32(Precision::FP32);  // compared with the CPU: strict FP32
-  fs::path root = temp_dir("curve");
+  fs::path root = scratch_dir("sono_test_train_cuda_", "curve");
   data::PhantomOptions po;
   po.images_per_task = 12;
   po.min_size = 64;
@@ -199,21 +175,21 @@ TEST_CASE("train cuda: 20 training steps follow the CPU's loss curve") {
 TEST_CASE("train cuda: peak memory per task type at batch 20, and no growth over 200 steps") {
   SKIP_WITHOUT_CUDA();
   const int dev = kGpu.index;
-  model::MultiTaskModel m(one_task_per_type("efficientnet-b4"));
+  model::MultiTaskModel m(with_dropout(one_task_per_type("efficientnet-b4", 17)));
   m.to(kGpu);
   m.train();
   AdamW opt = benchmark_optimizer(m);
   std::vector<data::Batch> batches;
   uint64_t seed = 500;
-  for (const char* id : kTaskIds) batches.push_back(synthetic_batch(m.tasks().at(id), 20, 256, kGpu, ++seed));
+  for (const char* id : kOneTaskPerType) batches.push_back(synthetic_batch(m.tasks().at(id), 20, 256, kGpu, ++seed));
 
   // One step first: the optimizer state exists from then on, as in training.
-  for (size_t t = 0; t < batches.size(); ++t) training_step(m, opt, batches[t], kTaskIds[t]).item();
+  for (size_t t = 0; t < batches.size(); ++t) training_step(m, opt, batches[t], kOneTaskPerType[t]).item();
   for (size_t t = 0; t < batches.size(); ++t) {
     PeakMemory peak(kGpu);
-    training_step(m, opt, batches[t], kTaskIds[t]).item();
+    training_step(m, opt, batches[t], kOneTaskPerType[t]).item();
     const auto st = cuda::memory_stats(dev);
-    MESSAGE("B4 training step, ", kTaskIds[t], ", batch 20, 256x256: peak ", mib(peak.peak_bytes()),
+    MESSAGE("B4 training step, ", kOneTaskPerType[t], ", batch 20, 256x256: peak ", mib(peak.peak_bytes()),
             " MiB above the model and optimizer state; allocator peak ", mib(st.peak), " MiB, reserved ",
             mib(st.reserved), " MiB");
     CHECK(peak.peak_bytes() > 0);
@@ -224,7 +200,7 @@ TEST_CASE("train cuda: peak memory per task type at batch 20, and no growth over
   cuda::MemoryStats at20;
   for (int step = 1; step <= 200; ++step) {
     const size_t t = size_t(step) % batches.size();
-    Tensor loss = training_step(m, opt, batches[t], kTaskIds[t]);
+    Tensor loss = training_step(m, opt, batches[t], kOneTaskPerType[t]);
     if (step % 20 == 0) REQUIRE(std::isfinite(loss.item()));  // also bounds the queue
     if (step == 20) at20 = cuda::memory_stats(dev);
   }

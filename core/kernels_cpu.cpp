@@ -20,7 +20,7 @@ void copy(const Tensor& dst, const Tensor& src) {
       const S* s = static_cast<const S*>(src.raw_data());
       if (dst.is_contiguous() && src.is_contiguous()) {
         const int64_t n = dst.numel();
-#pragma omp parallel for if (worth_parallel(n))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
         for (int64_t i = 0; i < n; ++i) d[i] = scalar_cast<D>(s[i]);
         return;
       }
@@ -37,7 +37,7 @@ void fill(const Tensor& dst, double value) {
     scalar_t* d = static_cast<scalar_t*>(dst.raw_data());
     if (dst.is_contiguous()) {
       const int64_t n = dst.numel();
-#pragma omp parallel for if (worth_parallel(n))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
       for (int64_t i = 0; i < n; ++i) d[i] = v;
       return;
     }
@@ -54,7 +54,7 @@ void axpy(const Tensor& dst, const Tensor& src, double alpha) {
     const scalar_t a = scalar_t(alpha);
     if (dst.is_contiguous() && src.is_contiguous()) {
       const int64_t n = dst.numel();
-#pragma omp parallel for if (worth_parallel(n))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
       for (int64_t i = 0; i < n; ++i) d[i] += a * s[i];
       return;
     }
@@ -82,7 +82,7 @@ void sum_to_shape(const Tensor& dst, const Tensor& src) {
     const scalar_t* in = static_cast<const scalar_t*>(src.raw_data());
     const int64_t n_out = shape_numel(kept), n_red = shape_numel(red);
     const int64_t inner = red.empty() ? 1 : red.back(), inner_st = red.empty() ? 0 : red_st.back();
-#pragma omp parallel for if (worth_parallel(n_out * n_red))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(n_out)) if (worth_parallel(n_out * n_red))
     for (int64_t o = 0; o < n_out; ++o) {
       int64_t src_off = 0, dst_off = 0, rem = o;
       for (size_t k = kept.size(); k-- > 0;) {

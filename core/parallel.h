@@ -32,4 +32,17 @@ inline constexpr int64_t kParallelMinElements = 65536;
 // clause of its pragma); the region spans the whole op, never one channel.
 constexpr bool worth_parallel(int64_t elements) { return elements >= kParallelMinElements; }
 
+// Chunk size for a loop of `iterations` shared with schedule(dynamic, ...):
+// kParallelChunks chunks, taken by whichever thread is free. On a shared
+// machine a thread whose core another process holds runs at a fraction of
+// its speed; with a static split the whole region waits for its half, with
+// chunks the other threads take over what it has not started (docs/benchmarks.md,
+// "Threads and contention"). Every loop given this writes disjoint outputs per
+// iteration (sums in a fixed order inside an iteration), so which thread runs
+// a chunk never changes a bit of the result.
+inline constexpr int64_t kParallelChunks = 32;
+constexpr int64_t parallel_chunk(int64_t iterations) {
+  return iterations / kParallelChunks > 1 ? iterations / kParallelChunks : 1;
+}
+
 }  // namespace sono

@@ -21,7 +21,7 @@ template <class F>
 void for_spans(int64_t n, F f) {
   constexpr int64_t kSpan = 4096;
   const int64_t spans = (n + kSpan - 1) / kSpan;
-#pragma omp parallel for if (worth_parallel(n))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(spans)) if (worth_parallel(n))
   for (int64_t s = 0; s < spans; ++s) f(s * kSpan, std::min(kSpan, n - s * kSpan));
 }
 
@@ -40,11 +40,11 @@ void activation_forward(Activation a, const Tensor& x, const Tensor& y) {
           for_spans(n, [&](int64_t i, int64_t len) { vec::silu_forward(in + i, out + i, len); });
           break;
         }
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
         for (int64_t i = 0; i < n; ++i) out[i] = math::silu(in[i]);
         break;
       case Activation::ReLU:
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
         for (int64_t i = 0; i < n; ++i) out[i] = math::relu(in[i]);
         break;
       case Activation::Sigmoid:
@@ -52,7 +52,7 @@ void activation_forward(Activation a, const Tensor& x, const Tensor& y) {
           for_spans(n, [&](int64_t i, int64_t len) { vec::sigmoid(in + i, out + i, len); });
           break;
         }
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
         for (int64_t i = 0; i < n; ++i) out[i] = math::sigmoid(in[i]);
         break;
     }
@@ -73,19 +73,19 @@ void activation_backward(Activation a, const Tensor& x, const Tensor& y, const T
           for_spans(n, [&](int64_t i, int64_t len) { vec::silu_backward(in + i, g + i, out + i, len); });
           break;
         }
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
         for (int64_t i = 0; i < n; ++i) out[i] = g[i] * math::silu_grad(in[i]);
         break;
       }
       case Activation::ReLU: {
         const scalar_t* in = x.data<scalar_t>();
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
         for (int64_t i = 0; i < n; ++i) out[i] = g[i] * math::relu_grad(in[i]);
         break;
       }
       case Activation::Sigmoid: {
         const scalar_t* o = y.data<scalar_t>();
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
         for (int64_t i = 0; i < n; ++i) out[i] = g[i] * math::sigmoid_grad_from_output(o[i]);
         break;
       }

@@ -67,7 +67,7 @@ void backward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   const bool want_sums = training || gweight.defined() || gbias.defined();
   std::vector<double> sum_gz(size_t(pl.count()), 0.0), sum_gz_xc(size_t(pl.count()), 0.0);
   std::vector<T> scratch;
-#pragma omp parallel for if (pl.parallel()) firstprivate(scratch)
+#pragma omp parallel for schedule(dynamic, parallel_chunk(pl.count())) if (pl.parallel()) firstprivate(scratch)
   for (int64_t p = 0; p < pl.count(); ++p) {
     const T* xs = xd + p * s;
     const T* gs = gyd + p * s;

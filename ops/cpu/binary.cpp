@@ -31,11 +31,11 @@ inline int64_t at(int64_t o, int64_t i, int64_t inner) {
 template <Pat PA, Pat PB, class F, class T>
 void run_2d(F f, const T* a, const T* b, T* out, int64_t outer, int64_t inner) {
   if (outer == 1) {
-#pragma omp parallel for simd if (worth_parallel(inner))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(inner)) if (worth_parallel(inner))
     for (int64_t i = 0; i < inner; ++i) out[i] = f(a[at<PA>(0, i, inner)], b[at<PB>(0, i, inner)]);
     return;
   }
-#pragma omp parallel for if (worth_parallel(outer * inner))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(outer)) if (worth_parallel(outer * inner))
   for (int64_t o = 0; o < outer; ++o) {
     T* dst = out + o * inner;
 #pragma omp simd
@@ -134,13 +134,13 @@ void affine_forward(const Tensor& x, double alpha, double beta, const Tensor& ou
     const int64_t n = x.numel();
     // Exact single-operation forms, as PyTorch's x * s and x + s.
     if (beta == 0.0) {
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
       for (int64_t i = 0; i < n; ++i) o[i] = al * in[i];
     } else if (alpha == 1.0) {
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
       for (int64_t i = 0; i < n; ++i) o[i] = in[i] + be;
     } else {
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
       for (int64_t i = 0; i < n; ++i) o[i] = al * in[i] + be;
     }
   });

@@ -283,7 +283,7 @@ void for_each_plane(const Geometry& g, int64_t planes, int64_t scratch_size, F b
 #pragma omp parallel if (work >= kParallelWork)
   {
     std::vector<T> scratch(static_cast<size_t>(scratch_size));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, parallel_chunk(planes))
     for (int64_t i = 0; i < planes; ++i) body(i, scratch.data());
   }
 }

@@ -33,7 +33,7 @@ constexpr int64_t kParallelCopy = 1 << 16;
 template <class T>
 void im2col(const Geometry& g, const T* x, int64_t oh0, int64_t oh1, T* col) {
   const int64_t kk = g.kh * g.kw, cols = (oh1 - oh0) * g.wo;
-#pragma omp parallel for schedule(static) if (g.cin * kk * cols >= kParallelCopy)
+#pragma omp parallel for schedule(dynamic, parallel_chunk(g.cin* kk)) if (g.cin * kk * cols >= kParallelCopy)
   for (int64_t r = 0; r < g.cin * kk; ++r) {
     const int64_t c = r / kk, ki = r % kk / g.kw, kj = r % g.kw;
     int64_t lo, hi;
@@ -64,7 +64,7 @@ template <class T>
 void col2im_add(const Geometry& g, const T* col, int64_t oh0, int64_t oh1, T* gx) {
   const int64_t kk = g.kh * g.kw, cols = (oh1 - oh0) * g.wo;
   // One channel per iteration: every gx element has a single writer.
-#pragma omp parallel for schedule(static) if (g.cin * kk * cols >= kParallelCopy)
+#pragma omp parallel for schedule(dynamic, parallel_chunk(g.cin)) if (g.cin * kk * cols >= kParallelCopy)
   for (int64_t c = 0; c < g.cin; ++c) {
     T* gxc = gx + c * g.h * g.w;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
@@ -137,7 +137,7 @@ void gemm_conv_forward(const Geometry& g, const T* x, const T* w, const T* bias,
     T* yn = y + n * g.cout * hw;
     // The bias seeds the output and the GEMM accumulates onto it.
     if (bias) {
-#pragma omp parallel for if (g.cout * hw >= kParallelCopy)
+#pragma omp parallel for schedule(dynamic, parallel_chunk(g.cout)) if (g.cout * hw >= kParallelCopy)
       for (int64_t c = 0; c < g.cout; ++c) std::fill(yn + c * hw, yn + (c + 1) * hw, bias[c]);
     }
     for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows) {

@@ -285,14 +285,14 @@ void correlate(const Problem& p, const float* x, const float* u, const float* bi
     const int64_t r1 = std::min(r0 + rows, rows_total), ld = (r1 - r0) * tw;
 #pragma omp parallel
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, parallel_chunk(p.c))
       for (int64_t ch = 0; ch < p.c; ++ch) input_transform(p, x, ch, r0, r1, ld, v + ch * ld);
         // Each xi's GEMM is one single-threaded BLAS call (cpu::gemm inside a region).
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
       for (int64_t xi = 0; xi < kXi; ++xi)
         gemm<float>(false, false, p.k, ld, p.c, 1.f, u + xi * p.k * p.c, p.c, v + xi * p.c * ld, ld, 0.f,
                     m + xi * p.k * ld, ld);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, parallel_chunk(p.k))
       for (int64_t co = 0; co < p.k; ++co) output_transform(p, m + co * ld, co, r0, r1, ld, bias, y);
     }
   }
@@ -312,11 +312,11 @@ void weight_gradient(const Problem& p, const float* x, const float* gy, float* g
     const int64_t r1 = std::min(r0 + rows, rows_total), ld = (r1 - r0) * tw;
 #pragma omp parallel
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, parallel_chunk(p.c))
       for (int64_t ch = 0; ch < p.c; ++ch) input_transform(p, x, ch, r0, r1, ld, v + ch * ld);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, parallel_chunk(p.k))
       for (int64_t co = 0; co < p.k; ++co) grad_transform(p, gy, co, r0, r1, ld, z + co * ld);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
       for (int64_t xi = 0; xi < kXi; ++xi)
         gemm<float>(false, true, p.k, p.c, ld, 1.f, z + xi * p.k * ld, ld, v + xi * p.c * ld, ld, r0 > 0 ? 1.f : 0.f,
                     m + xi * pairs, p.c);
@@ -329,7 +329,7 @@ void weight_gradient(const Problem& p, const float* x, const float* gy, float* g
                                       {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                       {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                       {0, 0, 1}};
-#pragma omp parallel for schedule(static) if (pairs >= 4096)
+#pragma omp parallel for schedule(dynamic, parallel_chunk(pairs)) if (pairs >= 4096)
   for (int64_t q = 0; q < pairs; ++q) {
     double t[3][kAlpha];
     for (int64_t l = 0; l < 3; ++l)
@@ -385,7 +385,7 @@ bool winograd_applies(const Geometry& g, bool backward) { return winograd_enable
 void winograd_forward(const Geometry& g, const float* x, const float* w, const float* bias, float* y) {
   const int64_t pairs = g.cout * g.cin;
   float* u = shared_buffer(kXi * pairs, 0);
-#pragma omp parallel for schedule(static) if (pairs >= 4096)
+#pragma omp parallel for schedule(dynamic, parallel_chunk(pairs)) if (pairs >= 4096)
   for (int64_t q = 0; q < pairs; q += kLanes)
     transform_kernels(w + q * 9, std::min(kLanes, pairs - q), 9, 3, 1, u + q, pairs);
   correlate({g.n, g.cin, g.h, g.w, g.cout, g.ho, g.wo, g.pt, g.pl}, x, u, bias, y);
@@ -396,7 +396,7 @@ void winograd_backward_input(const Geometry& g, const float* w, const float* gy,
   // lanes run over k for one c.
   const int64_t pairs = g.cout * g.cin, runs = ceil_div(g.cout, kLanes);
   float* u = shared_buffer(kXi * pairs, 0);
-#pragma omp parallel for schedule(static) if (pairs >= 4096)
+#pragma omp parallel for schedule(dynamic, parallel_chunk(pairs)) if (pairs >= 4096)
   for (int64_t q = 0; q < g.cin * runs; ++q) {
     const int64_t c = q / runs, k0 = q % runs * kLanes;
     transform_kernels(w + (k0 * g.cin + c) * 9 + 8, std::min(kLanes, g.cout - k0), g.cin * 9, -3, -1,

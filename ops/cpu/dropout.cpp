@@ -14,7 +14,7 @@ void dropout_mask(MaskRule rule, double p, double scale, uint64_t seed, uint64_t
     scalar_t* m = mask.data<scalar_t>();
     const scalar_t keep = scalar_t(scale);
     const int64_t n = mask.numel();
-#pragma omp parallel for if (worth_parallel(n))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
     for (int64_t i = 0; i < n; ++i)
       m[i] = mask_keep(rule, philox_uniform(seed, offset + uint64_t(i)), p) ? keep : scalar_t(0);
   });

@@ -24,6 +24,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace sono::cpu {
 
@@ -98,7 +99,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   const Blocks bl(m, n);
   if (bl.count > 1 && m * n * k >= kParallelMacs && omp_get_max_threads() > 1 && !omp_in_parallel()) {
     // Inside the region OpenBLAS sees omp_in_parallel() and runs single-threaded.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
     for (int64_t i = 0; i < bl.count; ++i)
       gemm_block(bl, i, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
@@ -124,7 +125,7 @@ namespace sono::cpu {
 
 template <class T>
 void bias_grad(const T* g, int64_t n, int64_t c, int64_t inner, T* gb) {
-#pragma omp parallel for if (n * c * inner > (1 << 16))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(c)) if (n * c * inner > (1 << 16))
   for (int64_t j = 0; j < c; ++j) {
     T acc = 0;
     for (int64_t i = 0; i < n; ++i) {

@@ -35,7 +35,7 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& target, const Ten
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* z = logits.data<scalar_t>();
     const int64_t* y = target.data<int64_t>();
-#pragma omp parallel for if (parallel_rows(B, C))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(B)) if (parallel_rows(B, C))
     for (int64_t b = 0; b < B; ++b) per_row[size_t(b)] = row_log_sum_exp(z + b * C, C) - double(z[b * C + y[b]]);
     double total = 0;
     for (double v : per_row) total += v;
@@ -54,7 +54,7 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Te
     const scalar_t* z = logits.data<scalar_t>();
     const int64_t* y = target.data<int64_t>();
     scalar_t* g = grad_logits.data<scalar_t>();
-#pragma omp parallel for if (parallel_rows(B, C))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(B)) if (parallel_rows(B, C))
     for (int64_t b = 0; b < B; ++b) {
       const scalar_t* row = z + b * C;
       scalar_t* grow = g + b * C;

@@ -89,7 +89,7 @@ void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* z = logits.data<scalar_t>();
     const int64_t* y = target.data<int64_t>();
-#pragma omp parallel for if (bl.parallel())
+#pragma omp parallel for schedule(dynamic, parallel_chunk(bl.count)) if (bl.parallel())
     for (int64_t blk = 0; blk < bl.count; ++blk) {
       const int64_t b = bl.image(blk), k0 = bl.first_pixel(blk), n = bl.size(blk);
       const int64_t* yb = y + b * hw + k0;
@@ -143,7 +143,7 @@ void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor
     const scalar_t* z = logits.data<scalar_t>();
     const int64_t* y = target.data<int64_t>();
     scalar_t* g = grad_logits.data<scalar_t>();
-#pragma omp parallel for if (bl.parallel())
+#pragma omp parallel for schedule(dynamic, parallel_chunk(bl.count)) if (bl.parallel())
     for (int64_t blk = 0; blk < bl.count; ++blk) {
       const int64_t b = bl.image(blk), k0 = bl.first_pixel(blk), n = bl.size(blk);
       const int64_t offset = b * C * hw + k0;

@@ -104,7 +104,7 @@ void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tenso
     const scalar_t* t = target.data<scalar_t>();
     with_terms(kind, [&](auto terms) {
       using Terms = decltype(terms);
-#pragma omp parallel for if (worth_parallel(n))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(chunks)) if (worth_parallel(n))
       for (int64_t ci = 0; ci < chunks; ++ci) {
         const int64_t end = std::min(n, (ci + 1) * kChunk);
         if constexpr (kBceF32<Terms, scalar_t>) {
@@ -140,17 +140,17 @@ void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tens
         scalar_t* gx = grad_input.data<scalar_t>();
         if constexpr (kBceF32<Terms, scalar_t>) {
           const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for if (worth_parallel(n))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(chunks)) if (worth_parallel(n))
           for (int64_t ci = 0; ci < chunks; ++ci)
             bce_grad(x + ci * kChunk, t + ci * kChunk, scale, std::min(kChunk, n - ci * kChunk), gx + ci * kChunk);
         } else {
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
           for (int64_t i = 0; i < n; ++i) gx[i] = scale * Terms::dx(x[i], t[i]);
         }
       }
       if (grad_target.defined()) {
         scalar_t* gt = grad_target.data<scalar_t>();
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
         for (int64_t i = 0; i < n; ++i) gt[i] = scale * Terms::dt(x[i], t[i]);
       }
     });

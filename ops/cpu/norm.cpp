@@ -30,7 +30,7 @@ void plane_grad_sums(const T* x, const T* gy, const Planes& pl, const std::vecto
   sum_gy.assign(size_t(pl.count()), 0.0);
   sum_gy_xc.assign(size_t(pl.count()), 0.0);
   const int64_t s = pl.s;
-#pragma omp parallel for if (pl.parallel())
+#pragma omp parallel for schedule(dynamic, parallel_chunk(pl.count())) if (pl.parallel())
   for (int64_t p = 0; p < pl.count(); ++p) {
     const T* xs = x + p * s;
     const T* gs = gy + p * s;

@@ -55,7 +55,7 @@ void plane_moments(const T* x, const Planes& pl, const std::vector<double>& shif
   s1.assign(size_t(pl.count()), 0.0);
   s2.assign(size_t(pl.count()), 0.0);
   const int64_t s = pl.s;
-#pragma omp parallel for if (pl.parallel())
+#pragma omp parallel for schedule(dynamic, parallel_chunk(pl.count())) if (pl.parallel())
   for (int64_t p = 0; p < pl.count(); ++p) {
     const T* src = x + p * s;
     const double k = shift[size_t(p)];
@@ -152,7 +152,7 @@ inline void affine_plane(const T* src, T* dst, int64_t s, const PlaneAffine& k, 
 template <class T, class Post>
 void plane_normalize(const T* x, T* y, const Planes& pl, const PlaneAffine& k, Post post) {
   const int64_t s = pl.s;
-#pragma omp parallel for if (pl.parallel())
+#pragma omp parallel for schedule(dynamic, parallel_chunk(pl.count())) if (pl.parallel())
   for (int64_t p = 0; p < pl.count(); ++p) {
     affine_plane(x + p * s, y + p * s, s, k, p);
     post(y + p * s, s);
@@ -194,7 +194,7 @@ struct InputGradCoeffs {
 template <class T>
 void plane_input_grad(const T* x, const T* g, T* gx, const Planes& pl, const InputGradCoeffs& k) {
   const int64_t s = pl.s;
-#pragma omp parallel for if (pl.parallel())
+#pragma omp parallel for schedule(dynamic, parallel_chunk(pl.count())) if (pl.parallel())
   for (int64_t p = 0; p < pl.count(); ++p) {
     const T* xs = x + p * s;
     const T* gs = g + p * s;

@@ -31,7 +31,7 @@ template <class T>
 double long_row_sum(const T* p, int64_t n) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> part(static_cast<size_t>(chunks));
-#pragma omp parallel for
+#pragma omp parallel for schedule(dynamic, parallel_chunk(chunks))
   for (int64_t c = 0; c < chunks; ++c) part[size_t(c)] = row_sum(p + c * kChunk, std::min(kChunk, n - c * kChunk));
   double s = 0;
   for (double v : part) s += v;
@@ -48,7 +48,7 @@ void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double
     scalar_t* po = out.data<scalar_t>();
     if (inner == 1) {
       if (outer >= 16 || r <= 4 * kChunk) {
-#pragma omp parallel for if (worth_parallel(outer * r))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(outer)) if (worth_parallel(outer * r))
         for (int64_t o = 0; o < outer; ++o) po[o] = scalar_t(row_sum(px + o * r, r) * scale);
       } else {
         for (int64_t o = 0; o < outer; ++o) po[o] = scalar_t(long_row_sum(px + o * r, r) * scale);
@@ -56,7 +56,7 @@ void sum_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, double
       return;
     }
     const int64_t blocks = (inner + kBlock - 1) / kBlock;
-#pragma omp parallel for if (worth_parallel(outer * r * inner))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(outer* blocks)) if (worth_parallel(outer * r * inner))
     for (int64_t t = 0; t < outer * blocks; ++t) {
       const int64_t o = t / blocks, i0 = (t % blocks) * kBlock, len = std::min(kBlock, inner - i0);
       double acc[kBlock] = {};
@@ -78,7 +78,7 @@ void argmax_middle(const Tensor& x, int64_t outer, int64_t r, int64_t inner, con
     const scalar_t* px = x.data<scalar_t>();
     int64_t* po = out.data<int64_t>();
     const int64_t blocks = (inner + kBlock - 1) / kBlock;
-#pragma omp parallel for if (worth_parallel(outer * r * inner))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(outer* blocks)) if (worth_parallel(outer * r * inner))
     for (int64_t t = 0; t < outer * blocks; ++t) {
       const int64_t o = t / blocks, i0 = (t % blocks) * kBlock, len = std::min(kBlock, inner - i0);
       scalar_t best[kBlock];

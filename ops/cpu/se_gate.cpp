@@ -38,7 +38,7 @@ void se_gate_forward(const Tensor& x, const Tensor& s, const Tensor& out) {
     const T* sd = s.data<T>();
     T* od = out.data<T>();
     const int64_t planes = s.numel(), S = x.numel() / planes;
-#pragma omp parallel for if (worth_parallel(x.numel()))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(planes)) if (worth_parallel(x.numel()))
     for (int64_t p = 0; p < planes; ++p) {
       const T g = gate_of(sd[p]);
       const T* src = xd + p * S;
@@ -59,7 +59,7 @@ void se_gate_backward(const Tensor& x, const Tensor& s, const Tensor& gy, const 
     T* gxd = gx.defined() ? gx.data<T>() : nullptr;
     T* gsd = gs.defined() ? gs.data<T>() : nullptr;
     const int64_t planes = s.numel(), S = x.numel() / planes;
-#pragma omp parallel for if (worth_parallel(x.numel()))
+#pragma omp parallel for schedule(dynamic, parallel_chunk(planes)) if (worth_parallel(x.numel()))
     for (int64_t p = 0; p < planes; ++p) {
       const T gate = gate_of(sd[p]);
       const T* xs = xd + p * S;

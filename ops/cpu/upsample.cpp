@@ -63,7 +63,7 @@ void upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
     const scalar_t* in = x.data<scalar_t>();
     scalar_t* out = y.data<scalar_t>();
     const int64_t planes = x.size(0) * x.size(1), h = x.size(2), w = x.size(3);
-#pragma omp parallel for collapse(2) if (worth_parallel(planes * h * w))
+#pragma omp parallel for collapse(2) schedule(dynamic, parallel_chunk(planes* h)) if (worth_parallel(planes * h * w))
     for (int64_t p = 0; p < planes; ++p)
       for (int64_t r = 0; r < h; ++r) {
         const scalar_t* src = in + (p * h + r) * w;
@@ -82,7 +82,7 @@ void upsample_nearest2x_backward(const Tensor& gy, const Tensor& gx) {
     const scalar_t* g = gy.data<scalar_t>();
     scalar_t* out = gx.data<scalar_t>();
     const int64_t planes = gx.size(0) * gx.size(1), h = gx.size(2), w = gx.size(3);
-#pragma omp parallel for collapse(2) if (worth_parallel(planes * h * w))
+#pragma omp parallel for collapse(2) schedule(dynamic, parallel_chunk(planes* h)) if (worth_parallel(planes * h * w))
     for (int64_t p = 0; p < planes; ++p)
       for (int64_t r = 0; r < h; ++r) {
         const scalar_t* top = g + (p * 2 * h + 2 * r) * 2 * w;
@@ -119,7 +119,7 @@ void upsample_bilinear2d_forward(const Tensor& x, const Tensor& y, bool align_co
       // decrease with the output row, so each is computed once per block.
       std::vector<scalar_t> buf(size_t(2 * ow));
       scalar_t* slot[2] = {buf.data(), buf.data() + ow};
-#pragma omp for collapse(2) schedule(static)
+#pragma omp for collapse(2) schedule(dynamic, parallel_chunk(planes* blocks))
       for (int64_t p = 0; p < planes; ++p)
         for (int64_t blk = 0; blk < blocks; ++blk) {
           int64_t cached[2] = {-1, -1};

@@ -17,7 +17,7 @@ void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor&
   float* mp = m.data<float>();
   float* vp = v.data<float>();
   const int64_t n = p.numel();
-#pragma omp parallel for simd if (worth_parallel(n))
+#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
   for (int64_t i = 0; i < n; ++i) adamw_update(pp[i], gp[i], mp[i], vp[i], s);
 }
 

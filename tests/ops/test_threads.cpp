@@ -38,7 +38,7 @@ void with_threads(const Workload& work, const std::function<void(const Tensor&, 
   omp_set_num_threads(before);
 }
 
-// Everything but the GEMMs: depthwise conv, activations, batch and group
+// Everything but the GEMMs: depthwise conv (stride 1 and 2), activations, batch and group
 // norm, squeeze-excite, pooling, upsampling, softmax and the losses, forward
 // and backward, each above its parallel threshold (core/parallel.h: 65536
 // elements; the 96x1000 rows too).
@@ -49,6 +49,12 @@ std::vector<Tensor> own_kernels() {
   Tensor beta = randn({32}, 5, DType::F32).set_requires_grad(true);
   Tensor rm = Tensor::zeros({32}), rv = Tensor::full({32}, 1.0);
   Tensor y = silu(conv2d(x, dw, Tensor(), Conv2dOptions::symmetric(2, 1, 32)));
+  // Stride 2 with the model's TF-"same" pads (1 before, 2 after): the strided
+  // input-gradient gather and the weight gradient at stride 2.
+  Conv2dOptions strided = Conv2dOptions::symmetric(1, 2, 32);
+  strided.pad_top = strided.pad_left = 1;
+  strided.pad_bottom = strided.pad_right = 2;
+  Tensor z = conv2d(x, dw, Tensor(), strided);
   y = batch_norm(y, gamma, beta, rm, rv, true, 0.01, 1e-3);
   y = mul(y, sigmoid(mean(y, {2, 3}, true)));
   y = relu(add(y, global_avg_pool2d(y)));
@@ -58,7 +64,8 @@ std::vector<Tensor> own_kernels() {
                 sum(group_norm(y, 4, Tensor(), Tensor(), 1e-5)) * 1e-4 +
                 cross_entropy(rows, rand_int({96}, 0, 1000, 8)) +
                 mse_loss(softmax(rows, 1), rand_uniform({96, 1000}, 0, 1e-3, 9, DType::F32)) +
-                mean(x.reshape({-1})) * 1e-2;  // one long row: fixed-size partial sums
+                mean(x.reshape({-1})) * 1e-2 +  // one long row: fixed-size partial sums
+                sum(mul(z, z)) * 1e-3;
   loss.backward();
   return {loss.detach(), y.detach(), x.grad(), dw.grad(), gamma.grad(), beta.grad(), rm, rv, rows.grad()};
 }

@@ -51,6 +51,11 @@ void im2col(const Geometry& g, const T* x, int64_t oh0, int64_t oh1, T* col) {
       std::fill(dst, dst + lo, T(0));
       if (g.sw == 1) {
         std::copy(src + lo + iw0, src + hi + iw0, dst + lo);
+      } else if (g.sw == 2) {
+        // A constant stride vectorizes as interleaved loads (the stem; the
+        // runtime-stride loop below stays scalar).
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * 2 + iw0];
       } else {
         for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw + iw0];
       }
@@ -80,6 +85,9 @@ void col2im_add(const Geometry& g, const T* col, int64_t oh0, int64_t oh1, T* gx
           if (g.sw == 1) {
 #pragma omp simd
             for (int64_t ow = lo; ow < hi; ++ow) dst[ow + iw0] += src[ow];
+          } else if (g.sw == 2) {
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow * 2 + iw0] += src[ow];
           } else {
 #pragma omp simd
             for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw + iw0] += src[ow];

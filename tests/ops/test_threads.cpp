@@ -71,7 +71,7 @@ std::vector<Tensor> own_kernels() {
 }
 
 // The GEMM paths: pointwise and dense convolutions (the decoder's 8x8
-// level included) and a linear layer as in the classification head.
+// level and the stem included) and a linear layer as in the classification head.
 std::vector<Tensor> gemm_paths() {
   Tensor x = randn({4, 32, 40, 40}, 11, DType::F32).set_requires_grad(true);
   Tensor pw = randn({48, 32, 1, 1}, 12, DType::F32, 0.2).set_requires_grad(true);
@@ -81,12 +81,18 @@ std::vector<Tensor> gemm_paths() {
   Tensor fc = randn({1000, 1792}, 16, DType::F32, 0.03).set_requires_grad(true);
   Tensor fc_b = randn({1000}, 17, DType::F32).set_requires_grad(true);
   Tensor a = conv2d(x, pw, Tensor(), Conv2dOptions{});
+  // The stem's shape (3 -> 48, 3x3 stride 2, pads 0/1): short-depth im2col chunks.
+  Tensor img = randn({2, 3, 64, 64}, 18, DType::F32).set_requires_grad(true);
+  Tensor stem = randn({48, 3, 3, 3}, 19, DType::F32, 0.2).set_requires_grad(true);
+  Conv2dOptions tf_same = Conv2dOptions::symmetric(0, 2);
+  tf_same.pad_bottom = tf_same.pad_right = 1;
+  Tensor s = conv2d(img, stem, Tensor(), tf_same);
   Tensor b = conv2d(small, w3, Tensor(), Conv2dOptions::symmetric(1, 1, 1));
   Tensor c = linear(feat, fc, fc_b);
-  Tensor loss = sum(mul(a, a)) * 1e-3 + sum(mul(b, b)) * 1e-3 + sum(mul(c, c)) * 1e-3;
+  Tensor loss = sum(mul(a, a)) * 1e-3 + sum(mul(b, b)) * 1e-3 + sum(mul(c, c)) * 1e-3 + sum(mul(s, s)) * 1e-3;
   loss.backward();
-  return {loss.detach(), a.detach(), b.detach(),  c.detach(), x.grad(),   pw.grad(),
-          small.grad(),  w3.grad(),  feat.grad(), fc.grad(),  fc_b.grad()};
+  return {loss.detach(), a.detach(),  b.detach(), c.detach(),  x.grad(),   pw.grad(),  small.grad(),
+          w3.grad(),     feat.grad(), fc.grad(),  fc_b.grad(), s.detach(), img.grad(), stem.grad()};
 }
 
 }  // namespace

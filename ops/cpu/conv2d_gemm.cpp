@@ -106,7 +106,7 @@ constexpr int64_t kChunkBytes = int64_t(4) << 20;
 // With a short GEMM depth (the stem: K = 27) the GEMM is bound by its output's
 // traffic (OpenBLAS zeroes C for beta 0, then accumulates into it), so there
 // the chunk is also cut to keep the output block within kOutChunkBytes (L2):
-// the stem's forward 1.2x faster, its backward 1.xx (docs/benchmarks.md).
+// at one thread the stem's forward 1.2x and its backward 1.3x faster (docs/benchmarks.md).
 constexpr int64_t kShortDepth = 64;
 constexpr int64_t kOutChunkBytes = int64_t(128) << 10;
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/error.h"
 #include "ops/cpu/conv2d_paths.h"
 
 namespace sono::cpu::conv {
@@ -378,8 +379,13 @@ void depthwise_forward(const Geometry& g, const T* x, const T* w, const T* bias,
   });
 }
 
+// The gather where its phases average at least 4 taps (5x5 at stride 2: 1.2-1.5x
+// faster than the scatter); with fewer (3x3 at stride 2, phases of 4, 2, 2
+// and 1 taps) the scatter measured 1.2-1.4x faster (docs/benchmarks.md).
+bool depthwise_gather_fits(const Geometry& g) { return g.dh == 1 && g.dw == 1 && g.kh * g.kw >= 4 * g.sh * g.sw; }
+
 template <class T>
-void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx) {
+void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx, StridedInputGrad path) {
   const Plane q = plane_of(g);
   const int64_t kk = g.kh * g.kw;
   if (g.sh == 1 && g.sw == 1) {
@@ -398,10 +404,10 @@ void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx)
     return;
   }
   const Layout l(q);
-  // The gather where its phases average at least 4 taps (5x5 at stride 2: 1.2-1.5x
-  // faster than the scatter); with fewer (3x3 at stride 2, phases of 4, 2, 2
-  // and 1 taps) the scatter measured 1.2-1.4x faster (docs/benchmarks.md).
-  if (g.dh == 1 && g.dw == 1 && g.kh * g.kw >= 4 * g.sh * g.sw) {
+  const bool gather = path == StridedInputGrad::Auto ? depthwise_gather_fits(g) : path == StridedInputGrad::Gather;
+  if (gather) {
+    SONO_CHECK(g.dh == 1 && g.dw == 1, "conv2d", "the strided depthwise gather needs dilation 1, got ", g.dh, "x",
+               g.dw);
     const StridedTranspose st(q, l);
     for_each_plane<T>(g, g.n * g.cin, st.scratch_size(), [&](int64_t i, T* scratch) {
       st.run(gy + i * g.ho * g.wo, w + i % g.cin * kk, scratch, gx + i * g.h * g.w);
@@ -432,9 +438,9 @@ void depthwise_backward_weight(const Geometry& g, const T* x, const T* gy, T* gw
   });
 }
 
-#define SONO_INSTANTIATE(T)                                                              \
-  template void depthwise_forward<T>(const Geometry&, const T*, const T*, const T*, T*); \
-  template void depthwise_backward_input<T>(const Geometry&, const T*, const T*, T*);    \
+#define SONO_INSTANTIATE(T)                                                                             \
+  template void depthwise_forward<T>(const Geometry&, const T*, const T*, const T*, T*);                \
+  template void depthwise_backward_input<T>(const Geometry&, const T*, const T*, T*, StridedInputGrad); \
   template void depthwise_backward_weight<T>(const Geometry&, const T*, const T*, T*);
 SONO_INSTANTIATE(float)
 SONO_INSTANTIATE(double)

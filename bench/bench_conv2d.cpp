@@ -10,7 +10,8 @@
 // On the cpu, the alternatives of the dense 3x3 stride-1 shapes are
 // conv2d_path_{fwd,bwd}/cpu/<shape>/{gemm,winograd} (a family of their own,
 // as tools/bench_compare.py takes the one benchmark that starts with
-// conv2d_fwd/cpu/<shape>/): im2col + GEMM, and Winograd F(4x4, 3x3).
+// conv2d_fwd/cpu/<shape>/): im2col + GEMM, and Winograd F(4x4, 3x3); those of
+// the strided depthwise input gradient conv2d_path_bwd/cpu/<shape>/{scatter,gather}.
 // GFLOP/s with FLOPs = 2 * multiply-adds (backward: twice the forward's).
 // The forward is checked once against a double-precision loop (sample 0,
 // the first output channels) before timing.
@@ -64,12 +65,12 @@ const std::vector<ConvShape>& shapes() {
       {"dw_5x5s1_1632_8", 1632, 1632, 8, 5, 1, 2, 2, true, true},
       {"dw_3x3s2_144_128", 144, 144, 128, 3, 2, 0, 1, true, true},
       {"dw_5x5s2_192_64", 192, 192, 64, 5, 2, 2, 2, true, true},
-      {"dw_5x5s2_960_16", 960, 960, 16, 5, 2, 1, 2, true, false},
+      {"dw_5x5s2_960_16", 960, 960, 16, 5, 2, 1, 2, true, true},
   };
   return s;
 }
 
-enum class Path { Auto, Cudnn, Gemm1x1, CpuGemm, CpuWinograd };
+enum class Path { Auto, Cudnn, Gemm1x1, CpuGemm, CpuWinograd, CpuScatter, CpuGather };
 
 struct Problem {
   Tensor x, w, gy, gx, gw;
@@ -162,7 +163,11 @@ void run_cpu_alternative(const Problem& p, Path path, bool backward, const Tenso
   const cpu::conv::Geometry g = cpu::conv::geometry(p.x, p.w, p.out, p.opt);
   const float *x = p.x.data<float>(), *w = p.w.data<float>(), *gy = p.gy.data<float>();
   float *gx = p.gx.data<float>(), *gw = p.gw.data<float>();
-  if (path == Path::CpuGemm) {
+  if (path == Path::CpuScatter || path == Path::CpuGather) {
+    cpu::conv::depthwise_backward_input(
+        g, gy, w, gx,
+        path == Path::CpuGather ? cpu::conv::StridedInputGrad::Gather : cpu::conv::StridedInputGrad::Scatter);
+  } else if (path == Path::CpuGemm) {
     if (backward) cpu::conv::gemm_conv_backward(g, x, w, gy, gx, gw);
     else cpu::conv::gemm_conv_forward<float>(g, x, w, nullptr, y.data<float>());
   } else if (backward) {
@@ -182,7 +187,7 @@ void conv_bench(benchmark::State& state, bench::Target t, ConvShape s, Path path
     return;
   Tensor y = Tensor::empty(p.out, DType::F32, t.device);
   std::function<void()> body;
-  if (path == Path::CpuGemm || path == Path::CpuWinograd) {
+  if (path == Path::CpuGemm || path == Path::CpuWinograd || path == Path::CpuScatter || path == Path::CpuGather) {
     body = [&] { run_cpu_alternative(p, path, backward, y); };
   } else if (path != Path::Auto) {
 #if SONO_WITH_CUDA
@@ -218,6 +223,15 @@ const bool registered = [] {
           std::string name = str_cat(backward ? "conv2d_bwd/" : "conv2d_fwd/", t.name, "/", s.name);
           if (cuda) name += str_cat("/", label);
           bench::configure(benchmark::RegisterBenchmark(name.c_str(), conv_bench, t, s, path, backward));
+        }
+        if (!cuda && backward && s.depthwise && s.stride > 1) {
+          // The strided depthwise input gradient alone, by its two paths (the
+          // GFLOP/s counter counts both gradients' FLOPs: compare the times).
+          for (const auto& [label, path] :
+               {std::pair{"scatter", Path::CpuScatter}, std::pair{"gather", Path::CpuGather}}) {
+            const std::string name = str_cat("conv2d_path_bwd/", t.name, "/", s.name, "/", label);
+            bench::configure(benchmark::RegisterBenchmark(name.c_str(), conv_bench, t, s, path, backward));
+          }
         }
         const bool winograd_shape = s.k == 3 && s.stride == 1 && !s.depthwise;
         if (cuda || !winograd_shape) continue;

@@ -39,6 +39,9 @@ BENCHMARK(sgemm)
     ->Args({32, 4096, 192})    // 1x1 project 192->32 at 64x64
     ->Args({960, 256, 160})    // 1x1 expand 160->960 at 16x16
     ->Args({128, 4096, 2304})  // FPN 3x3 256->128 at 64x64 (im2col)
+    ->Args({48, 16384, 27})    // stem 3x3 stride 2 3->48 at 256x256 (im2col), one sample
+    ->Args({32, 192, 4096})    // the 1x1 32->192 weight gradient's shape (gy @ x^T)
+    ->Args({160, 960, 256})    // the 1x1 160->960 weight gradient's shape
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/error.h"
 #include "ops/cpu/conv2d_paths.h"
 
 namespace sono::cpu::conv {
@@ -135,12 +136,11 @@ template <class T>
 struct Simd {
   static constexpr int64_t kLanes = 32 / int64_t(sizeof(T));
   typedef T vec __attribute__((vector_size(32)));
-  static vec load(const T* p) {
-    vec v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  }
-  static void store(T* p, const vec& v) { std::memcpy(p, &v, sizeof v); }
+  // The same register at any address: memcpy-based stores went through the
+  // stack in xmm halves in some kernels (GCC 13 kept the accumulators there).
+  typedef T unaligned __attribute__((vector_size(32), aligned(alignof(T)), may_alias));
+  static vec load(const T* p) { return *reinterpret_cast<const unaligned*>(p); }
+  static void store(T* p, const vec& v) { *reinterpret_cast<unaligned*>(p) = v; }
   static vec broadcast(T x) {
     vec v;
     for (int64_t i = 0; i < kLanes; ++i) v[i] = x;
@@ -153,7 +153,7 @@ struct Simd {
 // size at compile time (fully unrolled taps); 0 reads it from q.
 template <class T, int R, int KH, int KW>
 inline void correlate_block(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, int64_t oh0, int64_t ow0,
-                            T* out) {
+                            T* out, int64_t ldo) {
   using S = Simd<T>;
   using vec = typename S::vec;
   const int64_t kh = KH ? KH : q.kh, kw = KW ? KW : q.kw;
@@ -168,14 +168,14 @@ inline void correlate_block(const Plane& q, const Layout& l, const T* pad, const
       for (int r = 0; r < R; ++r) acc[r] += wv * S::load(src + r * rstep);
     }
   }
-  for (int r = 0; r < R; ++r) S::store(out + (oh0 + r) * q.wo + ow0, acc[r]);
+  for (int r = 0; r < R; ++r) S::store(out + (oh0 + r) * ldo + ow0, acc[r]);
 }
 
 // Row-at-a-time fallback for outputs narrower than one vector.
 template <class T>
-void correlate_narrow(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, T* out) {
+void correlate_narrow(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, T* out, int64_t ldo) {
   for (int64_t oh = 0; oh < q.ho; ++oh) {
-    T* o = out + oh * q.wo;
+    T* o = out + oh * ldo;
     std::fill(o, o + q.wo, bias);
     for (int64_t ki = 0; ki < q.kh; ++ki) {
       const T* row = pad + (oh * q.sh + ki * q.dh) * l.row;
@@ -192,63 +192,75 @@ void correlate_narrow(const Plane& q, const Layout& l, const T* pad, const T* w,
 // 4 rows x one vector. A ragged right edge recomputes the last full vector
 // (same values), so no scalar tail is needed.
 template <class T, int KH, int KW>
-void correlate_tiled(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, T* out) {
+void correlate_tiled(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, T* out, int64_t ldo) {
   constexpr int64_t V = Simd<T>::kLanes;
   constexpr int R = 4;
   for (int64_t oh0 = 0; oh0 < q.ho;) {
     const bool full = oh0 + R <= q.ho;
     for (int64_t ow0 = 0; ow0 < q.wo; ow0 += V) {
       const int64_t o = std::min(ow0, q.wo - V);
-      if (full) correlate_block<T, R, KH, KW>(q, l, pad, w, bias, oh0, o, out);
-      else correlate_block<T, 1, KH, KW>(q, l, pad, w, bias, oh0, o, out);
+      if (full) correlate_block<T, R, KH, KW>(q, l, pad, w, bias, oh0, o, out, ldo);
+      else correlate_block<T, 1, KH, KW>(q, l, pad, w, bias, oh0, o, out, ldo);
     }
     oh0 += full ? R : 1;
   }
 }
 
+// out (rows ldo apart) = the correlation of pad by w, plus bias.
 template <class T>
-void correlate(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, T* out) {
-  if (q.wo < Simd<T>::kLanes) return correlate_narrow(q, l, pad, w, bias, out);
-  if (q.kh == 3 && q.kw == 3) return correlate_tiled<T, 3, 3>(q, l, pad, w, bias, out);
-  if (q.kh == 5 && q.kw == 5) return correlate_tiled<T, 5, 5>(q, l, pad, w, bias, out);
-  correlate_tiled<T, 0, 0>(q, l, pad, w, bias, out);
+void correlate(const Plane& q, const Layout& l, const T* pad, const T* w, T bias, T* out, int64_t ldo) {
+  if (q.wo < Simd<T>::kLanes) return correlate_narrow(q, l, pad, w, bias, out, ldo);
+  if (q.kh == 3 && q.kw == 3) return correlate_tiled<T, 3, 3>(q, l, pad, w, bias, out, ldo);
+  if (q.kh == 5 && q.kw == 5) return correlate_tiled<T, 5, 5>(q, l, pad, w, bias, out, ldo);
+  // The sub-kernels of 3x3 and 5x5 at stride 2 (StridedTranspose).
+  if (q.kh == 2 && q.kw == 2) return correlate_tiled<T, 2, 2>(q, l, pad, w, bias, out, ldo);
+  if (q.kh == 2 && q.kw == 1) return correlate_tiled<T, 2, 1>(q, l, pad, w, bias, out, ldo);
+  if (q.kh == 1 && q.kw == 2) return correlate_tiled<T, 1, 2>(q, l, pad, w, bias, out, ldo);
+  if (q.kh == 1 && q.kw == 1) return correlate_tiled<T, 1, 1>(q, l, pad, w, bias, out, ldo);
+  if (q.kh == 3 && q.kw == 2) return correlate_tiled<T, 3, 2>(q, l, pad, w, bias, out, ldo);
+  if (q.kh == 2 && q.kw == 3) return correlate_tiled<T, 2, 3>(q, l, pad, w, bias, out, ldo);
+  correlate_tiled<T, 0, 0>(q, l, pad, w, bias, out, ldo);
 }
 
-// gw [kh, kw] += sum over (oh, ow) of gy * (window under each tap). One pass
-// per kernel row and block of up to kTapBlock tap columns, whose partial sums
-// stay in vector registers (one gy load feeds the whole block); columns past
-// the last full vector go through a scalar tail.
+// gw [kh, kw] += sum over (oh, ow) of gy * (window under each tap). The taps
+// go in blocks of up to kTapBlock (row-major over (ki, kj)), each block one
+// pass over gy whose partial sums stay in vector registers: one gy load feeds
+// every tap of the block, and the block's independent accumulators keep both
+// FMA pipes busy (a kernel row of 3 taps alone waits on the FMA latency).
+// Columns past the last full vector go through a scalar tail. The order of
+// every sum is fixed by the shape (lanes, then the tail, per tap).
 template <class T>
 void accumulate_weight_grad(const Plane& q, const Layout& l, const T* pad, const T* gy, T* gw) {
   using S = Simd<T>;
   using vec = typename S::vec;
   constexpr int64_t V = S::kLanes;
-  constexpr int kTapBlock = 5;
-  const int64_t wv = q.wo - q.wo % V;
-  for (int64_t ki = 0; ki < q.kh; ++ki) {
-    for (int64_t kj0 = 0; kj0 < q.kw; kj0 += kTapBlock) {
-      const int nb = int(std::min<int64_t>(kTapBlock, q.kw - kj0));
-      vec acc[kTapBlock];
-      T tail[kTapBlock];
-      for (int j = 0; j < kTapBlock; ++j) acc[j] = S::broadcast(T(0)), tail[j] = T(0);
-      for (int64_t oh = 0; oh < q.ho; ++oh) {
-        const T* gr = gy + oh * q.wo;
-        const T* row = pad + (oh * q.sh + ki * q.dh) * l.row;
-        const T* src[kTapBlock];
-        for (int j = 0; j < nb; ++j) src[j] = row + l.tap(kj0 + j);
-        for (int64_t ow0 = 0; ow0 < wv; ow0 += V) {
-          const vec gv = S::load(gr + ow0);
-          for (int j = 0; j < kTapBlock; ++j)
-            if (j < nb) acc[j] += gv * S::load(src[j] + ow0);
-        }
-        for (int64_t ow = wv; ow < q.wo; ++ow)
-          for (int j = 0; j < nb; ++j) tail[j] += gr[ow] * src[j][ow];
+  constexpr int kTapBlock = 9;
+  const int64_t wv = q.wo - q.wo % V, kk = q.kh * q.kw;
+  for (int64_t t0 = 0; t0 < kk; t0 += kTapBlock) {
+    const int nb = int(std::min<int64_t>(kTapBlock, kk - t0));
+    int64_t off[kTapBlock];  // where each tap of the block reads, from the start of its output row's window
+    for (int j = 0; j < kTapBlock; ++j) {
+      const int64_t t = t0 + std::min(j, nb - 1);
+      off[j] = t / q.kw * q.dh * l.row + l.tap(t % q.kw);
+    }
+    vec acc[kTapBlock];
+    T tail[kTapBlock];
+    for (int j = 0; j < kTapBlock; ++j) acc[j] = S::broadcast(T(0)), tail[j] = T(0);
+    for (int64_t oh = 0; oh < q.ho; ++oh) {
+      const T* gr = gy + oh * q.wo;
+      const T* row = pad + oh * q.sh * l.row;
+      for (int64_t ow0 = 0; ow0 < wv; ow0 += V) {
+        const vec gv = S::load(gr + ow0);
+        for (int j = 0; j < kTapBlock; ++j)
+          if (j < nb) acc[j] += gv * S::load(row + off[j] + ow0);
       }
-      for (int j = 0; j < nb; ++j) {
-        T sum = tail[j];
-        for (int64_t v = 0; v < V; ++v) sum += acc[j][v];
-        gw[ki * q.kw + kj0 + j] += sum;
-      }
+      for (int64_t ow = wv; ow < q.wo; ++ow)
+        for (int j = 0; j < nb; ++j) tail[j] += gr[ow] * row[off[j] + ow];
+    }
+    for (int j = 0; j < nb; ++j) {
+      T sum = tail[j];
+      for (int64_t v = 0; v < V; ++v) sum += acc[j][v];
+      gw[t0 + j] += sum;
     }
   }
 }
@@ -270,6 +282,72 @@ void scatter(const Plane& q, const Layout& l, const T* gy, const T* w, T* pad) {
     }
   }
 }
+
+// The input gradient of a strided undilated conv as a gather: the padded
+// window's row phase pr (rows pr + sh*a) and column phase pc (the layout's
+// phase segment pc) receive exactly the taps (pr + sh*u, pc + sw*v), from gy
+// pixel (a - u, j - v). So each of the sh*sw phases is a stride-1
+// correlation of gy by its flipped sub-kernel, written once per output block
+// with the taps in registers (correlate), where the scatter adds every tap
+// into memory. gy is padded once for the largest sub-kernel; a smaller one
+// reads the same plane from an offset. The window then goes through
+// unpad_plane as with the scatter.
+struct StridedTranspose {
+  const Plane& q;
+  const Layout& l;
+  int64_t umax, vmax;
+  Plane t;  // gy padded for the largest sub-kernel, read at stride 1
+  Layout lt;
+  StridedTranspose(const Plane& q_, const Layout& l_)
+      : q(q_),
+        l(l_),
+        umax(ceil_div(q.kh, q.sh)),
+        vmax(ceil_div(q.kw, q.sw)),
+        t{q.ho, q.wo, ceil_div(l.hp, q.sh), l.wq, umax, vmax, 1, 1, 1, 1, umax - 1, vmax - 1},
+        lt(t) {}
+  // Taps of a k-tap kernel axis at stride st that land on phase p.
+  static int64_t taps(int64_t k, int64_t st, int64_t p) { return std::max<int64_t>(0, ceil_div(k - p, st)); }
+  // The window, padded gy, a staging row for each and the sub-kernels.
+  int64_t scratch_size() const { return l.size() + lt.size() + lt.row + l.row + q.kh * q.kw; }
+
+  template <class T>
+  void run(const T* gy, const T* w, T* scratch, T* gx) const {
+    T* win = scratch;
+    T* gyp = win + l.size();
+    T* stage = gyp + lt.size();
+    T* sub = stage + std::max(lt.row, l.row);
+    pad_plane(t, lt, gy, gyp, stage);
+    // The flipped sub-kernels, phase after phase.
+    for (int64_t pr = 0, k = 0; pr < q.sh; ++pr)
+      for (int64_t pc = 0; pc < q.sw; ++pc) {
+        const int64_t u = taps(q.kh, q.sh, pr), v = taps(q.kw, q.sw, pc);
+        for (int64_t i = 0; i < u; ++i)
+          for (int64_t j = 0; j < v; ++j) sub[k++] = w[(pr + q.sh * (u - 1 - i)) * q.kw + pc + q.sw * (v - 1 - j)];
+      }
+    // Blocks of kRows rows of every phase at a time, so the window rows they
+    // write stay in L1 across the phases.
+    constexpr int64_t kRows = 4;
+    const int64_t ldo = q.sh * l.row;
+    for (int64_t a0 = 0; a0 < t.ho; a0 += kRows) {
+      const T* wk = sub;
+      for (int64_t pr = 0; pr < q.sh; ++pr) {
+        const int64_t rows = std::min(kRows, ceil_div(l.hp - pr, q.sh) - a0), u = taps(q.kh, q.sh, pr);
+        for (int64_t pc = 0; pc < q.sw; ++pc) {
+          const int64_t v = taps(q.kw, q.sw, pc);
+          T* out = win + (pr + a0 * q.sh) * l.row + pc * l.wq;
+          if (rows > 0 && u * v == 0) {
+            for (int64_t a = 0; a < rows; ++a) std::fill(out + a * ldo, out + a * ldo + l.wq, T(0));
+          } else if (rows > 0) {
+            const Plane s{t.h, t.w, rows, l.wq, u, v, 1, 1, 1, 1, u - 1, v - 1};
+            correlate(s, lt, gyp + (a0 + umax - u) * lt.row + (vmax - v), wk, T(0), out, ldo);
+          }
+          wk += u * v;
+        }
+      }
+    }
+    unpad_plane(q, l, win, gx, stage);
+  }
+};
 
 // Below this many multiply-adds a parallel region costs more than it saves.
 constexpr int64_t kParallelWork = 1 << 16;
@@ -297,12 +375,17 @@ void depthwise_forward(const Geometry& g, const T* x, const T* w, const T* bias,
   for_each_plane<T>(g, g.n * g.cin, l.size() + l.row, [&](int64_t i, T* pad) {
     const int64_t c = i % g.cin;
     pad_plane(q, l, x + i * g.h * g.w, pad, pad + l.size());
-    correlate(q, l, pad, w + c * g.kh * g.kw, bias ? bias[c] : T(0), y + i * g.ho * g.wo);
+    correlate(q, l, pad, w + c * g.kh * g.kw, bias ? bias[c] : T(0), y + i * g.ho * g.wo, g.wo);
   });
 }
 
+// The gather where its phases average at least 4 taps (5x5 at stride 2: 1.2-1.5x
+// faster than the scatter); with fewer (3x3 at stride 2, phases of 4, 2, 2
+// and 1 taps) the scatter measured 1.2-1.4x faster (docs/benchmarks.md).
+bool depthwise_gather_fits(const Geometry& g) { return g.dh == 1 && g.dw == 1 && g.kh * g.kw >= 4 * g.sh * g.sw; }
+
 template <class T>
-void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx) {
+void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx, StridedInputGrad path) {
   const Plane q = plane_of(g);
   const int64_t kk = g.kh * g.kw;
   if (g.sh == 1 && g.sw == 1) {
@@ -316,11 +399,21 @@ void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx)
       const T* wc = w + i % g.cin * kk;
       for (int64_t k = 0; k < kk; ++k) flipped[k] = wc[kk - 1 - k];
       pad_plane(t, l, gy + i * g.ho * g.wo, pad, pad + l.size());
-      correlate(t, l, pad, flipped, T(0), gx + i * g.h * g.w);
+      correlate(t, l, pad, flipped, T(0), gx + i * g.h * g.w, g.w);
     });
     return;
   }
   const Layout l(q);
+  const bool gather = path == StridedInputGrad::Auto ? depthwise_gather_fits(g) : path == StridedInputGrad::Gather;
+  if (gather) {
+    SONO_CHECK(g.dh == 1 && g.dw == 1, "conv2d", "the strided depthwise gather needs dilation 1, got ", g.dh, "x",
+               g.dw);
+    const StridedTranspose st(q, l);
+    for_each_plane<T>(g, g.n * g.cin, st.scratch_size(), [&](int64_t i, T* scratch) {
+      st.run(gy + i * g.ho * g.wo, w + i % g.cin * kk, scratch, gx + i * g.h * g.w);
+    });
+    return;
+  }
   for_each_plane<T>(g, g.n * g.cin, l.size() + l.row, [&](int64_t i, T* pad) {
     scatter(q, l, gy + i * g.ho * g.wo, w + i % g.cin * kk, pad);
     unpad_plane(q, l, pad, gx + i * g.h * g.w, pad + l.size());
@@ -345,9 +438,9 @@ void depthwise_backward_weight(const Geometry& g, const T* x, const T* gy, T* gw
   });
 }
 
-#define SONO_INSTANTIATE(T)                                                              \
-  template void depthwise_forward<T>(const Geometry&, const T*, const T*, const T*, T*); \
-  template void depthwise_backward_input<T>(const Geometry&, const T*, const T*, T*);    \
+#define SONO_INSTANTIATE(T)                                                                             \
+  template void depthwise_forward<T>(const Geometry&, const T*, const T*, const T*, T*);                \
+  template void depthwise_backward_input<T>(const Geometry&, const T*, const T*, T*, StridedInputGrad); \
   template void depthwise_backward_weight<T>(const Geometry&, const T*, const T*, T*);
 SONO_INSTANTIATE(float)
 SONO_INSTANTIATE(double)

@@ -51,6 +51,11 @@ void im2col(const Geometry& g, const T* x, int64_t oh0, int64_t oh1, T* col) {
       std::fill(dst, dst + lo, T(0));
       if (g.sw == 1) {
         std::copy(src + lo + iw0, src + hi + iw0, dst + lo);
+      } else if (g.sw == 2) {
+        // A constant stride vectorizes as interleaved loads (the stem; the
+        // runtime-stride loop below stays scalar).
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * 2 + iw0];
       } else {
         for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw + iw0];
       }
@@ -80,6 +85,9 @@ void col2im_add(const Geometry& g, const T* col, int64_t oh0, int64_t oh1, T* gx
           if (g.sw == 1) {
 #pragma omp simd
             for (int64_t ow = lo; ow < hi; ++ow) dst[ow + iw0] += src[ow];
+          } else if (g.sw == 2) {
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow * 2 + iw0] += src[ow];
           } else {
 #pragma omp simd
             for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw + iw0] += src[ow];
@@ -95,11 +103,22 @@ void col2im_add(const Geometry& g, const T* col, int64_t oh0, int64_t oh1, T* gx
 // needs no columns and takes the whole sample at once.
 constexpr int64_t kChunkBytes = int64_t(4) << 20;
 
+// With a short GEMM depth (the stem: K = 27) the GEMM is bound by its output's
+// traffic (OpenBLAS zeroes C for beta 0, then accumulates into it), so there
+// the chunk is also cut to keep the output block within kOutChunkBytes (L2):
+// at one thread the stem's forward 1.2x and its backward 1.3x faster (docs/benchmarks.md).
+constexpr int64_t kShortDepth = 64;
+constexpr int64_t kOutChunkBytes = int64_t(128) << 10;
+
+bool short_depth(const Geometry& g) { return !g.pointwise() && g.cin_g() * g.kh * g.kw < kShortDepth; }
+
 template <class T>
 int64_t chunk_rows(const Geometry& g) {
   if (g.pointwise()) return g.ho;
   const int64_t row_bytes = g.cin * g.kh * g.kw * g.wo * int64_t(sizeof(T));
-  return std::clamp<int64_t>(kChunkBytes / row_bytes, 1, g.ho);
+  int64_t rows = kChunkBytes / row_bytes;
+  if (short_depth(g)) rows = std::min(rows, kOutChunkBytes / (g.cout * g.wo * int64_t(sizeof(T))));
+  return std::clamp<int64_t>(rows, 1, g.ho);
 }
 
 // Scratch for one chunk of columns, kept by this thread across calls so a
@@ -130,8 +149,11 @@ template <class T>
 void gemm_conv_forward(const Geometry& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t hw = g.ho * g.wo, kg = g.cin_g() * g.kh * g.kw, mg = g.cout_g();
   const bool pointwise = g.pointwise();
-  const int64_t rows = chunk_rows<T>(g);
-  T* col = pointwise ? nullptr : column_buffer<T>(g.cin * g.kh * g.kw * rows * g.wo);
+  const int64_t rows = chunk_rows<T>(g), chunks = ceil_div(g.ho, rows);
+  // Short-depth chunks are too small for a threaded GEMM (and im2col): the
+  // threads take whole chunks instead, each one single-threaded GEMM as at
+  // one thread, so the result does not depend on the thread count.
+  const bool by_chunk = short_depth(g) && chunks > 1 && g.cout * hw * g.cin_g() * g.kh * g.kw >= kParallelCopy;
   for (int64_t n = 0; n < g.n; ++n) {
     const T* xn = x + n * g.cin * g.h * g.w;
     T* yn = y + n * g.cout * hw;
@@ -140,8 +162,10 @@ void gemm_conv_forward(const Geometry& g, const T* x, const T* w, const T* bias,
 #pragma omp parallel for schedule(dynamic, parallel_chunk(g.cout)) if (g.cout * hw >= kParallelCopy)
       for (int64_t c = 0; c < g.cout; ++c) std::fill(yn + c * hw, yn + (c + 1) * hw, bias[c]);
     }
-    for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows) {
-      const int64_t oh1 = std::min(oh0 + rows, g.ho), cols = (oh1 - oh0) * g.wo;
+#pragma omp parallel for schedule(static) if (by_chunk)
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const int64_t oh0 = chunk * rows, oh1 = std::min(oh0 + rows, g.ho), cols = (oh1 - oh0) * g.wo;
+      T* col = pointwise ? nullptr : column_buffer<T>(g.cin * g.kh * g.kw * rows * g.wo);
       if (!pointwise) im2col(g, xn, oh0, oh1, col);
       const Operand<const T> b = pointwise ? Operand<const T>{xn + oh0 * g.wo, hw} : Operand<const T>{col, cols};
       for (int64_t grp = 0; grp < g.groups; ++grp)

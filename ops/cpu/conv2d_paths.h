@@ -17,8 +17,13 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b 
 // Direct kernels for groups == cin == cout; bias may be null.
 template <class T>
 void depthwise_forward(const Geometry& g, const T* x, const T* w, const T* bias, T* y);
+// The input gradient of a strided conv: the scatter, or (dilation 1 only)
+// the per-phase gather; Auto takes the gather where depthwise_gather_fits.
+enum class StridedInputGrad { Auto, Scatter, Gather };
+bool depthwise_gather_fits(const Geometry& g);
 template <class T>
-void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx);
+void depthwise_backward_input(const Geometry& g, const T* gy, const T* w, T* gx,
+                              StridedInputGrad path = StridedInputGrad::Auto);
 template <class T>
 void depthwise_backward_weight(const Geometry& g, const T* x, const T* gy, T* gw);
 

@@ -202,6 +202,8 @@ TEST_CASE("conv2d threaded kernels match the reference at a larger size") {
   const std::vector<Big> big = {
       {{"dense 3x3 stride 2", 16, 8, 3, 3, make_opt(2, 0, 1, 0, 1), true}, 40, 44},
       {{"dense 3x3 in row chunks", 48, 4, 3, 3, make_opt(1, 1, 1, 1, 1), true}, 40, 66},
+      // The stem (K = 27): short-depth chunks, taken by the threads whole.
+      {{"stem 3x3 stride 2 3->48", 3, 48, 3, 3, make_opt(2, 0, 1, 0, 1), true}, 64, 64},
       {{"depthwise 5x5 stride 1", 8, 8, 5, 5, make_opt(1, 2, 2, 2, 2, 1, 8), true}, 40, 44},
       {{"depthwise 3x3 stride 2", 8, 8, 3, 3, make_opt(2, 0, 1, 0, 1, 1, 8), false}, 40, 44},
   };

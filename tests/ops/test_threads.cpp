@@ -38,7 +38,7 @@ void with_threads(const Workload& work, const std::function<void(const Tensor&, 
   omp_set_num_threads(before);
 }
 
-// Everything but the GEMMs: depthwise conv, activations, batch and group
+// Everything but the GEMMs: depthwise conv (stride 1 and 2), activations, batch and group
 // norm, squeeze-excite, pooling, upsampling, softmax and the losses, forward
 // and backward, each above its parallel threshold (core/parallel.h: 65536
 // elements; the 96x1000 rows too).
@@ -49,6 +49,12 @@ std::vector<Tensor> own_kernels() {
   Tensor beta = randn({32}, 5, DType::F32).set_requires_grad(true);
   Tensor rm = Tensor::zeros({32}), rv = Tensor::full({32}, 1.0);
   Tensor y = silu(conv2d(x, dw, Tensor(), Conv2dOptions::symmetric(2, 1, 32)));
+  // Stride 2 with the model's TF-"same" pads (1 before, 2 after): the strided
+  // input-gradient gather and the weight gradient at stride 2.
+  Conv2dOptions strided = Conv2dOptions::symmetric(1, 2, 32);
+  strided.pad_top = strided.pad_left = 1;
+  strided.pad_bottom = strided.pad_right = 2;
+  Tensor z = conv2d(x, dw, Tensor(), strided);
   y = batch_norm(y, gamma, beta, rm, rv, true, 0.01, 1e-3);
   y = mul(y, sigmoid(mean(y, {2, 3}, true)));
   y = relu(add(y, global_avg_pool2d(y)));
@@ -58,13 +64,14 @@ std::vector<Tensor> own_kernels() {
                 sum(group_norm(y, 4, Tensor(), Tensor(), 1e-5)) * 1e-4 +
                 cross_entropy(rows, rand_int({96}, 0, 1000, 8)) +
                 mse_loss(softmax(rows, 1), rand_uniform({96, 1000}, 0, 1e-3, 9, DType::F32)) +
-                mean(x.reshape({-1})) * 1e-2;  // one long row: fixed-size partial sums
+                mean(x.reshape({-1})) * 1e-2 +  // one long row: fixed-size partial sums
+                sum(mul(z, z)) * 1e-3;
   loss.backward();
   return {loss.detach(), y.detach(), x.grad(), dw.grad(), gamma.grad(), beta.grad(), rm, rv, rows.grad()};
 }
 
 // The GEMM paths: pointwise and dense convolutions (the decoder's 8x8
-// level included) and a linear layer as in the classification head.
+// level and the stem included) and a linear layer as in the classification head.
 std::vector<Tensor> gemm_paths() {
   Tensor x = randn({4, 32, 40, 40}, 11, DType::F32).set_requires_grad(true);
   Tensor pw = randn({48, 32, 1, 1}, 12, DType::F32, 0.2).set_requires_grad(true);
@@ -74,12 +81,18 @@ std::vector<Tensor> gemm_paths() {
   Tensor fc = randn({1000, 1792}, 16, DType::F32, 0.03).set_requires_grad(true);
   Tensor fc_b = randn({1000}, 17, DType::F32).set_requires_grad(true);
   Tensor a = conv2d(x, pw, Tensor(), Conv2dOptions{});
+  // The stem's shape (3 -> 48, 3x3 stride 2, pads 0/1): short-depth im2col chunks.
+  Tensor img = randn({2, 3, 64, 64}, 18, DType::F32).set_requires_grad(true);
+  Tensor stem = randn({48, 3, 3, 3}, 19, DType::F32, 0.2).set_requires_grad(true);
+  Conv2dOptions tf_same = Conv2dOptions::symmetric(0, 2);
+  tf_same.pad_bottom = tf_same.pad_right = 1;
+  Tensor s = conv2d(img, stem, Tensor(), tf_same);
   Tensor b = conv2d(small, w3, Tensor(), Conv2dOptions::symmetric(1, 1, 1));
   Tensor c = linear(feat, fc, fc_b);
-  Tensor loss = sum(mul(a, a)) * 1e-3 + sum(mul(b, b)) * 1e-3 + sum(mul(c, c)) * 1e-3;
+  Tensor loss = sum(mul(a, a)) * 1e-3 + sum(mul(b, b)) * 1e-3 + sum(mul(c, c)) * 1e-3 + sum(mul(s, s)) * 1e-3;
   loss.backward();
-  return {loss.detach(), a.detach(), b.detach(),  c.detach(), x.grad(),   pw.grad(),
-          small.grad(),  w3.grad(),  feat.grad(), fc.grad(),  fc_b.grad()};
+  return {loss.detach(), a.detach(),  b.detach(), c.detach(),  x.grad(),   pw.grad(),  small.grad(),
+          w3.grad(),     feat.grad(), fc.grad(),  fc_b.grad(), s.detach(), img.grad(), stem.grad()};
 }
 
 }  // namespace

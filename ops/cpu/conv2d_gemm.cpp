@@ -107,17 +107,21 @@ constexpr int64_t kChunkBytes = int64_t(4) << 20;
 // traffic (OpenBLAS zeroes C for beta 0, then accumulates into it), so there
 // the chunk is also cut to keep the output block within kOutChunkBytes (L2):
 // at one thread the stem's forward 1.2x and its backward 1.3x faster (docs/benchmarks.md).
+// The forward's chunks are shared by the threads; the backward's run one
+// after another (its weight-gradient sum has a fixed order), and there, at two
+// threads, GEMMs that small lost up to 10% to the full-size chunks, so only
+// the forward cuts them (`out_block`).
 constexpr int64_t kShortDepth = 64;
 constexpr int64_t kOutChunkBytes = int64_t(128) << 10;
 
 bool short_depth(const Geometry& g) { return !g.pointwise() && g.cin_g() * g.kh * g.kw < kShortDepth; }
 
 template <class T>
-int64_t chunk_rows(const Geometry& g) {
+int64_t chunk_rows(const Geometry& g, bool out_block) {
   if (g.pointwise()) return g.ho;
   const int64_t row_bytes = g.cin * g.kh * g.kw * g.wo * int64_t(sizeof(T));
   int64_t rows = kChunkBytes / row_bytes;
-  if (short_depth(g)) rows = std::min(rows, kOutChunkBytes / (g.cout * g.wo * int64_t(sizeof(T))));
+  if (out_block && short_depth(g)) rows = std::min(rows, kOutChunkBytes / (g.cout * g.wo * int64_t(sizeof(T))));
   return std::clamp<int64_t>(rows, 1, g.ho);
 }
 
@@ -149,7 +153,7 @@ template <class T>
 void gemm_conv_forward(const Geometry& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t hw = g.ho * g.wo, kg = g.cin_g() * g.kh * g.kw, mg = g.cout_g();
   const bool pointwise = g.pointwise();
-  const int64_t rows = chunk_rows<T>(g), chunks = ceil_div(g.ho, rows);
+  const int64_t rows = chunk_rows<T>(g, true), chunks = ceil_div(g.ho, rows);
   // Short-depth chunks are too small for a threaded GEMM (and im2col): the
   // threads take whole chunks instead, each one single-threaded GEMM as at
   // one thread, so the result does not depend on the thread count.
@@ -162,7 +166,7 @@ void gemm_conv_forward(const Geometry& g, const T* x, const T* w, const T* bias,
 #pragma omp parallel for schedule(dynamic, parallel_chunk(g.cout)) if (g.cout * hw >= kParallelCopy)
       for (int64_t c = 0; c < g.cout; ++c) std::fill(yn + c * hw, yn + (c + 1) * hw, bias[c]);
     }
-#pragma omp parallel for schedule(static) if (by_chunk)
+#pragma omp parallel for schedule(dynamic) if (by_chunk)
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
       const int64_t oh0 = chunk * rows, oh1 = std::min(oh0 + rows, g.ho), cols = (oh1 - oh0) * g.wo;
       T* col = pointwise ? nullptr : column_buffer<T>(g.cin * g.kh * g.kw * rows * g.wo);
@@ -179,7 +183,7 @@ template <class T>
 void gemm_conv_backward(const Geometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw) {
   const int64_t hw = g.ho * g.wo, kg = g.cin_g() * g.kh * g.kw, mg = g.cout_g();
   const bool pointwise = g.pointwise();
-  const int64_t rows = chunk_rows<T>(g);
+  const int64_t rows = chunk_rows<T>(g, false);
   T* col = pointwise ? nullptr : column_buffer<T>(g.cin * g.kh * g.kw * rows * g.wo);
   for (int64_t n = 0; n < g.n; ++n) {
     const T* xn = x ? x + n * g.cin * g.h * g.w : nullptr;

@@ -641,7 +641,7 @@ def conv_rows(title, sono, spec, backward=True):
 
 
 OPS = [
-    # Dense 3x3 (the FPN decoder and segmentation blocks; Winograd under SONO_CPU_WINOGRAD=1).
+    # Dense 3x3 (the FPN decoder and segmentation blocks; Winograd by default, im2col under SONO_CPU_WINOGRAD=0).
     *conv_rows("3x3 256->128 @64", "fpn_3x3_256to128_64", conv(256, 128, 64, 3, pad=(1, 1), tf_same=False)),
     *conv_rows("3x3 256->128 @32", "fpn_3x3_256to128_32", conv(256, 128, 32, 3, pad=(1, 1), tf_same=False)),
     *conv_rows("3x3 128->128 @64", "seg_3x3_128to128_64", conv(128, 128, 64, 3, pad=(1, 1), tf_same=False)),

@@ -36,8 +36,8 @@ void gemm_conv_backward(const Geometry& g, const T* x, const T* w, const T* gy, 
 
 // Winograd F(4x4, 3x3), f32 only (ops/cpu/conv2d_winograd.cpp): forward and
 // input gradient of a dense stride-1 undilated 3x3 conv where
-// winograd_applies(g, backward): SONO_CPU_WINOGRAD=1 (winograd_enabled, read
-// once) and winograd_fits (the shapes where it measured faster than im2col,
+// winograd_applies(g, backward): winograd_enabled (on unless
+// SONO_CPU_WINOGRAD=0, read once) and winograd_fits (the shapes where it measured faster than im2col,
 // for the forward or for the backward).
 bool winograd_enabled();
 bool winograd_fits(const Geometry& g, bool backward);

@@ -29,6 +29,9 @@ struct Shape3 {
 const std::vector<Shape3>& shapes() {
   static const std::vector<Shape3> s = {
       {"fpn 256->128 @16", 2, 256, 128, 16, 16, 1, 1, 1, 1},
+      // The end-to-end test's decoder (B0 at 64x64, batch 8): 2x2 tiles a map.
+      {"e2e 256->128 @8 batch 8", 8, 256, 128, 8, 8, 1, 1, 1, 1},
+      {"e2e 128->128 @16 batch 8", 8, 128, 128, 16, 16, 1, 1, 1, 1},
       {"seg 128->128 @32", 1, 128, 128, 32, 32, 1, 1, 1, 1},
       {"odd 40->36 @13x19 pads (1,0,2,1)", 2, 40, 36, 13, 19, 1, 0, 2, 1},
       {"odd 33->34 @21x9 no padding", 1, 33, 34, 21, 9, 0, 0, 0, 0},
@@ -151,8 +154,8 @@ TEST_CASE("conv2d winograd: the public conv2d takes it where enabled and the rul
   std::vector<double> y, gx, gw;
   reference(p, y, gx, gw);
   const Tensor ye = Tensor::from_vector(y, {s.n, s.cout, p.ho, p.wo}), gxe = Tensor::from_vector(gx, p.x.shape());
-  // f32 through autograd: with SONO_CPU_WINOGRAD=1 forward and gradients by
-  // Winograd, bit-equal to the direct calls; else im2col at the plain bounds.
+  // f32 through autograd: by default (SONO_CPU_WINOGRAD unset) forward and gradients by
+  // Winograd, bit-equal to the direct calls; with =0 im2col at the plain bounds.
   Tensor x = p.x.to(DType::F32).detach().set_requires_grad(true);
   Tensor w = p.w.to(DType::F32).detach().set_requires_grad(true);
   Tensor yf = conv2d(x, w, p.b.to(DType::F32), options(s));

@@ -105,23 +105,27 @@ TEST_CASE("phantom, train, predict and evaluate: the loss falls and the metrics 
 
   EvaluationResult ev = evaluate_predictions((root / "val").string(), (root / "pred").string());
   for (auto& [task, n] : ev.missing) CHECK_MESSAGE(n == 0, task);
-  MESSAGE("validation: ", ev.results.dump());
+  MESSAGE("validation, best.safetensors (epoch ", s.best_epoch, "): ", ev.results.dump());
 
-  // What the run learned, judged where it is stable. Over seeds 1-4 at 1 and
-  // 2 threads (8 runs), the validation segmentation DSC was 0.56-0.79 (bound
-  // 0.25), but with 24 training images per task the validation accuracy (8
-  // images, chance 1/3) ranged 0.125-0.75, the validation IoU 0.04-0.46 and
-  // the validation MRE 33-133 px against ~80 untrained: one lucky run passes
-  // such checks, another fails them. Fitting the training images is what a
-  // working loss, backward and optimizer must do on every trajectory, so the
-  // other kinds are judged on the training split, against the untrained
-  // network (same seed, same init), with the last weights. Measured there
-  // over the same 8 runs: accuracy 0.58-0.96 (untrained 0.29-0.54), DSC
-  // 0.80-0.85, IoU 0.22-0.64, MRE 27-44 px (untrained 76-80, ratio <= 0.56).
-  // SONO_E2E_SEED picks another seed for such measurements.
-  CHECK(ev.results["segmentation"]["phantom_seg"]["DSC"].get<double>() > 0.25);
+  // What the run learned, judged where it is stable. best.safetensors is the
+  // epoch with the highest validation score of the trainer's own split (6
+  // images a task), whose classification accuracy moves in steps of 1/6: an
+  // early epoch with segmentation not yet learned can stay the best. Measured
+  // (Winograd on: seeds 1-5 at 2 threads, 1-3 at 1 thread, seed 1 at 3
+  // threads; off: seed 5 at 2 threads; 11 runs), the validation DSC of
+  // best.safetensors was 0.0-0.80 (seed 1 at 1 thread: best epoch 3, DSC 0.0;
+  // off, seed 5: epoch 2, 0.115), that of last.safetensors 0.73-0.81. The
+  // validation DSC is judged with the last weights (bound 0.5, untrained ~0);
+  // the other kinds, whose 8 validation images swing (accuracy 0.125-0.75,
+  // IoU 0.04-0.46, MRE 33-133 px over 8 earlier runs), on the training split
+  // against the untrained network (same seed, same init), with the last
+  // weights. Measured there over the 11 runs: accuracy 0.79-0.96 (untrained
+  // 0.29-0.54), DSC 0.81-0.85, IoU 0.12-0.65, MRE 27-55 px (untrained 76-83,
+  // ratio <= 0.66). Seed 1 gave the same numbers at 2 and 3 threads, other
+  // ones at 1. SONO_E2E_SEED picks another seed for such measurements.
   data::Dataset train = tasks::read_dataset((root / "train").string());
   LoadedModel last_weights = load_model_for_dataset((root / "run" / "last.safetensors").string(), train);
+  predict(*last_weights.model, val, (root / "pred_last").string(), po);
   predict(*last_weights.model, train, (root / "fit").string(), po);
   {
     model::MultiTaskModelConfig cfg = tasks::model_config();
@@ -131,18 +135,24 @@ TEST_CASE("phantom, train, predict and evaluate: the loss falls and the metrics 
     model::MultiTaskModel untrained(cfg);
     predict(untrained, train, (root / "fit0").string(), po);
   }
+  const json val_last = evaluate_predictions((root / "val").string(), (root / "pred_last").string()).results;
   const json fit = evaluate_predictions((root / "train").string(), (root / "fit").string()).results;
   const json fit0 = evaluate_predictions((root / "train").string(), (root / "fit0").string()).results;
+  MESSAGE("validation, last.safetensors: ", val_last.dump());
+  MESSAGE("validation, untrained: ", ev0.results.dump());
   MESSAGE("training split, trained: ", fit.dump());
   MESSAGE("training split, untrained: ", fit0.dump());
+  const double val_dsc = val_last["segmentation"]["phantom_seg"]["DSC"].get<double>();
   const double acc = fit["classification"]["phantom_cls"]["Accuracy"].get<double>();
   const double dsc = fit["segmentation"]["phantom_seg"]["DSC"].get<double>();
   const double iou = fit["detection"]["phantom_det"]["IoU"].get<double>();
   const double mre = fit["regression"]["phantom_reg"]["MRE"].get<double>();
   const double mre0 = fit0["regression"]["phantom_reg"]["MRE"].get<double>();
-  CHECK(acc > 0.45);  // 3 balanced classes: chance 1/3
+  CHECK(val_dsc > 0.5);  // the untrained network: ~0
+  CHECK(acc > 0.45);     // 3 balanced classes: chance 1/3
   CHECK(dsc > 0.4);
   CHECK(iou > 0.1);
   CHECK(mre < 0.75 * mre0);
-  fs::remove_all(root);
+  // SONO_E2E_KEEP=1 keeps the run (log.jsonl, checkpoints) for such measurements.
+  if (std::getenv("SONO_E2E_KEEP") == nullptr) fs::remove_all(root);
 }

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -264,6 +265,8 @@ TEST_CASE("bf16 vs fp32: 50 training steps on the phantom dataset give the same 
     o.max_steps = 50;
     o.val_fraction = 0.1;
     o.lr_encoder = 1e-3;  // a clear descent within 50 steps
+    // SONO_BF16_SEED picks another run (init, sampler, augmentation) for measuring the bounds.
+    if (const char* seed = std::getenv("SONO_BF16_SEED")) o.seed = std::stoull(seed);
     train_model(o);
     return step_losses(root / name / "log.jsonl");
   };
@@ -297,13 +300,19 @@ TEST_CASE("bf16 vs fp32: 50 training steps on the phantom dataset give the same 
   MESSAGE("step 1 (the same weights) relative loss gap ", step1, "; mean relative gap per step over 50 steps ", gap,
           ", worst step ", worst, "; mean loss of the 50 steps fp32 ", mean_f, " bf16 ", mean_b, " (rel gap ",
           curve_gap, "); steps 1-10 -> 41-50 fp32 ", first_f, " -> ", last_f, ", bf16 ", first_b, " -> ", last_b);
-  // Measured (1 and 2 threads): step 1 0.0014, per-step gap 0.147 and 0.199,
-  // curve gap 0.017 and 0.015. The trajectories part after the first update
+  // Measured with im2col (1 and 2 threads): step 1 0.0014, per-step gap 0.147
+  // and 0.199, curve gap 0.017 and 0.015. With Winograd (the CPU default since
+  // 2026-12-03), seeds 5-9 (SONO_BF16_SEED) at 1 and 2 threads: step 1 0.0014,
+  // per-step gap 0.10-0.22, curve gap 0.036-0.080 (seed 5, this test's: 0.049
+  // at 1 thread, 0.078 at 2). The trajectories part after the first update
   // as any two runs of this randomly initialised network do: fp32 at 1 and at
-  // 2 threads (different summation orders) are 0.119 apart per step.
+  // 2 threads (different summation orders) are 0.119 apart per step. The
+  // descent below holds for seed 5 at both thread counts (steps 1-10 -> 41-50:
+  // fp32 x0.64-0.70, bf16 x0.62-0.64) and seed 9; seeds 6-8 descend less in 50
+  // steps in both precisions (fp32 x0.88-0.94), so it is this run's property.
   CHECK(step1 < 0.01);
   CHECK(gap < 0.4);
-  CHECK(curve_gap < 0.075);
+  CHECK(curve_gap < 0.15);
   CHECK(last_f < 0.8 * first_f);
   CHECK(last_b < 0.8 * first_b);
   // Descent per task: the mean of its last three steps below its first three.

@@ -15,6 +15,11 @@ cmake --build "$build" -j "$jobs"
 # find them through SONO_REF_FIXTURES (they are generated, never committed).
 export SONO_REF_FIXTURES="${SONO_REF_FIXTURES:-$build/ref_fixtures}"
 "$repo/tools/reference/make_fixtures.sh" "$SONO_REF_FIXTURES"
+# The reference venv that setup.sh --ref made, for the tests that run torch
+# (tools/test_bench_compare.py).
+if [ -z "${SONO_REF_VENV:-}" ] && [ -x "$repo/.venv-ref/bin/python" ]; then
+  export SONO_REF_VENV="$repo/.venv-ref"
+fi
 # Here every fixture must exist: a parity test that would skip fails instead,
 # naming the missing file (tests/support/skip.h).
 export SONO_REQUIRE_FIXTURES=1

@@ -52,7 +52,8 @@ def torch_checks():
         import torch
         import torch.nn.functional as F
     except ImportError as e:
-        print(f"skipped: the torch checks (torch not importable: {e})")
+        # The format tools/test.sh reports skips by (tests/support/main.cpp's).
+        print(f"[sono] 1 test case skipped\nMESSAGE: skipped: bench_compare torch checks: torch not importable ({e})")
         return False
     torch.set_num_threads(1)
     check_pads(torch, side_model=bc.Torch("efficientnet-b4", 64, 1).base_model)
@@ -126,7 +127,7 @@ def main():
     ap.add_argument("--sono-bench", required=True)
     args = ap.parse_args()
     if not os.access(args.sono_bench, os.X_OK):
-        print(f"skipped: {args.sono_bench} not built")
+        print(f"[sono] 1 test case skipped\nMESSAGE: skipped: bench_compare: {args.sono_bench} not built")
         return 77
     sono = bc.Sono(args.sono_bench, 1, "efficientnet-b0", 64, 2, 2)
     sono_checks(sono)

@@ -1,8 +1,9 @@
 // The machine's physical floors, measured in the same run as the workloads
 // (tools/bench_compare.py divides achieved rates by them):
-//   peak/cpu/copy      memcpy of 128 MiB, one chunk per OpenMP thread
+//   peak/cpu/copy      memcpy of 128 MiB, one chunk per thread (OpenMP teams of
+//                      sono::num_threads(), the kernels' thread count)
 //   peak/cpu/triad     a = b + s * c over 3 x 128 MiB (STREAM triad)
-//   peak/cpu/fma       fp32 FMA throughput: every OpenMP thread runs
+//   peak/cpu/fma       fp32 FMA throughput: every thread runs
 //                      independent chains of 256-bit FMAs on registers
 //   peak/cpu/fma_one_thread  the same on one thread (the per-core figure)
 //   peak/cuda/copy     device-to-device cudaMemcpyAsync of 1 GiB
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "bench/bench_support.h"
+#include "core/parallel.h"
 
 #if SONO_WITH_CUDA
 #include <cublas_v2.h>
@@ -36,7 +38,7 @@ constexpr size_t kCpuFloats = size_t(32) << 20;  // 128 MiB per array: far beyon
 // Arrays first touched by the threads that later use them (first-touch page placement).
 std::vector<float> parallel_filled(float value) {
   std::vector<float> v(kCpuFloats);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(num_threads())
   for (int64_t i = 0; i < int64_t(kCpuFloats); ++i) v[size_t(i)] = value;
   return v;
 }
@@ -44,7 +46,7 @@ std::vector<float> parallel_filled(float value) {
 void cpu_copy(benchmark::State& state) {
   std::vector<float> src = parallel_filled(1.f), dst = parallel_filled(0.f);
   bench::timed_loop(state, Device::cpu(), [&] {
-#pragma omp parallel
+#pragma omp parallel num_threads(num_threads())
     {
       const size_t threads = size_t(omp_get_num_threads()), t = size_t(omp_get_thread_num());
       const size_t begin = kCpuFloats * t / threads, end = kCpuFloats * (t + 1) / threads;
@@ -61,7 +63,7 @@ void cpu_triad(benchmark::State& state) {
   bench::timed_loop(state, Device::cpu(), [&] {
     float* pa = a.data();
     const float *pb = b.data(), *pc = c.data();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) num_threads(num_threads())
     for (int64_t i = 0; i < int64_t(kCpuFloats); ++i) pa[i] = pb[i] + s * pc[i];
     benchmark::DoNotOptimize(a.data());
   });
@@ -94,7 +96,7 @@ void cpu_fma(benchmark::State& state, bool all_threads) {
   float sink = 0;
   bench::timed_loop(state, Device::cpu(), [&] {
     if (all_threads) {
-#pragma omp parallel reduction(+ : sink)
+#pragma omp parallel reduction(+ : sink) num_threads(num_threads())
       {
 #pragma omp single
         threads = omp_get_num_threads();

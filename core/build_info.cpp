@@ -1,7 +1,7 @@
 #include "core/build_info.h"
 
-#include <omp.h>
 #include <unistd.h>
+#include "core/parallel.h"
 
 #include <fstream>
 #include <sstream>
@@ -29,7 +29,7 @@ BuildInfo build_info() {
   b.cpu_avx2 = __builtin_cpu_supports("avx2");
   b.cpu_fma = __builtin_cpu_supports("fma");
 #endif
-  b.openmp_threads = omp_get_max_threads();
+  b.cpu_threads = num_threads();
 #if defined(__clang__)
   b.compiler = "clang " __clang_version__;
 #elif defined(__GNUC__)

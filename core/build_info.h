@@ -13,7 +13,7 @@ struct BuildInfo {
   // illegal instruction on a CPU without them.
   bool compiled_avx2 = false, compiled_fma = false;
   bool cpu_avx2 = false, cpu_fma = false;
-  int openmp_threads = 0;  // omp_get_max_threads(): what the CPU kernels use
+  int cpu_threads = 0;  // sono::num_threads(): what the CPU kernels use (core/parallel.h)
   std::string compiler;
 };
 

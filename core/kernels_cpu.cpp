@@ -7,6 +7,7 @@
 
 #include "core/bf16_cpu.h"
 #include "core/kernels.h"
+#include "core/parallel.h"
 #include "core/strided.h"
 
 namespace sono::kernels::cpu {
@@ -20,8 +21,9 @@ void copy(const Tensor& dst, const Tensor& src) {
       const S* s = static_cast<const S*>(src.raw_data());
       if (dst.is_contiguous() && src.is_contiguous()) {
         const int64_t n = dst.numel();
-#pragma omp parallel for schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-        for (int64_t i = 0; i < n; ++i) d[i] = scalar_cast<D>(s[i]);
+        parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1; ++i) d[i] = scalar_cast<D>(s[i]);
+        });
         return;
       }
       for_each_offset<2>(dst.shape(), {&dst.strides(), &src.strides()},
@@ -37,8 +39,9 @@ void fill(const Tensor& dst, double value) {
     scalar_t* d = static_cast<scalar_t*>(dst.raw_data());
     if (dst.is_contiguous()) {
       const int64_t n = dst.numel();
-#pragma omp parallel for schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-      for (int64_t i = 0; i < n; ++i) d[i] = v;
+      parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) d[i] = v;
+      });
       return;
     }
     for_each_offset<1>(dst.shape(), {&dst.strides()}, [&](const std::array<int64_t, 1>& o) { d[o[0]] = v; });
@@ -54,8 +57,9 @@ void axpy(const Tensor& dst, const Tensor& src, double alpha) {
     const scalar_t a = scalar_t(alpha);
     if (dst.is_contiguous() && src.is_contiguous()) {
       const int64_t n = dst.numel();
-#pragma omp parallel for schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-      for (int64_t i = 0; i < n; ++i) d[i] += a * s[i];
+      parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) d[i] += a * s[i];
+      });
       return;
     }
     for_each_offset<2>(dst.shape(), {&dst.strides(), &src.strides()},
@@ -82,26 +86,27 @@ void sum_to_shape(const Tensor& dst, const Tensor& src) {
     const scalar_t* in = static_cast<const scalar_t*>(src.raw_data());
     const int64_t n_out = shape_numel(kept), n_red = shape_numel(red);
     const int64_t inner = red.empty() ? 1 : red.back(), inner_st = red.empty() ? 0 : red_st.back();
-#pragma omp parallel for schedule(dynamic, parallel_chunk(n_out)) if (worth_parallel(n_out * n_red))
-    for (int64_t o = 0; o < n_out; ++o) {
-      int64_t src_off = 0, dst_off = 0, rem = o;
-      for (size_t k = kept.size(); k-- > 0;) {
-        int64_t idx = rem % kept[k];
-        rem /= kept[k];
-        src_off += idx * kept_src_st[k];
-        dst_off += idx * kept_dst_st[k];
-      }
-      double acc = 0;
-      for (int64_t r = 0; r < n_red; r += inner) {
-        int64_t off = src_off, rr = r / inner;
-        for (size_t k = red.size() - (red.empty() ? 0 : 1); k-- > 0;) {
-          off += (rr % red[k]) * red_st[k];
-          rr /= red[k];
+    parallel_for(n_out, worth_parallel(n_out * n_red), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) {
+        int64_t src_off = 0, dst_off = 0, rem = o;
+        for (size_t k = kept.size(); k-- > 0;) {
+          int64_t idx = rem % kept[k];
+          rem /= kept[k];
+          src_off += idx * kept_src_st[k];
+          dst_off += idx * kept_dst_st[k];
         }
-        for (int64_t i = 0; i < inner; ++i) acc += double(in[off + i * inner_st]);
+        double acc = 0;
+        for (int64_t r = 0; r < n_red; r += inner) {
+          int64_t off = src_off, rr = r / inner;
+          for (size_t k = red.size() - (red.empty() ? 0 : 1); k-- > 0;) {
+            off += (rr % red[k]) * red_st[k];
+            rr /= red[k];
+          }
+          for (int64_t i = 0; i < inner; ++i) acc += double(in[off + i * inner_st]);
+        }
+        out[dst_off] = scalar_t(acc);
       }
-      out[dst_off] = scalar_t(acc);
-    }
+    });
   });
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/philox.h"
 #include "data/image.h"
 #include "io/atomic_file.h"
@@ -211,22 +212,15 @@ Generated generate_one(const fs::path& root, const PhantomOptions& opt, Set set,
   return g;
 }
 
-// Generates n images of a set in parallel (each image only depends on its index).
+// Generates n images of a set in parallel (each image only depends on its
+// index); the first failure is rethrown once every started image has ended.
 std::vector<Generated> generate_set(const fs::path& root, const PhantomOptions& opt, Set set, int64_t n) {
   fs::create_directories(root / "images" / set_name(set));
   if (set == Set::Lesion || set == Set::Two) fs::create_directories(root / "masks" / set_name(set));
   std::vector<Generated> out(static_cast<size_t>(n));
-  std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic)
-  for (int64_t i = 0; i < n; ++i) {
-    try {
-      out[size_t(i)] = generate_one(root, opt, set, i);
-    } catch (...) {
-#pragma omp critical
-      error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
+  parallel_for_chunks(n, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) out[size_t(i)] = generate_one(root, opt, set, i);
+  });
   return out;
 }
 

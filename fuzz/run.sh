@@ -36,7 +36,7 @@ binary="$build/fuzz/${target}_fuzz"
 seeds="$repo/fuzz/corpus/$target"
 work="$build/corpus/$target"
 mkdir -p "$work"
-# One OpenMP thread: the readers do not need more, and runs stay reproducible.
+# One thread (Sono's pool reads OMP_NUM_THREADS): the readers do not need more, and runs stay reproducible.
 export OMP_NUM_THREADS=1
 args=(-rss_limit_mb=2048 -timeout=10 -artifact_prefix="$build/$target-")
 [ -f "$repo/fuzz/$target.dict" ] && args+=(-dict="$repo/fuzz/$target.dict")

@@ -48,7 +48,7 @@ import traceback
 
 # Idle OpenMP threads sleep instead of spinning (a busy shared machine makes
 # spinning threads 5-10x slower); set for torch (before it loads libgomp) and
-# passed to sono_bench, so both engines run under the same policy.
+# passed to sono_bench (whose own threads, core/parallel.h, sleep when idle anyway).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -31,8 +31,9 @@ if [ -z "${SONO_USMINI:-}" ] && [ -d "$repo/../shared/data/usmini" ]; then
 fi
 
 cd "$build"
-# ctest runs one test process per core; one OpenMP thread each keeps them from
-# oversubscribing the cores (tests that exercise threading set their own count).
+# ctest runs one test process per core; one thread each (OMP_NUM_THREADS, which
+# Sono's thread pool reads, core/parallel.h) keeps them from oversubscribing
+# the cores (tests that exercise threading set their own count).
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 status=0
 ctest --output-on-failure -j "$jobs" "$@" || status=$?
@@ -50,15 +51,12 @@ fi
 # not depend on the thread count, so without a test selection those run again
 # with two and with three threads per process (half / a third as many
 # processes; ~2 min each on 2 cores, the end-to-end training run most of it;
-# three threads on two cores also exercises a thread that waits for a core;
-# they sleep when idle, as under `sono`, instead of spinning on a core another
-# thread needs), after the skip report above, which reads the first pass's log.
+# three threads on two cores also exercises a thread that waits for a core),
+# after the skip report above, which reads the first pass's log.
 if [ $# -eq 0 ]; then
   for threads in 2 3; do
     echo "== parity, model and end-to-end tests again with OMP_NUM_THREADS=$threads"
-    policy=()
-    [ "$threads" -gt 2 ] && policy=(OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}")
-    env OMP_NUM_THREADS="$threads" "${policy[@]}" ctest --output-on-failure -j "$(( jobs > threads ? jobs / threads : 1 ))" \
+    env OMP_NUM_THREADS="$threads" ctest --output-on-failure -j "$(( jobs > threads ? jobs / threads : 1 ))" \
       -R '^model:|^ops:.*bit-identical|^train:phantom, train, predict and evaluate|^train:bf16 vs fp32' || status=$?
   done
 fi

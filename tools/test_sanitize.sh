@@ -3,7 +3,9 @@
 # test_data) and the fuzz-corpus replay (test_fuzz) with AddressSanitizer +
 # UndefinedBehaviorSanitizer (-DSONO_SANITIZE=ON, a separate build folder)
 # and runs them. Any sanitizer report fails it, also one in a test that
-# otherwise passed or skipped.
+# otherwise passed or skipped. Then the thread pool's test (tests/core/
+# test_parallel.cpp with core/parallel.cpp) under ThreadSanitizer: the one
+# place where Sono's threads share state without a lock.
 #   tools/test_sanitize.sh [ctest args...]
 # Environment: SONO_SANITIZE_BUILD_DIR (default build-sanitize), SONO_JOBS (default: cores).
 set -euo pipefail
@@ -32,6 +34,21 @@ log=Testing/Temporary/LastTest.log
 if grep -aE 'runtime error:|(Address|Leak|UndefinedBehavior)Sanitizer' "$log"; then
   echo "tools/test_sanitize.sh: sanitizer report(s) above (full log: $build/$log)" >&2
   status=1
+fi
+
+# ThreadSanitizer cannot share a build with ASan; the pool is two files.
+tsan="$build/tsan"
+mkdir -p "$tsan"
+printf '#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN\n#include <doctest/doctest.h>\n' >"$tsan/main.cpp"
+"${CXX:-c++}" -std=c++17 -O1 -g -fsanitize=thread -I"$repo" "$tsan/main.cpp" "$repo/core/parallel.cpp" \
+  "$repo/tests/core/test_parallel.cpp" -o "$tsan/test_parallel" -lpthread
+if ! TSAN_OPTIONS="halt_on_error=1:exitcode=66" "$tsan/test_parallel" >"$tsan/log.txt" 2>&1 ||
+  grep -q "ThreadSanitizer" "$tsan/log.txt"; then
+  cat "$tsan/log.txt" >&2
+  echo "tools/test_sanitize.sh: the thread pool's test failed under ThreadSanitizer (log: $tsan/log.txt)" >&2
+  status=1
+else
+  echo "tools/test_sanitize.sh: thread pool under ThreadSanitizer: $(grep -a 'test cases:' "$tsan/log.txt")"
 fi
 echo "tools/test_sanitize.sh: done in $(( $(date +%s) - start )) s"
 exit "$status"

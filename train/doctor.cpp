@@ -37,7 +37,7 @@ json build_json() {
           {"compiler", b.compiler},
           {"avx2", {{"compiled", b.compiled_avx2}, {"cpu", b.cpu_avx2}}},
           {"fma", {{"compiled", b.compiled_fma}, {"cpu", b.cpu_fma}}},
-          {"openmp_threads", b.openmp_threads},
+          {"cpu_threads", b.cpu_threads},
           {"blas", {{"name", "OpenBLAS"}, {"config", openblas_get_config()}, {"threads", openblas_get_num_threads()}}}};
 }
 
@@ -168,7 +168,7 @@ DoctorReport run_doctor(const DoctorOptions& o) {
   json& j = r.json;
   j["build"] = build_json();
   const HostMemory host = host_memory();
-  j["cpu"] = {{"threads", build_info().openmp_threads},
+  j["cpu"] = {{"threads", build_info().cpu_threads},
               {"memory_total_bytes", host.total},
               {"memory_available_bytes", host.available}};
   const CudaInfo cuda = cuda_info();
@@ -253,7 +253,7 @@ std::string doctor_text(const DoctorReport& r) {
   };
   line(str_cat("build:    sono ", b["version"].get<std::string>(), ", CUDA ",
                b["cuda"].get<bool>() ? "compiled in" : "not compiled", ", ", feature("avx2"), ", ", feature("fma"),
-               ", ", b["openmp_threads"].get<int>(), " OpenMP threads, ", b["blas"]["config"].get<std::string>()));
+               ", ", b["cpu_threads"].get<int>(), " CPU threads, ", b["blas"]["config"].get<std::string>()));
   line(str_cat("cpu:      ", gib(j["cpu"]["memory_available_bytes"].get<double>()), " available of ",
                gib(j["cpu"]["memory_total_bytes"].get<double>())));
   const json& c = j["cuda"];

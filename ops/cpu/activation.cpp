@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 #include "ops/activation.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/math.h"
@@ -21,8 +22,9 @@ template <class F>
 void for_spans(int64_t n, F f) {
   constexpr int64_t kSpan = 4096;
   const int64_t spans = (n + kSpan - 1) / kSpan;
-#pragma omp parallel for schedule(dynamic, parallel_chunk(spans)) if (worth_parallel(n))
-  for (int64_t s = 0; s < spans; ++s) f(s * kSpan, std::min(kSpan, n - s * kSpan));
+  parallel_for(spans, worth_parallel(n), [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) f(s * kSpan, std::min(kSpan, n - s * kSpan));
+  });
 }
 
 }  // namespace
@@ -40,20 +42,26 @@ void activation_forward(Activation a, const Tensor& x, const Tensor& y) {
           for_spans(n, [&](int64_t i, int64_t len) { vec::silu_forward(in + i, out + i, len); });
           break;
         }
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-        for (int64_t i = 0; i < n; ++i) out[i] = math::silu(in[i]);
+        parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+          for (int64_t i = i0; i < i1; ++i) out[i] = math::silu(in[i]);
+        });
         break;
       case Activation::ReLU:
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-        for (int64_t i = 0; i < n; ++i) out[i] = math::relu(in[i]);
+        parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+          for (int64_t i = i0; i < i1; ++i) out[i] = math::relu(in[i]);
+        });
         break;
       case Activation::Sigmoid:
         if constexpr (std::is_same_v<scalar_t, float>) {
           for_spans(n, [&](int64_t i, int64_t len) { vec::sigmoid(in + i, out + i, len); });
           break;
         }
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-        for (int64_t i = 0; i < n; ++i) out[i] = math::sigmoid(in[i]);
+        parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+          for (int64_t i = i0; i < i1; ++i) out[i] = math::sigmoid(in[i]);
+        });
         break;
     }
   });
@@ -73,20 +81,26 @@ void activation_backward(Activation a, const Tensor& x, const Tensor& y, const T
           for_spans(n, [&](int64_t i, int64_t len) { vec::silu_backward(in + i, g + i, out + i, len); });
           break;
         }
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-        for (int64_t i = 0; i < n; ++i) out[i] = g[i] * math::silu_grad(in[i]);
+        parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+          for (int64_t i = i0; i < i1; ++i) out[i] = g[i] * math::silu_grad(in[i]);
+        });
         break;
       }
       case Activation::ReLU: {
         const scalar_t* in = x.data<scalar_t>();
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-        for (int64_t i = 0; i < n; ++i) out[i] = g[i] * math::relu_grad(in[i]);
+        parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+          for (int64_t i = i0; i < i1; ++i) out[i] = g[i] * math::relu_grad(in[i]);
+        });
         break;
       }
       case Activation::Sigmoid: {
         const scalar_t* o = y.data<scalar_t>();
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-        for (int64_t i = 0; i < n; ++i) out[i] = g[i] * math::sigmoid_grad_from_output(o[i]);
+        parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+          for (int64_t i = i0; i < i1; ++i) out[i] = g[i] * math::sigmoid_grad_from_output(o[i]);
+        });
         break;
       }
     }

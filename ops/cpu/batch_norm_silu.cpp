@@ -17,6 +17,7 @@
 
 #include <type_traits>
 
+#include "core/parallel.h"
 #include "ops/cpu/norm_planes.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/math.h"
@@ -66,28 +67,29 @@ void backward_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   T* gz = gx.defined() ? gx.data<T>() : nullptr;  // gz lives in gx until the second pass
   const bool want_sums = training || gweight.defined() || gbias.defined();
   std::vector<double> sum_gz(size_t(pl.count()), 0.0), sum_gz_xc(size_t(pl.count()), 0.0);
-  std::vector<T> scratch;
-#pragma omp parallel for schedule(dynamic, parallel_chunk(pl.count())) if (pl.parallel()) firstprivate(scratch)
-  for (int64_t p = 0; p < pl.count(); ++p) {
-    const T* xs = xd + p * s;
-    const T* gs = gyd + p * s;
-    const double md = k.mean[size_t(p)];
-    double sa = 0, sb = 0;
-    // z, then gz = gy * silu'(z), in the plane's slice of gx (or of a
-    // per-thread scratch plane when gx is not wanted), then its sums.
-    T* dst = gz ? gz + p * s : scratch_plane(scratch, s);
-    affine_plane(xs, dst, s, k, p);
-    silu_grad_in_place(dst, gs, s);
+  std::vector<std::vector<T>> scratch(static_cast<size_t>(num_threads()));
+  parallel_for(pl.count(), pl.parallel(), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xs = xd + p * s;
+      const T* gs = gyd + p * s;
+      const double md = k.mean[size_t(p)];
+      double sa = 0, sb = 0;
+      // z, then gz = gy * silu'(z), in the plane's slice of gx (or of a
+      // per-thread scratch plane when gx is not wanted), then its sums.
+      T* dst = gz ? gz + p * s : scratch_plane(scratch[size_t(this_worker())], s);
+      affine_plane(xs, dst, s, k, p);
+      silu_grad_in_place(dst, gs, s);
 #pragma omp simd reduction(+ : sa, sb)
-    for (int64_t i = 0; i < s; ++i) {
-      sa += double(dst[i]);
-      sb += double(dst[i]) * (double(xs[i]) - md);
+      for (int64_t i = 0; i < s; ++i) {
+        sa += double(dst[i]);
+        sb += double(dst[i]) * (double(xs[i]) - md);
+      }
+      if (want_sums) {
+        sum_gz[size_t(p)] = sa;
+        sum_gz_xc[size_t(p)] = sb;
+      }
     }
-    if (want_sums) {
-      sum_gz[size_t(p)] = sa;
-      sum_gz_xc[size_t(p)] = sb;
-    }
-  }
+  });
   batch_norm_backward_from_sums<T>(x, gz, pl, mean, invstd, weight, sum_gz, sum_gz_xc, training, gx, gweight, gbias);
 }
 

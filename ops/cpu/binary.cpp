@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 #include "core/strided.h"
 #include "ops/binary.h"
 
@@ -31,16 +32,19 @@ inline int64_t at(int64_t o, int64_t i, int64_t inner) {
 template <Pat PA, Pat PB, class F, class T>
 void run_2d(F f, const T* a, const T* b, T* out, int64_t outer, int64_t inner) {
   if (outer == 1) {
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(inner)) if (worth_parallel(inner))
-    for (int64_t i = 0; i < inner; ++i) out[i] = f(a[at<PA>(0, i, inner)], b[at<PB>(0, i, inner)]);
+    parallel_for(inner, worth_parallel(inner), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+      for (int64_t i = i0; i < i1; ++i) out[i] = f(a[at<PA>(0, i, inner)], b[at<PB>(0, i, inner)]);
+    });
     return;
   }
-#pragma omp parallel for schedule(dynamic, parallel_chunk(outer)) if (worth_parallel(outer * inner))
-  for (int64_t o = 0; o < outer; ++o) {
-    T* dst = out + o * inner;
+  parallel_for(outer, worth_parallel(outer * inner), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      T* dst = out + o * inner;
 #pragma omp simd
-    for (int64_t i = 0; i < inner; ++i) dst[i] = f(a[at<PA>(o, i, inner)], b[at<PB>(o, i, inner)]);
-  }
+      for (int64_t i = 0; i < inner; ++i) dst[i] = f(a[at<PA>(o, i, inner)], b[at<PB>(o, i, inner)]);
+    }
+  });
 }
 
 // Whether a contiguous operand of shape s (left-padded with ones to out's
@@ -134,14 +138,20 @@ void affine_forward(const Tensor& x, double alpha, double beta, const Tensor& ou
     const int64_t n = x.numel();
     // Exact single-operation forms, as PyTorch's x * s and x + s.
     if (beta == 0.0) {
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-      for (int64_t i = 0; i < n; ++i) o[i] = al * in[i];
+      parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+        for (int64_t i = i0; i < i1; ++i) o[i] = al * in[i];
+      });
     } else if (alpha == 1.0) {
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-      for (int64_t i = 0; i < n; ++i) o[i] = in[i] + be;
+      parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+        for (int64_t i = i0; i < i1; ++i) o[i] = in[i] + be;
+      });
     } else {
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-      for (int64_t i = 0; i < n; ++i) o[i] = al * in[i] + be;
+      parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+        for (int64_t i = i0; i < i1; ++i) o[i] = al * in[i] + be;
+      });
     }
   });
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "ops/cpu/conv2d_paths.h"
 
 namespace sono::cpu::conv {
@@ -358,12 +359,12 @@ constexpr int64_t kParallelWork = 1 << 16;
 template <class T, class F>
 void for_each_plane(const Geometry& g, int64_t planes, int64_t scratch_size, F body) {
   const int64_t work = g.n * g.cin * g.ho * g.wo * g.kh * g.kw;
-#pragma omp parallel if (work >= kParallelWork)
-  {
-    std::vector<T> scratch(static_cast<size_t>(scratch_size));
-#pragma omp for schedule(dynamic, parallel_chunk(planes))
-    for (int64_t i = 0; i < planes; ++i) body(i, scratch.data());
-  }
+  std::vector<std::vector<T>> scratch(static_cast<size_t>(num_threads()));
+  parallel_for(planes, work >= kParallelWork, [&](int64_t i0, int64_t i1) {
+    std::vector<T>& mine = scratch[size_t(this_worker())];
+    if (mine.empty()) mine.assign(size_t(scratch_size), T(0));
+    for (int64_t i = i0; i < i1; ++i) body(i, mine.data());
+  });
 }
 
 }  // namespace

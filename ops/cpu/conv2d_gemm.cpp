@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "core/parallel.h"
 #include "ops/cpu/conv2d_paths.h"
 #include "ops/cpu/gemm.h"
 
@@ -33,35 +34,36 @@ constexpr int64_t kParallelCopy = 1 << 16;
 template <class T>
 void im2col(const Geometry& g, const T* x, int64_t oh0, int64_t oh1, T* col) {
   const int64_t kk = g.kh * g.kw, cols = (oh1 - oh0) * g.wo;
-#pragma omp parallel for schedule(dynamic, parallel_chunk(g.cin* kk)) if (g.cin * kk * cols >= kParallelCopy)
-  for (int64_t r = 0; r < g.cin * kk; ++r) {
-    const int64_t c = r / kk, ki = r % kk / g.kw, kj = r % g.kw;
-    int64_t lo, hi;
-    valid_columns(g, kj, lo, hi);
-    const int64_t iw0 = kj * g.dw - g.pl;  // may be negative: index, never a pointer, below the row
-    const T* xc = x + c * g.h * g.w;
-    T* dst = col + r * cols;
-    for (int64_t oh = oh0; oh < oh1; ++oh, dst += g.wo) {
-      const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
-      if (ih < 0 || ih >= g.h) {
-        std::fill(dst, dst + g.wo, T(0));
-        continue;
-      }
-      const T* src = xc + ih * g.w;
-      std::fill(dst, dst + lo, T(0));
-      if (g.sw == 1) {
-        std::copy(src + lo + iw0, src + hi + iw0, dst + lo);
-      } else if (g.sw == 2) {
-        // A constant stride vectorizes as interleaved loads (the stem; the
-        // runtime-stride loop below stays scalar).
+  parallel_for(g.cin * kk, g.cin * kk * cols >= kParallelCopy, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t c = r / kk, ki = r % kk / g.kw, kj = r % g.kw;
+      int64_t lo, hi;
+      valid_columns(g, kj, lo, hi);
+      const int64_t iw0 = kj * g.dw - g.pl;  // may be negative: index, never a pointer, below the row
+      const T* xc = x + c * g.h * g.w;
+      T* dst = col + r * cols;
+      for (int64_t oh = oh0; oh < oh1; ++oh, dst += g.wo) {
+        const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+        if (ih < 0 || ih >= g.h) {
+          std::fill(dst, dst + g.wo, T(0));
+          continue;
+        }
+        const T* src = xc + ih * g.w;
+        std::fill(dst, dst + lo, T(0));
+        if (g.sw == 1) {
+          std::copy(src + lo + iw0, src + hi + iw0, dst + lo);
+        } else if (g.sw == 2) {
+          // A constant stride vectorizes as interleaved loads (the stem; the
+          // runtime-stride loop below stays scalar).
 #pragma omp simd
-        for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * 2 + iw0];
-      } else {
-        for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw + iw0];
+          for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * 2 + iw0];
+        } else {
+          for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw + iw0];
+        }
+        std::fill(dst + hi, dst + g.wo, T(0));
       }
-      std::fill(dst + hi, dst + g.wo, T(0));
     }
-  }
+  });
 }
 
 // gx += the transpose of im2col for output rows [oh0, oh1) (sums overlapping taps).
@@ -69,33 +71,34 @@ template <class T>
 void col2im_add(const Geometry& g, const T* col, int64_t oh0, int64_t oh1, T* gx) {
   const int64_t kk = g.kh * g.kw, cols = (oh1 - oh0) * g.wo;
   // One channel per iteration: every gx element has a single writer.
-#pragma omp parallel for schedule(dynamic, parallel_chunk(g.cin)) if (g.cin * kk * cols >= kParallelCopy)
-  for (int64_t c = 0; c < g.cin; ++c) {
-    T* gxc = gx + c * g.h * g.w;
-    for (int64_t ki = 0; ki < g.kh; ++ki) {
-      for (int64_t kj = 0; kj < g.kw; ++kj) {
-        int64_t lo, hi;
-        valid_columns(g, kj, lo, hi);
-        const T* src = col + (c * kk + ki * g.kw + kj) * cols;
-        const int64_t iw0 = kj * g.dw - g.pl;
-        for (int64_t oh = oh0; oh < oh1; ++oh, src += g.wo) {
-          const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
-          if (ih < 0 || ih >= g.h) continue;
-          T* dst = gxc + ih * g.w;
-          if (g.sw == 1) {
+  parallel_for(g.cin, g.cin * kk * cols >= kParallelCopy, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      T* gxc = gx + c * g.h * g.w;
+      for (int64_t ki = 0; ki < g.kh; ++ki) {
+        for (int64_t kj = 0; kj < g.kw; ++kj) {
+          int64_t lo, hi;
+          valid_columns(g, kj, lo, hi);
+          const T* src = col + (c * kk + ki * g.kw + kj) * cols;
+          const int64_t iw0 = kj * g.dw - g.pl;
+          for (int64_t oh = oh0; oh < oh1; ++oh, src += g.wo) {
+            const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+            if (ih < 0 || ih >= g.h) continue;
+            T* dst = gxc + ih * g.w;
+            if (g.sw == 1) {
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow + iw0] += src[ow];
-          } else if (g.sw == 2) {
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow + iw0] += src[ow];
+            } else if (g.sw == 2) {
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow * 2 + iw0] += src[ow];
-          } else {
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow * 2 + iw0] += src[ow];
+            } else {
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw + iw0] += src[ow];
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw + iw0] += src[ow];
+            }
           }
         }
       }
     }
-  }
+  });
 }
 
 // Output rows per im2col chunk: the chunk's columns stay within kChunkBytes
@@ -163,19 +166,21 @@ void gemm_conv_forward(const Geometry& g, const T* x, const T* w, const T* bias,
     T* yn = y + n * g.cout * hw;
     // The bias seeds the output and the GEMM accumulates onto it.
     if (bias) {
-#pragma omp parallel for schedule(dynamic, parallel_chunk(g.cout)) if (g.cout * hw >= kParallelCopy)
-      for (int64_t c = 0; c < g.cout; ++c) std::fill(yn + c * hw, yn + (c + 1) * hw, bias[c]);
+      parallel_for(g.cout, g.cout * hw >= kParallelCopy, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) std::fill(yn + c * hw, yn + (c + 1) * hw, bias[c]);
+      });
     }
-#pragma omp parallel for schedule(dynamic) if (by_chunk)
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-      const int64_t oh0 = chunk * rows, oh1 = std::min(oh0 + rows, g.ho), cols = (oh1 - oh0) * g.wo;
-      T* col = pointwise ? nullptr : column_buffer<T>(g.cin * g.kh * g.kw * rows * g.wo);
-      if (!pointwise) im2col(g, xn, oh0, oh1, col);
-      const Operand<const T> b = pointwise ? Operand<const T>{xn + oh0 * g.wo, hw} : Operand<const T>{col, cols};
-      for (int64_t grp = 0; grp < g.groups; ++grp)
-        gemm<T>(false, false, mg, cols, kg, T(1), w + grp * mg * kg, kg, b.data + grp * kg * b.ld, b.ld,
-                bias ? T(1) : T(0), yn + grp * mg * hw + oh0 * g.wo, hw);
-    }
+    parallel_for_chunks(chunks, by_chunk ? 1 : chunks, [&](int64_t chunk0, int64_t chunk1) {
+      for (int64_t chunk = chunk0; chunk < chunk1; ++chunk) {
+        const int64_t oh0 = chunk * rows, oh1 = std::min(oh0 + rows, g.ho), cols = (oh1 - oh0) * g.wo;
+        T* col = pointwise ? nullptr : column_buffer<T>(g.cin * g.kh * g.kw * rows * g.wo);
+        if (!pointwise) im2col(g, xn, oh0, oh1, col);
+        const Operand<const T> b = pointwise ? Operand<const T>{xn + oh0 * g.wo, hw} : Operand<const T>{col, cols};
+        for (int64_t grp = 0; grp < g.groups; ++grp)
+          gemm<T>(false, false, mg, cols, kg, T(1), w + grp * mg * kg, kg, b.data + grp * kg * b.ld, b.ld,
+                  bias ? T(1) : T(0), yn + grp * mg * hw + oh0 * g.wo, hw);
+      }
+    });
   }
 }
 

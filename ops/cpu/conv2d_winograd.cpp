@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "core/parallel.h"
 #include "ops/cpu/conv2d_paths.h"
 #include "ops/cpu/gemm.h"
 
@@ -283,18 +284,18 @@ void correlate(const Problem& p, const float* x, const float* u, const float* bi
   float* m = shared_buffer(kXi * p.k * rows * tw, 2);
   for (int64_t r0 = 0; r0 < rows_total; r0 += rows) {
     const int64_t r1 = std::min(r0 + rows, rows_total), ld = (r1 - r0) * tw;
-#pragma omp parallel
-    {
-#pragma omp for schedule(dynamic, parallel_chunk(p.c))
-      for (int64_t ch = 0; ch < p.c; ++ch) input_transform(p, x, ch, r0, r1, ld, v + ch * ld);
-        // Each xi's GEMM is one single-threaded BLAS call (cpu::gemm inside a region).
-#pragma omp for schedule(dynamic)
-      for (int64_t xi = 0; xi < kXi; ++xi)
+    parallel_for_chunks(p.c, parallel_chunk(p.c), [&](int64_t c0, int64_t c1) {
+      for (int64_t ch = c0; ch < c1; ++ch) input_transform(p, x, ch, r0, r1, ld, v + ch * ld);
+    });
+    // Each xi's GEMM is one single-threaded BLAS call (cpu::gemm inside a job).
+    parallel_for_chunks(kXi, 1, [&](int64_t x0, int64_t x1) {
+      for (int64_t xi = x0; xi < x1; ++xi)
         gemm<float>(false, false, p.k, ld, p.c, 1.f, u + xi * p.k * p.c, p.c, v + xi * p.c * ld, ld, 0.f,
                     m + xi * p.k * ld, ld);
-#pragma omp for schedule(dynamic, parallel_chunk(p.k))
-      for (int64_t co = 0; co < p.k; ++co) output_transform(p, m + co * ld, co, r0, r1, ld, bias, y);
-    }
+    });
+    parallel_for_chunks(p.k, parallel_chunk(p.k), [&](int64_t k0, int64_t k1) {
+      for (int64_t co = k0; co < k1; ++co) output_transform(p, m + co * ld, co, r0, r1, ld, bias, y);
+    });
   }
 }
 
@@ -310,17 +311,17 @@ void weight_gradient(const Problem& p, const float* x, const float* gy, float* g
   float* m = shared_buffer(kXi * pairs, 0);
   for (int64_t r0 = 0; r0 < rows_total; r0 += rows) {
     const int64_t r1 = std::min(r0 + rows, rows_total), ld = (r1 - r0) * tw;
-#pragma omp parallel
-    {
-#pragma omp for schedule(dynamic, parallel_chunk(p.c))
-      for (int64_t ch = 0; ch < p.c; ++ch) input_transform(p, x, ch, r0, r1, ld, v + ch * ld);
-#pragma omp for schedule(dynamic, parallel_chunk(p.k))
-      for (int64_t co = 0; co < p.k; ++co) grad_transform(p, gy, co, r0, r1, ld, z + co * ld);
-#pragma omp for schedule(dynamic)
-      for (int64_t xi = 0; xi < kXi; ++xi)
+    parallel_for_chunks(p.c, parallel_chunk(p.c), [&](int64_t c0, int64_t c1) {
+      for (int64_t ch = c0; ch < c1; ++ch) input_transform(p, x, ch, r0, r1, ld, v + ch * ld);
+    });
+    parallel_for_chunks(p.k, parallel_chunk(p.k), [&](int64_t k0, int64_t k1) {
+      for (int64_t co = k0; co < k1; ++co) grad_transform(p, gy, co, r0, r1, ld, z + co * ld);
+    });
+    parallel_for_chunks(kXi, 1, [&](int64_t x0, int64_t x1) {
+      for (int64_t xi = x0; xi < x1; ++xi)
         gemm<float>(false, true, p.k, p.c, ld, 1.f, z + xi * p.k * ld, ld, v + xi * p.c * ld, ld, r0 > 0 ? 1.f : 0.f,
                     m + xi * pairs, p.c);
-    }
+    });
   }
   // G^T m G, 6x6 -> 3x3, in double: rows of G^T are the columns of G.
   static const double G[kAlpha][3] = {{1.0 / 4, 0, 0},
@@ -329,22 +330,23 @@ void weight_gradient(const Problem& p, const float* x, const float* gy, float* g
                                       {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                       {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                       {0, 0, 1}};
-#pragma omp parallel for schedule(dynamic, parallel_chunk(pairs)) if (pairs >= 4096)
-  for (int64_t q = 0; q < pairs; ++q) {
-    double t[3][kAlpha];
-    for (int64_t l = 0; l < 3; ++l)
-      for (int64_t j = 0; j < kAlpha; ++j) {
-        double acc = 0;
-        for (int64_t i = 0; i < kAlpha; ++i) acc += G[i][l] * double(m[(i * kAlpha + j) * pairs + q]);
-        t[l][j] = acc;
-      }
-    for (int64_t l = 0; l < 3; ++l)
-      for (int64_t e = 0; e < 3; ++e) {
-        double acc = 0;
-        for (int64_t j = 0; j < kAlpha; ++j) acc += t[l][j] * G[j][e];
-        gw[q * 9 + l * 3 + e] = float(acc);
-      }
-  }
+  parallel_for(pairs, pairs >= 4096, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      double t[3][kAlpha];
+      for (int64_t l = 0; l < 3; ++l)
+        for (int64_t j = 0; j < kAlpha; ++j) {
+          double acc = 0;
+          for (int64_t i = 0; i < kAlpha; ++i) acc += G[i][l] * double(m[(i * kAlpha + j) * pairs + q]);
+          t[l][j] = acc;
+        }
+      for (int64_t l = 0; l < 3; ++l)
+        for (int64_t e = 0; e < 3; ++e) {
+          double acc = 0;
+          for (int64_t j = 0; j < kAlpha; ++j) acc += t[l][j] * G[j][e];
+          gw[q * 9 + l * 3 + e] = float(acc);
+        }
+    }
+  });
 }
 
 }  // namespace
@@ -383,9 +385,11 @@ bool winograd_applies(const Geometry& g, bool backward) { return winograd_enable
 void winograd_forward(const Geometry& g, const float* x, const float* w, const float* bias, float* y) {
   const int64_t pairs = g.cout * g.cin;
   float* u = shared_buffer(kXi * pairs, 0);
-#pragma omp parallel for schedule(dynamic, parallel_chunk(pairs)) if (pairs >= 4096)
-  for (int64_t q = 0; q < pairs; q += kLanes)
-    transform_kernels(w + q * 9, std::min(kLanes, pairs - q), 9, 3, 1, u + q, pairs);
+  const int64_t runs = ceil_div(pairs, kLanes);
+  parallel_for(runs, pairs >= 4096, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      transform_kernels(w + r * kLanes * 9, std::min(kLanes, pairs - r * kLanes), 9, 3, 1, u + r * kLanes, pairs);
+  });
   correlate({g.n, g.cin, g.h, g.w, g.cout, g.ho, g.wo, g.pt, g.pl}, x, u, bias, y);
 }
 
@@ -394,12 +398,13 @@ void winograd_backward_input(const Geometry& g, const float* w, const float* gy,
   // lanes run over k for one c.
   const int64_t pairs = g.cout * g.cin, runs = ceil_div(g.cout, kLanes);
   float* u = shared_buffer(kXi * pairs, 0);
-#pragma omp parallel for schedule(dynamic, parallel_chunk(pairs)) if (pairs >= 4096)
-  for (int64_t q = 0; q < g.cin * runs; ++q) {
-    const int64_t c = q / runs, k0 = q % runs * kLanes;
-    transform_kernels(w + (k0 * g.cin + c) * 9 + 8, std::min(kLanes, g.cout - k0), g.cin * 9, -3, -1,
-                      u + c * g.cout + k0, pairs);
-  }
+  parallel_for(g.cin * runs, pairs >= 4096, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t c = q / runs, k0 = q % runs * kLanes;
+      transform_kernels(w + (k0 * g.cin + c) * 9 + 8, std::min(kLanes, g.cout - k0), g.cin * 9, -3, -1,
+                        u + c * g.cout + k0, pairs);
+    }
+  });
   correlate({g.n, g.cout, g.ho, g.wo, g.cin, g.h, g.w, 2 - g.pt, 2 - g.pl}, gy, u, nullptr, gx);
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 #include "ops/drop_connect_add.h"
 
 namespace sono::cpu {
@@ -20,11 +21,12 @@ template <class T, class F>
 void for_each_piece(const Tensor& like, const T* mask, F&& f) {
   const int64_t samples = like.size(0), per_sample = like.numel() / samples;
   const int64_t blocks = (per_sample + kBlock - 1) / kBlock;
-#pragma omp parallel for collapse(2) \
-    schedule(dynamic, parallel_chunk(samples* blocks)) if (worth_parallel(samples * per_sample))
-  for (int64_t n = 0; n < samples; ++n)
-    for (int64_t b = 0; b < blocks; ++b)
+  parallel_for(samples * blocks, worth_parallel(samples * per_sample), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n = t / blocks, b = t % blocks;
       f(mask[n], n * per_sample + b * kBlock, n * per_sample + std::min(per_sample, (b + 1) * kBlock));
+    }
+  });
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // the mask (x * mask) is a plain broadcast multiply in ops/dropout.cpp.
 #include "ops/dropout.h"
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 
 namespace sono::cpu {
 
@@ -14,9 +15,10 @@ void dropout_mask(MaskRule rule, double p, double scale, uint64_t seed, uint64_t
     scalar_t* m = mask.data<scalar_t>();
     const scalar_t keep = scalar_t(scale);
     const int64_t n = mask.numel();
-#pragma omp parallel for schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-    for (int64_t i = 0; i < n; ++i)
-      m[i] = mask_keep(rule, philox_uniform(seed, offset + uint64_t(i)), p) ? keep : scalar_t(0);
+    parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i)
+        m[i] = mask_keep(rule, philox_uniform(seed, offset + uint64_t(i)), p) ? keep : scalar_t(0);
+    });
   });
 }
 

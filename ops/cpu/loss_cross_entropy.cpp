@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 #include "ops/loss.h"
 
 namespace sono::cpu {
@@ -35,8 +36,9 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& target, const Ten
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* z = logits.data<scalar_t>();
     const int64_t* y = target.data<int64_t>();
-#pragma omp parallel for schedule(dynamic, parallel_chunk(B)) if (parallel_rows(B, C))
-    for (int64_t b = 0; b < B; ++b) per_row[size_t(b)] = row_log_sum_exp(z + b * C, C) - double(z[b * C + y[b]]);
+    parallel_for(B, parallel_rows(B, C), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) per_row[size_t(b)] = row_log_sum_exp(z + b * C, C) - double(z[b * C + y[b]]);
+    });
     double total = 0;
     for (double v : per_row) total += v;
     loss.data<scalar_t>()[0] = scalar_t(total / double(B));
@@ -54,15 +56,16 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Te
     const scalar_t* z = logits.data<scalar_t>();
     const int64_t* y = target.data<int64_t>();
     scalar_t* g = grad_logits.data<scalar_t>();
-#pragma omp parallel for schedule(dynamic, parallel_chunk(B)) if (parallel_rows(B, C))
-    for (int64_t b = 0; b < B; ++b) {
-      const scalar_t* row = z + b * C;
-      scalar_t* grow = g + b * C;
-      const scalar_t lse = scalar_t(row_log_sum_exp(row, C));
+    parallel_for(B, parallel_rows(B, C), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const scalar_t* row = z + b * C;
+        scalar_t* grow = g + b * C;
+        const scalar_t lse = scalar_t(row_log_sum_exp(row, C));
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c)
-        grow[c] = scalar_t(scale * (double(std::exp(row[c] - lse)) - (c == y[b] ? 1.0 : 0.0)));
-    }
+        for (int64_t c = 0; c < C; ++c)
+          grow[c] = scalar_t(scale * (double(std::exp(row[c] - lse)) - (c == y[b] ? 1.0 : 0.0)));
+      }
+    });
   });
 }
 

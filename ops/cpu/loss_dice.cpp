@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/loss.h"
 #include "ops/math.h"
@@ -89,29 +90,30 @@ void dice_loss_forward(const Tensor& logits, const Tensor& target, double smooth
     using scalar_t = SONO_TYPE(tag);
     const scalar_t* z = logits.data<scalar_t>();
     const int64_t* y = target.data<int64_t>();
-#pragma omp parallel for schedule(dynamic, parallel_chunk(bl.count)) if (bl.parallel())
-    for (int64_t blk = 0; blk < bl.count; ++blk) {
-      const int64_t b = bl.image(blk), k0 = bl.first_pixel(blk), n = bl.size(blk);
-      const int64_t* yb = y + b * hw + k0;
-      scalar_t* p = block_scratch<scalar_t>(C);
-      block_softmax(z + b * C * hw + k0, C, hw, n, p);
-      double* part = &partial[size_t(blk * C * 3)];
-      for (int64_t c = 0; c < C; ++c) {
-        const scalar_t* pc = p + c * kSoftmaxBlock;
-        double spt = 0, sp = 0, st = 0;
+    parallel_for(bl.count, bl.parallel(), [&](int64_t blk0, int64_t blk1) {
+      for (int64_t blk = blk0; blk < blk1; ++blk) {
+        const int64_t b = bl.image(blk), k0 = bl.first_pixel(blk), n = bl.size(blk);
+        const int64_t* yb = y + b * hw + k0;
+        scalar_t* p = block_scratch<scalar_t>(C);
+        block_softmax(z + b * C * hw + k0, C, hw, n, p);
+        double* part = &partial[size_t(blk * C * 3)];
+        for (int64_t c = 0; c < C; ++c) {
+          const scalar_t* pc = p + c * kSoftmaxBlock;
+          double spt = 0, sp = 0, st = 0;
 #pragma omp simd reduction(+ : spt, sp, st)
-        for (int64_t k = 0; k < n; ++k) {
-          const double p = double(pc[k]);
-          const bool hit = yb[k] == c;
-          sp += p;
-          spt += hit ? p : 0.0;
-          st += hit ? 1.0 : 0.0;
+          for (int64_t k = 0; k < n; ++k) {
+            const double p = double(pc[k]);
+            const bool hit = yb[k] == c;
+            sp += p;
+            spt += hit ? p : 0.0;
+            st += hit ? 1.0 : 0.0;
+          }
+          part[3 * c] = spt;
+          part[3 * c + 1] = sp;
+          part[3 * c + 2] = st;
         }
-        part[3 * c] = spt;
-        part[3 * c + 1] = sp;
-        part[3 * c + 2] = st;
       }
-    }
+    });
     double* s = stats.data<double>();
     std::fill(s, s + C * 3, 0.0);
     for (int64_t blk = 0; blk < bl.count; ++blk)
@@ -143,29 +145,31 @@ void dice_loss_backward(const Tensor& logits, const Tensor& target, const Tensor
     const scalar_t* z = logits.data<scalar_t>();
     const int64_t* y = target.data<int64_t>();
     scalar_t* g = grad_logits.data<scalar_t>();
-#pragma omp parallel for schedule(dynamic, parallel_chunk(bl.count)) if (bl.parallel())
-    for (int64_t blk = 0; blk < bl.count; ++blk) {
-      const int64_t b = bl.image(blk), k0 = bl.first_pixel(blk), n = bl.size(blk);
-      const int64_t offset = b * C * hw + k0;
-      const int64_t* yb = y + b * hw + k0;
-      scalar_t* p = block_scratch<scalar_t>(C);
-      double weighted[kSoftmaxBlock];  // sum_i p_ik G_ik
-      block_softmax(z + offset, C, hw, n, p);
-      std::fill(weighted, weighted + n, 0.0);
-      for (int64_t c = 0; c < C; ++c) {
-        const scalar_t* pc = p + c * kSoftmaxBlock;
-        const double ac = a[size_t(c)], bcc = bc[size_t(c)];
+    parallel_for(bl.count, bl.parallel(), [&](int64_t blk0, int64_t blk1) {
+      for (int64_t blk = blk0; blk < blk1; ++blk) {
+        const int64_t b = bl.image(blk), k0 = bl.first_pixel(blk), n = bl.size(blk);
+        const int64_t offset = b * C * hw + k0;
+        const int64_t* yb = y + b * hw + k0;
+        scalar_t* p = block_scratch<scalar_t>(C);
+        double weighted[kSoftmaxBlock];  // sum_i p_ik G_ik
+        block_softmax(z + offset, C, hw, n, p);
+        std::fill(weighted, weighted + n, 0.0);
+        for (int64_t c = 0; c < C; ++c) {
+          const scalar_t* pc = p + c * kSoftmaxBlock;
+          const double ac = a[size_t(c)], bcc = bc[size_t(c)];
 #pragma omp simd
-        for (int64_t k = 0; k < n; ++k) weighted[k] += double(pc[k]) * (bcc + (yb[k] == c ? ac : 0.0));
-      }
-      for (int64_t c = 0; c < C; ++c) {
-        const scalar_t* pc = p + c * kSoftmaxBlock;
-        scalar_t* gc = g + offset + c * hw;
-        const double ac = a[size_t(c)], bcc = bc[size_t(c)];
+          for (int64_t k = 0; k < n; ++k) weighted[k] += double(pc[k]) * (bcc + (yb[k] == c ? ac : 0.0));
+        }
+        for (int64_t c = 0; c < C; ++c) {
+          const scalar_t* pc = p + c * kSoftmaxBlock;
+          scalar_t* gc = g + offset + c * hw;
+          const double ac = a[size_t(c)], bcc = bc[size_t(c)];
 #pragma omp simd
-        for (int64_t k = 0; k < n; ++k) gc[k] = scalar_t(double(pc[k]) * (bcc + (yb[k] == c ? ac : 0.0) - weighted[k]));
+          for (int64_t k = 0; k < n; ++k)
+            gc[k] = scalar_t(double(pc[k]) * (bcc + (yb[k] == c ? ac : 0.0) - weighted[k]));
+        }
       }
-    }
+    });
   });
 }
 

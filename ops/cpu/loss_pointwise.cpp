@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/loss.h"
 #include "ops/math.h"
@@ -104,18 +105,19 @@ void pointwise_loss_forward(PointwiseLoss kind, const Tensor& input, const Tenso
     const scalar_t* t = target.data<scalar_t>();
     with_terms(kind, [&](auto terms) {
       using Terms = decltype(terms);
-#pragma omp parallel for schedule(dynamic, parallel_chunk(chunks)) if (worth_parallel(n))
-      for (int64_t ci = 0; ci < chunks; ++ci) {
-        const int64_t end = std::min(n, (ci + 1) * kChunk);
-        if constexpr (kBceF32<Terms, scalar_t>) {
-          partial[size_t(ci)] = bce_sum(x + ci * kChunk, t + ci * kChunk, end - ci * kChunk);
-          continue;
-        }
-        double s = 0;
+      parallel_for(chunks, worth_parallel(n), [&](int64_t ci0, int64_t ci1) {
+        for (int64_t ci = ci0; ci < ci1; ++ci) {
+          const int64_t end = std::min(n, (ci + 1) * kChunk);
+          if constexpr (kBceF32<Terms, scalar_t>) {
+            partial[size_t(ci)] = bce_sum(x + ci * kChunk, t + ci * kChunk, end - ci * kChunk);
+            continue;
+          }
+          double s = 0;
 #pragma omp simd reduction(+ : s)
-        for (int64_t i = ci * kChunk; i < end; ++i) s += double(Terms::f(x[i], t[i]));
-        partial[size_t(ci)] = s;
-      }
+          for (int64_t i = ci * kChunk; i < end; ++i) s += double(Terms::f(x[i], t[i]));
+          partial[size_t(ci)] = s;
+        }
+      });
     });
     double total = 0;
     for (double v : partial) total += v;
@@ -140,18 +142,23 @@ void pointwise_loss_backward(PointwiseLoss kind, const Tensor& input, const Tens
         scalar_t* gx = grad_input.data<scalar_t>();
         if constexpr (kBceF32<Terms, scalar_t>) {
           const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(dynamic, parallel_chunk(chunks)) if (worth_parallel(n))
-          for (int64_t ci = 0; ci < chunks; ++ci)
-            bce_grad(x + ci * kChunk, t + ci * kChunk, scale, std::min(kChunk, n - ci * kChunk), gx + ci * kChunk);
+          parallel_for(chunks, worth_parallel(n), [&](int64_t ci0, int64_t ci1) {
+            for (int64_t ci = ci0; ci < ci1; ++ci)
+              bce_grad(x + ci * kChunk, t + ci * kChunk, scale, std::min(kChunk, n - ci * kChunk), gx + ci * kChunk);
+          });
         } else {
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-          for (int64_t i = 0; i < n; ++i) gx[i] = scale * Terms::dx(x[i], t[i]);
+          parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+            for (int64_t i = i0; i < i1; ++i) gx[i] = scale * Terms::dx(x[i], t[i]);
+          });
         }
       }
       if (grad_target.defined()) {
         scalar_t* gt = grad_target.data<scalar_t>();
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-        for (int64_t i = 0; i < n; ++i) gt[i] = scale * Terms::dt(x[i], t[i]);
+        parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+          for (int64_t i = i0; i < i1; ++i) gt[i] = scale * Terms::dt(x[i], t[i]);
+        });
       }
     });
   });

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 #include "ops/cpu/norm_planes.h"
 #include "ops/norm.h"
 
@@ -30,21 +31,22 @@ void plane_grad_sums(const T* x, const T* gy, const Planes& pl, const std::vecto
   sum_gy.assign(size_t(pl.count()), 0.0);
   sum_gy_xc.assign(size_t(pl.count()), 0.0);
   const int64_t s = pl.s;
-#pragma omp parallel for schedule(dynamic, parallel_chunk(pl.count())) if (pl.parallel())
-  for (int64_t p = 0; p < pl.count(); ++p) {
-    const T* xs = x + p * s;
-    const T* gs = gy + p * s;
-    const double m = mean[size_t(p)];
-    double a = 0, b = 0;
+  parallel_for(pl.count(), pl.parallel(), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xs = x + p * s;
+      const T* gs = gy + p * s;
+      const double m = mean[size_t(p)];
+      double a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
-    for (int64_t i = 0; i < s; ++i) {
-      const double g = double(gs[i]);
-      a += g;
-      b += g * (double(xs[i]) - m);
+      for (int64_t i = 0; i < s; ++i) {
+        const double g = double(gs[i]);
+        a += g;
+        b += g * (double(xs[i]) - m);
+      }
+      sum_gy[size_t(p)] = a;
+      sum_gy_xc[size_t(p)] = b;
     }
-    sum_gy[size_t(p)] = a;
-    sum_gy_xc[size_t(p)] = b;
-  }
+  });
 }
 
 template <class T>

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 #include "core/tensor.h"
 
 namespace sono::cpu::norm {
@@ -55,20 +56,21 @@ void plane_moments(const T* x, const Planes& pl, const std::vector<double>& shif
   s1.assign(size_t(pl.count()), 0.0);
   s2.assign(size_t(pl.count()), 0.0);
   const int64_t s = pl.s;
-#pragma omp parallel for schedule(dynamic, parallel_chunk(pl.count())) if (pl.parallel())
-  for (int64_t p = 0; p < pl.count(); ++p) {
-    const T* src = x + p * s;
-    const double k = shift[size_t(p)];
-    double a = 0, b = 0;
+  parallel_for(pl.count(), pl.parallel(), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* src = x + p * s;
+      const double k = shift[size_t(p)];
+      double a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
-    for (int64_t i = 0; i < s; ++i) {
-      const double d = double(src[i]) - k;
-      a += d;
-      b += d * d;
+      for (int64_t i = 0; i < s; ++i) {
+        const double d = double(src[i]) - k;
+        a += d;
+        b += d * d;
+      }
+      s1[size_t(p)] = a;
+      s2[size_t(p)] = b;
     }
-    s1[size_t(p)] = a;
-    s2[size_t(p)] = b;
-  }
+  });
 }
 
 // Per-plane affine map of a normalization: z = (x - mean[p]) * scale[p] + shift[p].
@@ -152,11 +154,12 @@ inline void affine_plane(const T* src, T* dst, int64_t s, const PlaneAffine& k, 
 template <class T, class Post>
 void plane_normalize(const T* x, T* y, const Planes& pl, const PlaneAffine& k, Post post) {
   const int64_t s = pl.s;
-#pragma omp parallel for schedule(dynamic, parallel_chunk(pl.count())) if (pl.parallel())
-  for (int64_t p = 0; p < pl.count(); ++p) {
-    affine_plane(x + p * s, y + p * s, s, k, p);
-    post(y + p * s, s);
-  }
+  parallel_for(pl.count(), pl.parallel(), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      affine_plane(x + p * s, y + p * s, s, k, p);
+      post(y + p * s, s);
+    }
+  });
 }
 
 // batch_norm_forward (post: nothing) and the fused batch_norm_silu_forward
@@ -194,16 +197,17 @@ struct InputGradCoeffs {
 template <class T>
 void plane_input_grad(const T* x, const T* g, T* gx, const Planes& pl, const InputGradCoeffs& k) {
   const int64_t s = pl.s;
-#pragma omp parallel for schedule(dynamic, parallel_chunk(pl.count())) if (pl.parallel())
-  for (int64_t p = 0; p < pl.count(); ++p) {
-    const T* xs = x + p * s;
-    const T* gs = g + p * s;
-    T* dst = gx + p * s;
-    const size_t q = size_t(p);
-    const T m = T(k.mean[q]), a = T(k.alpha[q]), b = T(k.beta[q]), c = T(k.gamma[q]);
+  parallel_for(pl.count(), pl.parallel(), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xs = x + p * s;
+      const T* gs = g + p * s;
+      T* dst = gx + p * s;
+      const size_t q = size_t(p);
+      const T m = T(k.mean[q]), a = T(k.alpha[q]), b = T(k.beta[q]), c = T(k.gamma[q]);
 #pragma omp simd
-    for (int64_t i = 0; i < s; ++i) dst[i] = a * gs[i] + b * (xs[i] - m) + c;
-  }
+      for (int64_t i = 0; i < s; ++i) dst[i] = a * gs[i] + b * (xs[i] - m) + c;
+    }
+  });
 }
 
 // Batch norm's backward from the per-plane sums of the gradient g at its

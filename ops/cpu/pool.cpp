@@ -3,6 +3,7 @@
 // overwrites every element of gx's plane with gy / (H * W).
 #include "ops/pool.h"
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 
 namespace sono::cpu {
 
@@ -13,14 +14,15 @@ void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
     const scalar_t* in = x.data<scalar_t>();
     scalar_t* out = y.data<scalar_t>();
     const int64_t planes = x.size(0) * x.size(1), hw = x.size(2) * x.size(3);
-#pragma omp parallel for schedule(dynamic, parallel_chunk(planes)) if (worth_parallel(planes * hw))
-    for (int64_t p = 0; p < planes; ++p) {
-      const scalar_t* src = in + p * hw;
-      double sum = 0;  // double even for f32: a plane can hold 16k values
+    parallel_for(planes, worth_parallel(planes * hw), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const scalar_t* src = in + p * hw;
+        double sum = 0;  // double even for f32: a plane can hold 16k values
 #pragma omp simd reduction(+ : sum)
-      for (int64_t i = 0; i < hw; ++i) sum += double(src[i]);
-      out[p] = scalar_t(sum / double(hw));
-    }
+        for (int64_t i = 0; i < hw; ++i) sum += double(src[i]);
+        out[p] = scalar_t(sum / double(hw));
+      }
+    });
   });
 }
 
@@ -31,13 +33,14 @@ void global_avg_pool2d_backward(const Tensor& gy, const Tensor& gx) {
     const scalar_t* g = gy.data<scalar_t>();
     scalar_t* out = gx.data<scalar_t>();
     const int64_t planes = gx.size(0) * gx.size(1), hw = gx.size(2) * gx.size(3);
-#pragma omp parallel for schedule(dynamic, parallel_chunk(planes)) if (worth_parallel(planes * hw))
-    for (int64_t p = 0; p < planes; ++p) {
-      const scalar_t v = scalar_t(double(g[p]) / double(hw));
-      scalar_t* dst = out + p * hw;
+    parallel_for(planes, worth_parallel(planes * hw), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const scalar_t v = scalar_t(double(g[p]) / double(hw));
+        scalar_t* dst = out + p * hw;
 #pragma omp simd
-      for (int64_t i = 0; i < hw; ++i) dst[i] = v;
-    }
+        for (int64_t i = 0; i < hw; ++i) dst[i] = v;
+      }
+    });
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include <type_traits>
 
+#include "core/parallel.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/math.h"
 
@@ -38,14 +39,15 @@ void se_gate_forward(const Tensor& x, const Tensor& s, const Tensor& out) {
     const T* sd = s.data<T>();
     T* od = out.data<T>();
     const int64_t planes = s.numel(), S = x.numel() / planes;
-#pragma omp parallel for schedule(dynamic, parallel_chunk(planes)) if (worth_parallel(x.numel()))
-    for (int64_t p = 0; p < planes; ++p) {
-      const T g = gate_of(sd[p]);
-      const T* src = xd + p * S;
-      T* dst = od + p * S;
+    parallel_for(planes, worth_parallel(x.numel()), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const T g = gate_of(sd[p]);
+        const T* src = xd + p * S;
+        T* dst = od + p * S;
 #pragma omp simd
-      for (int64_t i = 0; i < S; ++i) dst[i] = src[i] * g;
-    }
+        for (int64_t i = 0; i < S; ++i) dst[i] = src[i] * g;
+      }
+    });
   });
 }
 
@@ -59,25 +61,26 @@ void se_gate_backward(const Tensor& x, const Tensor& s, const Tensor& gy, const 
     T* gxd = gx.defined() ? gx.data<T>() : nullptr;
     T* gsd = gs.defined() ? gs.data<T>() : nullptr;
     const int64_t planes = s.numel(), S = x.numel() / planes;
-#pragma omp parallel for schedule(dynamic, parallel_chunk(planes)) if (worth_parallel(x.numel()))
-    for (int64_t p = 0; p < planes; ++p) {
-      const T gate = gate_of(sd[p]);
-      const T* xs = xd + p * S;
-      const T* gp = g + p * S;
-      if (gxd) {
-        T* dst = gxd + p * S;
+    parallel_for(planes, worth_parallel(x.numel()), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const T gate = gate_of(sd[p]);
+        const T* xs = xd + p * S;
+        const T* gp = g + p * S;
+        if (gxd) {
+          T* dst = gxd + p * S;
 #pragma omp simd
-        for (int64_t i = 0; i < S; ++i) dst[i] = gp[i] * gate;
+          for (int64_t i = 0; i < S; ++i) dst[i] = gp[i] * gate;
+        }
+        if (gsd) {
+          // T products summed in double in index order: the values and order
+          // of the unfused mul then sum_to (core/kernels_cpu.cpp), so the f32
+          // gradient is the same to the bit (f64 may fuse product and sum).
+          double sum = 0;
+          for (int64_t i = 0; i < S; ++i) sum += double(gp[i] * xs[i]);
+          gsd[p] = T(sum) * math::sigmoid_grad_from_output(gate);
+        }
       }
-      if (gsd) {
-        // T products summed in double in index order: the values and order
-        // of the unfused mul then sum_to (core/kernels_cpu.cpp), so the f32
-        // gradient is the same to the bit (f64 may fuse product and sum).
-        double sum = 0;
-        for (int64_t i = 0; i < S; ++i) sum += double(gp[i] * xs[i]);
-        gsd[p] = T(sum) * math::sigmoid_grad_from_output(gate);
-      }
-    }
+    });
   });
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/softmax.h"
 
@@ -21,11 +22,12 @@ constexpr int64_t kBlock = 256;  // inner positions handled together (vectorized
 template <class F>
 void for_each_block(int64_t outer, int64_t n, int64_t inner, F&& f) {
   const int64_t blocks = (inner + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(dynamic, parallel_chunk(outer* blocks)) if (worth_parallel(outer * n * inner))
-  for (int64_t t = 0; t < outer * blocks; ++t) {
-    const int64_t o = t / blocks, i0 = (t % blocks) * kBlock;
-    f(o * n * inner + i0, std::min(kBlock, inner - i0));
-  }
+  parallel_for(outer * blocks, worth_parallel(outer * n * inner), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t o = t / blocks, i0 = (t % blocks) * kBlock;
+      f(o * n * inner + i0, std::min(kBlock, inner - i0));
+    }
+  });
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/bf16_cpu.h"
+#include "core/parallel.h"
 #include "ops/upsample.h"
 
 namespace sono::cpu {
@@ -63,15 +64,16 @@ void upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
     const scalar_t* in = x.data<scalar_t>();
     scalar_t* out = y.data<scalar_t>();
     const int64_t planes = x.size(0) * x.size(1), h = x.size(2), w = x.size(3);
-#pragma omp parallel for collapse(2) schedule(dynamic, parallel_chunk(planes* h)) if (worth_parallel(planes * h * w))
-    for (int64_t p = 0; p < planes; ++p)
-      for (int64_t r = 0; r < h; ++r) {
-        const scalar_t* src = in + (p * h + r) * w;
-        scalar_t* dst = out + (p * 2 * h + 2 * r) * 2 * w;
+    // One task per input row (p, r) = t / h, t % h.
+    parallel_for(planes * h, worth_parallel(planes * h * w), [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const scalar_t* src = in + t * w;
+        scalar_t* dst = out + (t / h * 2 * h + 2 * (t % h)) * 2 * w;
 #pragma omp simd
         for (int64_t c = 0; c < w; ++c) dst[2 * c] = dst[2 * c + 1] = src[c];
         std::memcpy(dst + 2 * w, dst, size_t(2 * w) * sizeof(scalar_t));
       }
+    });
   });
 }
 
@@ -82,16 +84,16 @@ void upsample_nearest2x_backward(const Tensor& gy, const Tensor& gx) {
     const scalar_t* g = gy.data<scalar_t>();
     scalar_t* out = gx.data<scalar_t>();
     const int64_t planes = gx.size(0) * gx.size(1), h = gx.size(2), w = gx.size(3);
-#pragma omp parallel for collapse(2) schedule(dynamic, parallel_chunk(planes* h)) if (worth_parallel(planes * h * w))
-    for (int64_t p = 0; p < planes; ++p)
-      for (int64_t r = 0; r < h; ++r) {
-        const scalar_t* top = g + (p * 2 * h + 2 * r) * 2 * w;
+    parallel_for(planes * h, worth_parallel(planes * h * w), [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const scalar_t* top = g + (t / h * 2 * h + 2 * (t % h)) * 2 * w;
         const scalar_t* bottom = top + 2 * w;
-        scalar_t* dst = out + (p * h + r) * w;
+        scalar_t* dst = out + t * w;
         // PyTorch's accumulation order: row-major over the output block
 #pragma omp simd
         for (int64_t c = 0; c < w; ++c) dst[c] = top[2 * c] + top[2 * c + 1] + bottom[2 * c] + bottom[2 * c + 1];
       }
+    });
   });
 }
 
@@ -113,35 +115,33 @@ void upsample_bilinear2d_forward(const Tensor& x, const Tensor& y, bool align_co
     // uses every thread; each block re-interpolates at most two rows.
     constexpr int64_t kRowBlock = 16;
     const int64_t blocks = (oh + kRowBlock - 1) / kRowBlock;
-#pragma omp parallel if (worth_parallel(planes * oh * ow))
-    {
+    parallel_for(planes * blocks, worth_parallel(planes * oh * ow), [&](int64_t t0, int64_t t1) {
       // Two-slot cache of W-interpolated input rows; source rows never
       // decrease with the output row, so each is computed once per block.
       std::vector<scalar_t> buf(size_t(2 * ow));
       scalar_t* slot[2] = {buf.data(), buf.data() + ow};
-#pragma omp for collapse(2) schedule(dynamic, parallel_chunk(planes* blocks))
-      for (int64_t p = 0; p < planes; ++p)
-        for (int64_t blk = 0; blk < blocks; ++blk) {
-          int64_t cached[2] = {-1, -1};
-          auto row = [&](int64_t i) -> const scalar_t* {
-            if (cached[0] == i) return slot[0];
-            if (cached[1] == i) return slot[1];
-            std::swap(slot[0], slot[1]);  // evict the older row
-            std::swap(cached[0], cached[1]);
-            cached[0] = i;
-            interpolate_row(in + (p * ih + i) * iw, cols, slot[0]);
-            return slot[0];
-          };
-          for (int64_t r = blk * kRowBlock; r < std::min(oh, (blk + 1) * kRowBlock); ++r) {
-            const scalar_t* top = row(rows.i0[r]);
-            const scalar_t* bottom = row(rows.i1[r]);
-            const scalar_t rl0 = rows.l0[r], rl1 = rows.l1[r];
-            scalar_t* dst = out + (p * oh + r) * ow;
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t p = t / blocks, blk = t % blocks;
+        int64_t cached[2] = {-1, -1};
+        auto row = [&](int64_t i) -> const scalar_t* {
+          if (cached[0] == i) return slot[0];
+          if (cached[1] == i) return slot[1];
+          std::swap(slot[0], slot[1]);  // evict the older row
+          std::swap(cached[0], cached[1]);
+          cached[0] = i;
+          interpolate_row(in + (p * ih + i) * iw, cols, slot[0]);
+          return slot[0];
+        };
+        for (int64_t r = blk * kRowBlock; r < std::min(oh, (blk + 1) * kRowBlock); ++r) {
+          const scalar_t* top = row(rows.i0[r]);
+          const scalar_t* bottom = row(rows.i1[r]);
+          const scalar_t rl0 = rows.l0[r], rl1 = rows.l1[r];
+          scalar_t* dst = out + (p * oh + r) * ow;
 #pragma omp simd
-            for (int64_t c = 0; c < ow; ++c) dst[c] = rl0 * top[c] + rl1 * bottom[c];
-          }
+          for (int64_t c = 0; c < ow; ++c) dst[c] = rl0 * top[c] + rl1 * bottom[c];
         }
-    }
+      }
+    });
   });
 }
 
@@ -157,11 +157,9 @@ void upsample_bilinear2d_backward(const Tensor& gy, const Tensor& gx, bool align
     const int64_t oh = gy.size(2), ow = gy.size(3);
     const AxisTaps<scalar_t> rows(ih, oh, align_corners), cols(iw, ow, align_corners);
     // Output rows scatter into overlapping input rows, so only planes run in parallel.
-#pragma omp parallel if (worth_parallel(planes * oh * ow))
-    {
+    parallel_for(planes, worth_parallel(planes * oh * ow), [&](int64_t p0, int64_t p1) {
       std::vector<scalar_t> acc(size_t(ih * ow));  // gradient w.r.t. the W-interpolated input rows
-#pragma omp for schedule(static)
-      for (int64_t p = 0; p < planes; ++p) {
+      for (int64_t p = p0; p < p1; ++p) {
         std::fill(acc.begin(), acc.end(), scalar_t(0));
         for (int64_t r = 0; r < oh; ++r) {
           scalar_t* top = acc.data() + rows.i0[r] * ow;
@@ -177,7 +175,7 @@ void upsample_bilinear2d_backward(const Tensor& gy, const Tensor& gx, bool align
         std::fill(plane, plane + ih * iw, scalar_t(0));
         for (int64_t i = 0; i < ih; ++i) scatter_row(acc.data() + i * ow, cols, plane + i * iw);
       }
-    }
+    });
   });
 }
 

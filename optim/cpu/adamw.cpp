@@ -5,6 +5,7 @@
 // Layout: p, g, m (exp_avg), v (exp_avg_sq) contiguous f32 of equal shape.
 // Outputs: p, m, v are updated in place; g is read only.
 #include "optim/adamw.h"
+#include "core/parallel.h"
 #include "optim/adamw_math.h"
 
 namespace sono::cpu {
@@ -17,8 +18,10 @@ void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor&
   float* mp = m.data<float>();
   float* vp = v.data<float>();
   const int64_t n = p.numel();
-#pragma omp parallel for simd schedule(dynamic, parallel_chunk(n)) if (worth_parallel(n))
-  for (int64_t i = 0; i < n; ++i) adamw_update(pp[i], gp[i], mp[i], vp[i], s);
+  parallel_for(n, worth_parallel(n), [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+    for (int64_t i = i0; i < i1; ++i) adamw_update(pp[i], gp[i], mp[i], vp[i], s);
+  });
 }
 
 void adamw_step_multi(const std::vector<AdamWItem>& items) {

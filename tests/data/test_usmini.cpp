@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "core/parallel.h"
 #include "data/batch.h"
 #include "data/dataset.h"
 #include "data/image.h"
@@ -69,28 +70,30 @@ TEST_CASE("usmini: every row parses, every image and mask decodes, every box lie
     std::map<std::string, std::pair<int64_t, int64_t>> sizes;
     std::vector<std::string> errors(im.size() + mk.size());
     std::vector<std::pair<int64_t, int64_t>> dims(im.size());
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t i = 0; i < int64_t(im.size()); ++i) {
-      try {
-        Image img = read_image(im[size_t(i)].first);
-        dims[size_t(i)] = {img.height, img.width};
-      } catch (const Error& e) {
-        errors[size_t(i)] = e.what();
+    parallel_for_chunks(int64_t(im.size()), 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        try {
+          Image img = read_image(im[size_t(i)].first);
+          dims[size_t(i)] = {img.height, img.width};
+        } catch (const Error& e) {
+          errors[size_t(i)] = e.what();
+        }
       }
-    }
+    });
     for (size_t i = 0; i < im.size(); ++i) sizes[im[i].first] = dims[i];
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t i = 0; i < int64_t(mk.size()); ++i) {
-      const Sample& s = *mk[size_t(i)].second;
-      try {
-        Image m = read_mask(s.mask_path, s.num_classes);
-        auto hw = sizes.at(s.image_path);
-        if (m.height != hw.first || m.width != hw.second)
-          errors[im.size() + size_t(i)] = str_cat(s.mask_path, ": size differs from its image");
-      } catch (const Error& e) {
-        errors[im.size() + size_t(i)] = e.what();
+    parallel_for_chunks(int64_t(mk.size()), 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const Sample& s = *mk[size_t(i)].second;
+        try {
+          Image m = read_mask(s.mask_path, s.num_classes);
+          auto hw = sizes.at(s.image_path);
+          if (m.height != hw.first || m.width != hw.second)
+            errors[im.size() + size_t(i)] = str_cat(s.mask_path, ": size differs from its image");
+        } catch (const Error& e) {
+          errors[im.size() + size_t(i)] = e.what();
+        }
       }
-    }
+    });
     int64_t failed = 0;
     for (const std::string& e : errors)
       if (!e.empty() && failed++ < 5) MESSAGE(e);

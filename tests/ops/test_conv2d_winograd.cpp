@@ -4,7 +4,7 @@
 // (order-1 activations, He-initialised weights), and at odd sizes that
 // exercise partial tiles, partial vectors and asymmetric padding.
 #include <doctest/doctest.h>
-#include <omp.h>
+#include "core/parallel.h"
 
 #include <cmath>
 #include <cstring>
@@ -209,16 +209,16 @@ TEST_CASE("conv2d winograd: NaN in the input reaches the outputs it touches") {
 
 TEST_CASE("conv2d winograd: bit-identical at 1, 2 and 3 threads") {
   const Problem p = make({"64->48 @40x72 (3 chunks)", 2, 64, 48, 40, 72, 1, 1, 1, 1}, 5);
-  const int before = omp_get_max_threads();
+  const int before = num_threads();
   std::vector<std::vector<double>> ys, gxs, gws;
   for (int t : {1, 2, 3}) {
-    omp_set_num_threads(t);
+    set_num_threads(t);
     const Result r = run_winograd(p);
     ys.push_back(values(r.y));
     gxs.push_back(values(r.gx));
     gws.push_back(values(r.gw));
   }
-  omp_set_num_threads(before);
+  set_num_threads(before);
   for (int i : {1, 2}) {
     CHECK(ys[0] == ys[size_t(i)]);
     CHECK(gxs[0] == gxs[size_t(i)]);

@@ -1,8 +1,9 @@
 #include <doctest/doctest.h>
-#include <omp.h>
+#include "core/parallel.h"
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 
 #include "ops/ops.h"
@@ -26,16 +27,16 @@ using Workload = std::function<std::vector<Tensor>()>;
 // Runs `work` with 1 thread, then with 2 and 3, and hands each result to
 // `compare` with its single-threaded counterpart.
 void with_threads(const Workload& work, const std::function<void(const Tensor&, const Tensor&, int, size_t)>& compare) {
-  const int before = omp_get_max_threads();
-  omp_set_num_threads(1);
+  const int before = num_threads();
+  set_num_threads(1);
   const std::vector<Tensor> ref = work();
   for (int threads : {2, 3}) {
-    omp_set_num_threads(threads);
+    set_num_threads(threads);
     const std::vector<Tensor> got = work();
     REQUIRE(got.size() == ref.size());
     for (size_t i = 0; i < ref.size(); ++i) compare(got[i], ref[i], threads, i);
   }
-  omp_set_num_threads(before);
+  set_num_threads(before);
 }
 
 // Everything but the GEMMs: depthwise conv (stride 1 and 2), activations, batch and group
@@ -108,12 +109,12 @@ TEST_CASE("GEMM paths (convolutions, linear): bit-identical at 2 and 3 threads, 
   // OpenBLAS's own threading partitioned by thread count and rounded
   // differently at the edges (the linear layer's input gradient moved by
   // ~2e-7 of its scale between 2 and 3 threads).
-  const int before = omp_get_max_threads();
-  omp_set_num_threads(2);
+  const int before = num_threads();
+  set_num_threads(2);
   const std::vector<Tensor> two = gemm_paths();
-  omp_set_num_threads(3);
+  set_num_threads(3);
   const std::vector<Tensor> three = gemm_paths();
-  omp_set_num_threads(before);
+  set_num_threads(before);
   for (size_t i = 0; i < two.size(); ++i) {
     INFO("output ", i, ": 3 threads vs 2");
     CHECK_CLOSE(three[i], two[i], Tolerance{0.0, 0.0});
@@ -132,4 +133,24 @@ TEST_CASE("GEMM paths (convolutions, linear): bit-identical at 2 and 3 threads, 
     CHECK_MESSAGE(diff <= 1e-5 * scale, "output ", i, " with ", threads, " threads: max diff ", diff, " vs scale ",
                   scale);
   });
+}
+
+// The pool's threads are the only ones: OpenBLAS's OpenMP build would start a
+// team of its own on any thread whose OpenMP thread count is above 1 (a pool
+// worker's is, at start), which made 2-thread results differ from run to run
+// (its partition depends on which threads it gets) and oversubscribed the cores.
+TEST_CASE("GEMM paths: repeatable at 2 and 3 threads, and no BLAS threads beside the pool's") {
+  const int before = num_threads();
+  for (int threads : {2, 3}) {
+    set_num_threads(threads);
+    const std::vector<Tensor> first = gemm_paths(), second = gemm_paths();
+    for (size_t i = 0; i < first.size(); ++i) {
+      INFO("output ", i, " at ", threads, " threads, second run vs first");
+      CHECK_CLOSE(second[i], first[i], Tolerance{0.0, 0.0});
+    }
+    int tasks = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) tasks += e.is_directory();
+    CHECK_MESSAGE(tasks <= threads, tasks, " threads in the process with a pool of ", threads);
+  }
+  set_num_threads(before);
 }

@@ -71,7 +71,7 @@ TEST_CASE("doctor: the phantom dataset passes with exit 0, rows per task and spl
   CHECK(j["memory"]["fits"] == true);
   CHECK(j["memory"]["peak_bytes"].get<double>() > 0);
   CHECK(j["build"]["cuda"] == cuda_compiled());
-  CHECK(j["build"]["openmp_threads"].get<int>() >= 1);
+  CHECK(j["build"]["cpu_threads"].get<int>() >= 1);
   CHECK(!j["build"]["blas"]["config"].get<std::string>().empty());
 }
 

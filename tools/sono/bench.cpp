@@ -9,7 +9,7 @@
 // forward, loss, backward, AdamW step; the loss is read back each step, which
 // synchronizes a GPU). The same batch is reused: this times the engine, not
 // the loader.
-#include <omp.h>
+#include "core/parallel.h"
 
 #include <algorithm>
 #include <chrono>
@@ -136,7 +136,7 @@ int run_per_task(const BenchArgs& a) {
       "bench: %s at %lldx%lld, batch %lld, %lld warm-up + 1 memory + %lld timed steps per task, "
       "device %s, precision %s, %d OpenMP threads, data %s\n",
       a.encoder.c_str(), (long long)a.size, (long long)a.size, (long long)a.batch, (long long)a.warmup,
-      (long long)a.steps, device.str().c_str(), sono::precision_name(sono::precision()), omp_get_max_threads(),
+      (long long)a.steps, device.str().c_str(), sono::precision_name(sono::precision()), sono::num_threads(),
       a.data.empty() ? "phantom (temporary)" : a.data.c_str());
   std::vector<TaskResult> results;
   for (int64_t t = 0; t < int64_t(ds.tasks.size()); ++t) results.push_back(bench_task(model, opt, ds, t, a, device));
@@ -153,7 +153,7 @@ int run_per_task(const BenchArgs& a) {
               {"warmup", a.warmup},
               {"device", device.str()},
               {"precision", sono::precision_name(sono::precision())},
-              {"threads", omp_get_max_threads()},
+              {"threads", sono::num_threads()},
               {"data", a.data.empty() ? "phantom" : a.data},
               {"epoch_seconds_estimate", epoch_ms * 1e-3},
               {"tasks", json::array()}};

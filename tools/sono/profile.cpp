@@ -2,7 +2,7 @@
 // goes, per kernel entry point and per backward node (core/profile.h), for
 // the whole model on one task of the official registry with a synthetic
 // batch. tools/profile_compare.py puts it beside torch.profiler by op family.
-#include <omp.h>
+#include "core/parallel.h"
 
 #include <chrono>
 #include <cstdio>
@@ -71,12 +71,9 @@ int run_profile(const ProfileArgs& a) {
     step();
   }
   std::printf("profile: %s at %lldx%lld, batch %lld, task %s, %d OpenMP threads\n", a.encoder.c_str(),
-              (long long)a.size, (long long)a.size, (long long)a.batch, a.task.c_str(), omp_get_max_threads());
-  json out = {{"encoder", a.encoder},
-              {"size", a.size},
-              {"batch", a.batch},
-              {"task", a.task},
-              {"threads", omp_get_max_threads()}};
+              (long long)a.size, (long long)a.size, (long long)a.batch, a.task.c_str(), sono::num_threads());
+  json out = {
+      {"encoder", a.encoder}, {"size", a.size}, {"batch", a.batch}, {"task", a.task}, {"threads", sono::num_threads()}};
   out["phases"] = json::array({profiled("forward", forward), profiled("train_step", step)});
   if (!a.json_path.empty()) {
     std::ofstream f(a.json_path);

@@ -1,12 +1,12 @@
 #include "core/build_info.h"
 
 #include <unistd.h>
-#include "core/parallel.h"
 
 #include <fstream>
 #include <sstream>
 
 #include "core/device.h"
+#include "core/parallel.h"
 
 #ifndef SONO_VERSION
 #define SONO_VERSION "0.1"

@@ -35,7 +35,6 @@
 #include <exception>
 #include <limits>
 #include <mutex>
-#include <string>
 #include <thread>
 #include <vector>
 

@@ -13,21 +13,20 @@
 // has already claimed; a thread that arrives late finds nothing left and
 // goes back to waiting.
 //
-// When a loop is worth a job: the work it halves must exceed the pool's
-// publish/join cost R: n * c / 2 > R for n elements at c seconds each,
-// n > 2R / c. Measured with bench/bench_parallel.cpp (parallel/pool_job) on
-// the 2-core EPYC: R, an empty job at 2 threads, p50 of 2000, is below the
-// libgomp region it replaced (0.6-1.4 us spinning, 9.8-11.7 us PASSIVE);
-// y = a + b costs c = 0.11 ns serial (memory-bound, the cheapest element op),
-// y = x * sigmoid(x) with std::exp 3.4 ns. 65536 elements break even at
-// c = 0.34 ns with R = 11 us: every op doing more than a load, an add and a
-// store per element (exp, division, f64 sums, Philox, AdamW) gains from
-// there. The threshold decides only how many threads compute: every kernel
+// When a loop is worth a job: the work it halves must exceed the cost R of
+// sharing it: n * c / 2 > R for n elements at c seconds each, n > 2R / c.
+// kParallelMinElements was placed with libgomp's regions (bench/bench_parallel.cpp,
+// 2-core EPYC: R = 9.8-11.7 us under OMP_WAIT_POLICY=PASSIVE; y = a + b costs
+// c = 0.11 ns serial, y = x * sigmoid(x) with std::exp 3.4 ns), where 65536
+// elements break even at c = 0.34 ns: every op doing more than a load, an add
+// and a store per element (exp, division, f64 sums, Philox, AdamW) gains from
+// there. The pool's empty job (parallel/pool) costs the caller 40-60 ns p50,
+// since it runs the empty chunks itself before a worker wakes; sharing real
+// work costs a sleeping worker's wake-up, which the threshold was not re-placed
+// for. The threshold decides only how many threads compute: every kernel
 // gives the same bits at any thread count (tests/ops/test_threads.cpp runs
 // each above it at 1, 2 and 3 threads).
 #include <cstdint>
-#include <type_traits>
-#include <utility>
 
 namespace sono {
 

@@ -284,7 +284,7 @@ void correlate(const Problem& p, const float* x, const float* u, const float* bi
   float* m = shared_buffer(kXi * p.k * rows * tw, 2);
   for (int64_t r0 = 0; r0 < rows_total; r0 += rows) {
     const int64_t r1 = std::min(r0 + rows, rows_total), ld = (r1 - r0) * tw;
-    parallel_for_chunks(p.c, parallel_chunk(p.c), [&](int64_t c0, int64_t c1) {
+    parallel_for(p.c, true, [&](int64_t c0, int64_t c1) {
       for (int64_t ch = c0; ch < c1; ++ch) input_transform(p, x, ch, r0, r1, ld, v + ch * ld);
     });
     // Each xi's GEMM is one single-threaded BLAS call (cpu::gemm inside a job).
@@ -293,7 +293,7 @@ void correlate(const Problem& p, const float* x, const float* u, const float* bi
         gemm<float>(false, false, p.k, ld, p.c, 1.f, u + xi * p.k * p.c, p.c, v + xi * p.c * ld, ld, 0.f,
                     m + xi * p.k * ld, ld);
     });
-    parallel_for_chunks(p.k, parallel_chunk(p.k), [&](int64_t k0, int64_t k1) {
+    parallel_for(p.k, true, [&](int64_t k0, int64_t k1) {
       for (int64_t co = k0; co < k1; ++co) output_transform(p, m + co * ld, co, r0, r1, ld, bias, y);
     });
   }
@@ -311,10 +311,10 @@ void weight_gradient(const Problem& p, const float* x, const float* gy, float* g
   float* m = shared_buffer(kXi * pairs, 0);
   for (int64_t r0 = 0; r0 < rows_total; r0 += rows) {
     const int64_t r1 = std::min(r0 + rows, rows_total), ld = (r1 - r0) * tw;
-    parallel_for_chunks(p.c, parallel_chunk(p.c), [&](int64_t c0, int64_t c1) {
+    parallel_for(p.c, true, [&](int64_t c0, int64_t c1) {
       for (int64_t ch = c0; ch < c1; ++ch) input_transform(p, x, ch, r0, r1, ld, v + ch * ld);
     });
-    parallel_for_chunks(p.k, parallel_chunk(p.k), [&](int64_t k0, int64_t k1) {
+    parallel_for(p.k, true, [&](int64_t k0, int64_t k1) {
       for (int64_t co = k0; co < k1; ++co) grad_transform(p, gy, co, r0, r1, ld, z + co * ld);
     });
     parallel_for_chunks(kXi, 1, [&](int64_t x0, int64_t x1) {
